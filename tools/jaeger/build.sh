@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Build Jaeger v2 once into a cache outside the repository and print the binary's path.
+# Reused on later runs; set AGENTINSIGHT_JAEGER_BIN to use a binary built elsewhere.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+version="$(awk '/^require github.com\/jaegertracing\/jaeger/ {print $3}' "$here/go.mod")"
+cache="${AGENTINSIGHT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/agentinsight}"
+bin="$cache/jaeger-$version/jaeger"
+if [[ -x "$bin" ]]; then echo "$bin"; exit 0; fi
+mkdir -p "$(dirname "$bin")"
+cd "$here"
+[[ -f go.sum ]] || GOFLAGS=-mod=mod go mod tidy >&2
+GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -o "$bin.tmp" github.com/jaegertracing/jaeger/cmd/jaeger >&2
+mv "$bin.tmp" "$bin"
+echo "$bin"
