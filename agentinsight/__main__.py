@@ -1,0 +1,5 @@
+import sys
+
+from agentinsight.cli import main
+
+sys.exit(main())
