@@ -1,0 +1,255 @@
+"""``agentinsight schedule``: run report notebooks when their cron schedule says they are due.
+
+``schedules.yaml``::
+
+    out: reports                      # where reports go (default: reports)
+    schedules:
+      - name: daily                   # unique; names the lock and the state entry
+        report: daily_report          # a notebook in notebooks/
+        cron: "0 6 * * *"             # standard 5-field cron, always UTC
+        params:                       # notebook parameters; relative times resolve at run time
+          source_dir: data/demo
+          start: now-1d
+          end: now
+        alertmanager: http://alertmanager:9093   # optional: push findings after the run
+
+Rules:
+
+- ``--once`` runs what is due and exits (for cron, systemd timers, Kubernetes CronJobs); without
+  it the scheduler runs until SIGTERM/SIGINT, sleeping until the next slot.
+- A schedule is due when its most recent cron slot is newer than the last slot it ran for. Only
+  that latest slot runs: a scheduler that was down for three days catches up once, not three times.
+- No two runs of the same schedule overlap: each run holds an exclusive lock file; a run that finds
+  the lock taken is skipped and logged.
+- Each run is a child process (``agentinsight report run …``). On SIGTERM the scheduler forwards
+  the signal, the child abandons its run (its temporary folder is removed, nothing looks complete),
+  the slot is left un-run so the next start catches it up, and the scheduler exits.
+- Every decision is logged as a JSON line in ``<out>/.schedule/schedule.log`` and on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentinsight.exceptions import ConfigurationError
+
+__all__ = ["Schedule", "configure_parser", "due", "load_schedules", "run", "run_once"]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """One entry of schedules.yaml."""
+
+    name: str
+    report: str
+    cron: str
+    params: dict[str, Any] = field(default_factory=dict)
+    alertmanager: str | None = None
+
+    def latest_slot(self, now: dt.datetime) -> dt.datetime:
+        """The most recent cron slot at or before ``now`` (UTC)."""
+        from croniter import croniter
+
+        return croniter(self.cron, now + dt.timedelta(seconds=1)).get_prev(dt.datetime)
+
+    def next_slot(self, now: dt.datetime) -> dt.datetime:
+        from croniter import croniter
+
+        return croniter(self.cron, now).get_next(dt.datetime)
+
+
+def load_schedules(path: str | os.PathLike[str]) -> tuple[list[Schedule], Path]:
+    """Read and validate a schedules file; returns the schedules and the reports folder."""
+    import yaml
+    from croniter import croniter
+
+    file = Path(path)
+    try:
+        doc = yaml.safe_load(file.read_text()) or {}
+    except OSError as exc:
+        raise ConfigurationError(f"{file}: cannot read schedules: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"{file}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("schedules"), list):
+        raise ConfigurationError(f"{file}: expected a mapping with a 'schedules' list")
+    schedules, seen = [], set()
+    for i, entry in enumerate(doc["schedules"]):
+        where = f"{file}: schedules[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigurationError(f"{where}: expected a mapping")
+        missing = [k for k in ("name", "report", "cron") if not entry.get(k)]
+        if missing:
+            raise ConfigurationError(f"{where}: missing {missing}")
+        unknown = sorted(set(entry) - {"name", "report", "cron", "params", "alertmanager"})
+        if unknown:
+            raise ConfigurationError(f"{where}: unknown key(s) {unknown}")
+        if not croniter.is_valid(str(entry["cron"])):
+            raise ConfigurationError(f"{where} ({entry['name']}): invalid cron expression "
+                                     f"{entry['cron']!r}")
+        if entry["name"] in seen:
+            raise ConfigurationError(f"{where}: duplicate name {entry['name']!r}")
+        seen.add(entry["name"])
+        params = entry.get("params") or {}
+        if not isinstance(params, dict):
+            raise ConfigurationError(f"{where}: 'params' must be a mapping")
+        schedules.append(Schedule(str(entry["name"]), str(entry["report"]), str(entry["cron"]),
+                                  params, entry.get("alertmanager")))
+    out = Path(doc.get("out", "reports"))
+    if not out.is_absolute():
+        out = file.parent / out
+    return schedules, out
+
+
+def due(schedules: Sequence[Schedule], state: dict[str, Any], now: dt.datetime
+        ) -> list[tuple[Schedule, dt.datetime]]:
+    """The schedules due at ``now`` with the slot each would run for."""
+    result = []
+    for schedule in schedules:
+        slot = schedule.latest_slot(now)
+        last = state.get(schedule.name, {}).get("last_slot")
+        if last is None or dt.datetime.fromisoformat(last) < slot:
+            result.append((schedule, slot))
+    return result
+
+
+class _Scheduler:
+    def __init__(self, schedules: list[Schedule], out: Path,
+                 runner: Callable[[Schedule, Path], int] | None = None) -> None:
+        self.schedules = schedules
+        self.out = out
+        self.home = out / ".schedule"
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.runner = runner or self._run_child
+        self.child: subprocess.Popen[bytes] | None = None
+        self.stopping = False
+
+    # state and log -----------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.home / "state.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save_state(self, name: str, entry: dict[str, Any]) -> None:
+        # Re-read under the state lock so schedulers in parallel processes don't lose updates.
+        with open(self.home / "state.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            state = self.state()
+            state[name] = entry
+            tmp = self.home / f"state.json.{os.getpid()}"
+            tmp.write_text(json.dumps(state, indent=2))
+            os.replace(tmp, self.home / "state.json")
+
+    def log(self, event: str, **fields: Any) -> None:
+        line = json.dumps({"time": dt.datetime.now(dt.UTC).isoformat(), "event": event, **fields},
+                          default=str)
+        with open(self.home / "schedule.log", "a") as handle:
+            handle.write(line + "\n")
+        print(line, file=sys.stderr, flush=True)
+
+    # running -----------------------------------------------------------------------------
+    def run_due(self, now: dt.datetime) -> list[dict[str, Any]]:
+        outcomes = []
+        for schedule, slot in due(self.schedules, self.state(), now):
+            if self.stopping:
+                break
+            outcomes.append(self._run_locked(schedule, slot))
+        return outcomes
+
+    def _run_locked(self, schedule: Schedule, slot: dt.datetime) -> dict[str, Any]:
+        lock_path = self.home / f"{schedule.name}.lock"
+        with open(lock_path, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.log("skipped", schedule=schedule.name, slot=slot,
+                         reason="a run of this schedule is still in progress")
+                return {"schedule": schedule.name, "slot": slot, "status": "skipped"}
+            self.log("started", schedule=schedule.name, report=schedule.report, slot=slot)
+            began = time.monotonic()
+            code = self.runner(schedule, self.out)
+            took = round(time.monotonic() - began, 1)
+            if self.stopping and code != 0:
+                self.log("abandoned", schedule=schedule.name, slot=slot, seconds=took)
+                return {"schedule": schedule.name, "slot": slot, "status": "abandoned"}
+            status = "ok" if code == 0 else "failed"
+            self._save_state(schedule.name, {"last_slot": slot.isoformat(), "status": status,
+                                             "finished_at": dt.datetime.now(dt.UTC).isoformat()})
+            self.log("finished", schedule=schedule.name, slot=slot, status=status,
+                     exit_code=code, seconds=took)
+            return {"schedule": schedule.name, "slot": slot, "status": status}
+
+    def _run_child(self, schedule: Schedule, out: Path) -> int:
+        cmd = [sys.executable, "-m", "agentinsight", "report", "run", schedule.report,
+               "--out", str(out)]
+        for key, value in schedule.params.items():
+            cmd += ["--param", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
+        if schedule.alertmanager:
+            cmd += ["--alertmanager", schedule.alertmanager]
+        self.child = subprocess.Popen(cmd)
+        try:
+            return self.child.wait()
+        finally:
+            self.child = None
+
+    def stop(self, signum: int, _frame: Any) -> None:
+        self.stopping = True
+        self.log("signal", signal=signal.Signals(signum).name,
+                 running=self.child is not None)
+        if self.child is not None:
+            self.child.send_signal(signal.SIGTERM)
+
+
+def run_once(path: str | os.PathLike[str], *, now: dt.datetime | None = None,
+             runner: Callable[[Schedule, Path], int] | None = None) -> list[dict[str, Any]]:
+    """Run every schedule in ``path`` that is due at ``now`` (default: the current time).
+
+    ``runner(schedule, out) -> exit code`` replaces the child process (tests use it).
+    """
+    schedules, out = load_schedules(path)
+    return _Scheduler(schedules, out, runner).run_due(now or dt.datetime.now(dt.UTC))
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", default="schedules.yaml", help="schedules file")
+    parser.add_argument("--once", action="store_true",
+                        help="run what is due now and exit (for cron, timers, CronJobs)")
+    parser.add_argument("--now", default=None,
+                        help="pretend the current UTC time is this ISO time (for testing)")
+
+
+def run(args: argparse.Namespace) -> int:
+    schedules, out = load_schedules(args.config)
+    fixed_now = None
+    if args.now:
+        fixed_now = dt.datetime.fromisoformat(args.now.replace("Z", "+00:00"))
+        if fixed_now.tzinfo is None:
+            fixed_now = fixed_now.replace(tzinfo=dt.UTC)
+    scheduler = _Scheduler(schedules, out)
+    signal.signal(signal.SIGTERM, scheduler.stop)
+    signal.signal(signal.SIGINT, scheduler.stop)
+    scheduler.log("start", mode="once" if args.once else "loop", schedules=len(schedules))
+    while True:
+        now = fixed_now or dt.datetime.now(dt.UTC)
+        outcomes = scheduler.run_due(now)
+        if args.once or scheduler.stopping:
+            failed = any(o["status"] == "failed" for o in outcomes)
+            return 1 if failed else (143 if scheduler.stopping else 0)
+        wake = min(s.next_slot(now) for s in schedules) if schedules else now
+        while not scheduler.stopping and dt.datetime.now(dt.UTC) < wake:
+            time.sleep(min(5.0, max(0.1, (wake - dt.datetime.now(dt.UTC)).total_seconds())))
+        if scheduler.stopping:
+            scheduler.log("stopped")
+            return 0

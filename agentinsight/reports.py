@@ -1,0 +1,432 @@
+"""Run report notebooks with papermill and publish them as self-contained HTML.
+
+A report is a notebook in ``notebooks/`` kept as a jupytext percent-format ``.py`` file; the
+``.ipynb`` is generated from it (kernel set) into a temporary folder just before papermill runs it.
+Each run lands in ``<out>/<name>/<YYYY-MM-DD>/<HHMMSSZ>/``::
+
+    report.ipynb    the executed notebook
+    report.html     the same, rendered; plotly.js embedded so charts work offline
+    params.json     the parameters as given and as resolved (relative times made absolute)
+    findings.json   the anomaly findings the notebook wrote (a JSON list, possibly empty)
+
+The folder is assembled under a hidden temporary name and renamed when complete, so a folder with
+that layout is always a finished run. ``<out>/<name>/latest`` points at the newest good run and
+``<out>/index.html`` lists every run. A failing cell still leaves the executed notebook (with
+papermill's error banner and anchor) in ``<HHMMSSZ>.failed/``; the error names the cell, the
+exception and its value.
+
+Example::
+
+    >>> run = run_report("daily_report", {"source_dir": "data/demo", "start": "now-1d"})  # doctest: +SKIP
+    >>> run.html  # doctest: +SKIP
+    PosixPath('reports/daily_report/2026-11-27/061500Z/report.html')
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import fcntl
+import html
+import json
+import os
+import shutil
+import signal
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentinsight.exceptions import ReportError
+
+__all__ = [
+    "ReportRun",
+    "configure_parser",
+    "declared_parameters",
+    "enable_offline_plotly",
+    "list_reports",
+    "notebooks_dir",
+    "parse_param",
+    "run",
+    "run_report",
+    "write_index",
+]
+
+#: Parameters holding times; relative values (``now-1d``) are resolved when the run starts.
+TIME_PARAMETERS = ("start", "end")
+#: Parameters the runner fills in itself (output paths inside the run folder).
+RUNNER_PARAMETERS = ("findings_path", "output_dir")
+
+_TEMPLATE_DIR = Path(__file__).parent / "templates"
+
+
+@dataclass
+class ReportRun:
+    """The outcome of one report run."""
+
+    name: str
+    folder: Path
+    params: dict[str, Any]
+    ok: bool
+    error: str | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def html(self) -> Path:
+        return self.folder / "report.html"
+
+    @property
+    def notebook(self) -> Path:
+        return self.folder / "report.ipynb"
+
+    @property
+    def findings_path(self) -> Path:
+        return self.folder / "findings.json"
+
+    def _repr_html_(self) -> str:
+        state = "ok" if self.ok else f"failed: {html.escape(self.error or '')}"
+        return (f"<b>{html.escape(self.name)}</b> ({state}) — "
+                f"<a href='{self.html}'>{html.escape(str(self.html))}</a>, "
+                f"{len(self.findings)} finding(s)")
+
+
+# --- inside the notebook --------------------------------------------------------------------
+
+
+def enable_offline_plotly() -> None:
+    """Make plotly figures render in exported HTML with no internet access.
+
+    Call it in a report notebook's first code cell. Plotly's default renderer inside a papermill
+    kernel leaves nothing that nbconvert can show; this one emits each figure as an HTML ``div``
+    (drawn by the plotly.js that ``report.html`` embeds once in its head) together with plotly's
+    own JSON mimetype, which JupyterLab renders interactively.
+    """
+    import plotly.io as pio
+    from plotly.io._base_renderers import MimetypeRenderer
+
+    class _OfflineHTML(MimetypeRenderer):
+        def to_mimebundle(self, fig_dict: dict[str, Any]) -> dict[str, Any]:
+            div = pio.to_html(fig_dict, full_html=False, include_plotlyjs=False,
+                              validate=False, config={"displaylogo": False})
+            return {"text/html": div, "application/vnd.plotly.v1+json": fig_dict}
+
+    pio.renderers["agentinsight"] = _OfflineHTML()
+    pio.renderers.default = "agentinsight"
+
+
+# --- finding notebooks and their parameters ---------------------------------------------------
+
+
+def notebooks_dir(path: str | os.PathLike[str] | None = None) -> Path:
+    """The folder holding report notebooks: ``path`` > ``$AGENTINSIGHT_NOTEBOOKS`` > ``notebooks/``
+    next to the package (a source checkout or editable install)."""
+    for candidate in (path, os.environ.get("AGENTINSIGHT_NOTEBOOKS")):
+        if candidate:
+            return Path(candidate)
+    return Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def list_reports(path: str | os.PathLike[str] | None = None) -> list[str]:
+    """Names of the report notebooks available (``notebooks/<name>.py``)."""
+    folder = notebooks_dir(path)
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
+
+
+def _notebook_source(name: str, folder: Path) -> Path:
+    source = folder / f"{name}.py"
+    if not source.is_file():
+        known = ", ".join(list_reports(folder)) or "none"
+        raise ReportError(f"unknown report {name!r}: no notebook {source} (reports: {known})")
+    return source
+
+
+def _materialise(source: Path, target: Path, kernel_name: str) -> Path:
+    """Write the .ipynb for a jupytext percent-format source, with a kernel spec set."""
+    import jupytext
+
+    nb = jupytext.read(source)
+    nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": "Python 3",
+                                 "language": "python"}
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    nb.metadata["title"] = source.stem.replace("_", " ")
+    jupytext.write(nb, target, fmt="ipynb")
+    return target
+
+
+def declared_parameters(notebook: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """The parameters a notebook declares in its cell tagged ``parameters``: name → papermill's
+    inferred ``{"name", "inferred_type_name", "default", "help"}``."""
+    import papermill
+
+    return {p["name"]: dict(p) for p in papermill.inspect_notebook(str(notebook)).values()}
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """Parse a ``key=value`` command-line parameter; the value is read as YAML (numbers, booleans,
+    lists), so ``budget_usd=50`` is a number and ``agents=[planner, coder]`` a list.
+
+    >>> parse_param("budget_usd=50")
+    ('budget_usd', 50)
+    >>> parse_param("start=now-1d")
+    ('start', 'now-1d')
+    """
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ReportError(f"parameter {text!r} is not of the form key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, (dt.date, dt.datetime)):  # YAML reads ISO times; keep the text
+        value = raw
+    return key.strip(), value
+
+
+def _resolve_params(
+    given: Mapping[str, Any], declared: Mapping[str, Any], now: dt.datetime
+) -> dict[str, Any]:
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise ReportError(
+            f"parameter(s) {unknown} not declared by the notebook; it declares "
+            f"{sorted(p for p in declared if p not in RUNNER_PARAMETERS)}"
+        )
+    resolved = dict(given)
+    if any(t in declared for t in TIME_PARAMETERS):
+        from agentinsight.sources import parse_time
+
+        for key in TIME_PARAMETERS:
+            if key not in declared:
+                continue
+            value = given.get(key, _literal_default(declared[key]))
+            if value in (None, ""):
+                continue
+            try:
+                stamp = parse_time(value, now=now)
+            except Exception as exc:  # the source's InvalidTimeError, with its own wording
+                raise ReportError(f"parameter {key}={value!r}: {exc}") from exc
+            resolved[key] = stamp.isoformat()
+        if resolved.get("start") and resolved.get("end") and resolved["start"] > resolved["end"]:
+            raise ReportError(f"start {resolved['start']} is after end {resolved['end']}")
+    return resolved
+
+
+def _literal_default(spec: Mapping[str, Any]) -> Any:
+    import ast
+
+    try:
+        return ast.literal_eval(spec.get("default", "None"))
+    except (ValueError, SyntaxError):
+        return None
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def run_report(
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    out: str | os.PathLike[str] = "reports",
+    notebooks: str | os.PathLike[str] | None = None,
+    now: dt.datetime | None = None,
+    kernel_name: str = "python3",
+    timeout: float | None = 900,
+    alertmanager_url: str | None = None,
+) -> ReportRun:
+    """Execute report ``name`` and publish it under ``out``; see the module docstring.
+
+    Raises ``ReportError`` before any kernel starts for an unknown report, an undeclared
+    parameter, an unparseable time or an output folder that cannot be written; raises
+    ``ReportError`` naming the failing cell after a failed run (the executed notebook is kept).
+    With ``alertmanager_url``, the findings are pushed as alerts after a good run.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    folder = notebooks_dir(notebooks)
+    source = _notebook_source(name, folder)
+    out_root = Path(out)
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+        probe = out_root / f".write-test-{uuid.uuid4().hex}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ReportError(f"cannot write reports to {out_root}: {exc.strerror or exc}") from exc
+
+    stamp = now.astimezone(dt.UTC)
+    final = out_root / name / stamp.strftime("%Y-%m-%d") / stamp.strftime("%H%M%SZ")
+    work = out_root / name / f".tmp-{stamp:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    work.mkdir(parents=True)
+    try:
+        notebook = _materialise(source, work / "input.ipynb", kernel_name)
+        declared = declared_parameters(notebook)
+        resolved = _resolve_params(dict(params or {}), declared, now)
+        for key, value in (("findings_path", work / "findings.json"), ("output_dir", work)):
+            if key in declared:
+                resolved[key] = str(value.resolve())
+        error = _execute(notebook, work / "report.ipynb", resolved, kernel_name, timeout)
+        (work / "params.json").write_text(json.dumps(
+            {"report": name, "given": dict(params or {}), "resolved": resolved,
+             "run_at": stamp.isoformat()}, indent=2, default=str))
+        if (work / "report.ipynb").exists():
+            _export_html(work / "report.ipynb", work / "report.html")
+        notebook.unlink(missing_ok=True)
+        if error is None and not (work / "findings.json").exists():
+            (work / "findings.json").write_text("[]\n")
+        target = final if error is None else final.with_name(final.name + ".failed")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():  # two runs in the same second: keep both
+            target = target.with_name(f"{target.name}-{uuid.uuid4().hex[:6]}")
+        os.replace(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    findings = _read_findings(target / "findings.json")
+    result = ReportRun(name, target, resolved, ok=error is None, error=error, findings=findings)
+    with _locked(out_root / ".index.lock"):
+        if result.ok:
+            _point_latest(out_root / name, target)
+        write_index(out_root)
+    if not result.ok:
+        raise ReportError(f"report {name!r} failed: {error}; executed notebook kept at "
+                          f"{result.notebook}")
+    if alertmanager_url:
+        from agentinsight import alerts
+
+        alerts.push(alerts.load_findings(result.findings_path), alertmanager_url,
+                    spool_dir=out_root / ".alert-spool", report_url=str(result.html.resolve()))
+    return result
+
+
+def _execute(notebook: Path, output: Path, params: dict[str, Any], kernel_name: str,
+             timeout: float | None) -> str | None:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(output), parameters=params, kernel_name=kernel_name,
+            progress_bar=False, cwd=str(notebook.parent), execution_timeout=timeout,
+        )
+    except PapermillExecutionError as exc:
+        first_line = next((ln for ln in exc.source.splitlines() if ln.strip()), "")
+        return (f"cell {exc.exec_count} (`{first_line.strip()[:80]}`) raised "
+                f"{exc.ename}: {exc.evalue}")
+    return None
+
+
+def _export_html(notebook: Path, target: Path) -> None:
+    import nbformat
+    import plotly.offline
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="agentinsight_report",
+                            extra_template_basedirs=[str(_TEMPLATE_DIR)])
+    body, _ = exporter.from_notebook_node(
+        nbformat.read(notebook, as_version=4),
+        resources={"plotly_js": plotly.offline.get_plotlyjs()},
+    )
+    target.write_text(body, encoding="utf-8")
+
+
+def _read_findings(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return data if isinstance(data, list) else []
+
+
+# --- publishing ------------------------------------------------------------------------------
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _point_latest(report_root: Path, target: Path) -> None:
+    link = report_root / "latest"
+    tmp = report_root / f".latest-{uuid.uuid4().hex[:8]}"
+    os.symlink(os.path.relpath(target, report_root), tmp)
+    os.replace(tmp, link)
+
+
+def _runs(out_root: Path) -> Iterator[tuple[str, str, Path, bool]]:
+    for report_root in sorted(p for p in out_root.iterdir() if p.is_dir() and p.name[0] != "."):
+        for day in sorted((p for p in report_root.iterdir()
+                           if p.is_dir() and not p.is_symlink() and p.name[0] != "."),
+                          reverse=True):
+            for run_dir in sorted(day.iterdir(), reverse=True):
+                if (run_dir / "params.json").exists():
+                    yield report_root.name, day.name, run_dir, not run_dir.name.endswith("failed")
+
+
+def write_index(out: str | os.PathLike[str]) -> Path:
+    """(Re)write ``<out>/index.html`` listing every run, newest first within each report."""
+    out_root = Path(out)
+    rows = []
+    for name, day, run_dir, ok in _runs(out_root):
+        findings = len(_read_findings(run_dir / "findings.json"))
+        rel = run_dir.relative_to(out_root).as_posix()
+        state = "ok" if ok else "<b>failed</b>"
+        rows.append(f"<tr><td>{html.escape(name)}</td><td>{day}</td>"
+                    f"<td><a href='{rel}/report.html'>{html.escape(run_dir.name)}</a></td>"
+                    f"<td>{state}</td><td>{findings}</td></tr>")
+    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>agentinsight reports</title>"
+            "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em 1em;"
+            "text-align:left}</style></head><body><h1>agentinsight reports</h1>"
+            "<table><tr><th>report</th><th>day</th><th>run (UTC)</th><th>state</th>"
+            "<th>findings</th></tr>" + "".join(rows) + "</table></body></html>")
+    index = out_root / "index.html"
+    fd, tmp = tempfile.mkstemp(dir=out_root, prefix=".index-")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(page)
+    os.replace(tmp, index)
+    return index
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    run_p = sub.add_parser("run", help="execute a report notebook into HTML")
+    run_p.add_argument("name", help="report name (a notebook in notebooks/)")
+    run_p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
+                       help="notebook parameter; repeatable (values read as YAML)")
+    run_p.add_argument("--out", default="reports", help="reports folder (default: reports)")
+    run_p.add_argument("--notebooks", default=None, help="folder of report notebooks")
+    run_p.add_argument("--alertmanager", default=None, help="push findings to this Alertmanager")
+    sub.add_parser("list", help="list the available reports")
+
+
+def _abandon(signum: int, _frame: Any) -> None:
+    # Turn SIGTERM into an exception so run_report removes its temporary folder on the way out.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _abandon)
+    if args.action == "list":
+        for name in list_reports():
+            print(name)
+        return 0
+    params = dict(parse_param(p) for p in args.param)
+    result = run_report(args.name, params, out=args.out, notebooks=args.notebooks,
+                        alertmanager_url=args.alertmanager)
+    print(f"{result.name}: {result.html}  ({len(result.findings)} finding(s))")
+    return 0

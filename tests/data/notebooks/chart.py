@@ -1,0 +1,36 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # A small report used by the runner's tests
+
+# %% tags=["parameters"]
+start = "now-1d"
+end = "now"
+title = "default title"
+n_points = 10
+findings_path = ""
+
+# %%
+import json
+
+import plotly.graph_objects as go
+
+from agentinsight.reports import enable_offline_plotly
+
+enable_offline_plotly()
+print(f"{title}: {start} .. {end}")
+
+# %%
+go.Figure(go.Scatter(x=list(range(n_points)), y=[i * i for i in range(n_points)]))
+
+# %%
+go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
+
+# %%
+with open(findings_path, "w") as handle:
+    json.dump([{"fingerprint": "abc", "summary": title}], handle)
