@@ -1,0 +1,472 @@
+"""The server classes behind :mod:`agentinsight.stack` (Prometheus, Alertmanager,
+VictoriaMetrics, Jaeger). Import them from ``agentinsight.stack``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from agentinsight._stack_process import (
+    ServerProcess,
+    _port_open,
+    free_port,
+    http_request,
+    json_or_error,
+)
+from agentinsight.exceptions import ConfigurationError, StackError
+
+__all__ = ["Alertmanager", "Jaeger", "PathLike", "Prometheus", "VictoriaMetrics"]
+PathLike = str | os.PathLike[str]
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def _seconds(duration: str, what: str) -> float:
+    match = _DURATION.match(duration.strip())
+    if not match:
+        raise ConfigurationError(
+            f"{what}: {duration!r} is not a duration like '1s', '500ms', '15s' or '1m'"
+        )
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+class _JSONAPI:
+    url: str
+    name: str
+
+    def api(self, path: str, **params: Any) -> Any:
+        """GET ``url + path`` with query ``params`` and return the decoded JSON body."""
+        query = urllib.parse.urlencode(
+            {k: v for k, v in params.items() if v is not None}, doseq=True
+        )
+        full = f"{self.url}{path}" + (f"?{query}" if query else "")
+        status, body = http_request(full, timeout=30.0)
+        return json_or_error(self.name, full, status, body)
+
+
+def _scrape_jobs(targets: Iterable[str]) -> list[dict[str, Any]]:
+    """Turn 'host:port' or 'http://host:port/path' targets into scrape jobs (one per path)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for target in targets:
+        if not isinstance(target, str) or not target:
+            raise ConfigurationError(f"scrape_targets: {target!r} is not 'host:port' or a URL")
+        parsed = urllib.parse.urlsplit(target if "//" in target else f"http://{target}")
+        if not parsed.hostname or not parsed.port:
+            raise ConfigurationError(
+                f"scrape_targets: {target!r} needs a host and a port, e.g. '127.0.0.1:9464'"
+            )
+        key = (parsed.scheme, parsed.path or "/metrics")
+        groups.setdefault(key, []).append(parsed.netloc)
+    jobs = []
+    for i, ((scheme, path), hosts) in enumerate(groups.items()):
+        jobs.append({
+            "job_name": "agents" if i == 0 else f"agents_{i + 1}",
+            "scheme": scheme,
+            "metrics_path": path,
+            "static_configs": [{"targets": hosts}],
+        })
+    return jobs
+
+
+class Prometheus(_JSONAPI, ServerProcess):
+    """A real Prometheus server on a free loopback port.
+
+    ``scrape_targets`` are ``host:port`` strings (or URLs with a path), scraped every
+    ``scrape_interval`` under job ``agents``; ``scrape_configs`` are extra Prometheus scrape
+    configs (dicts). ``rule_files`` are rule file paths; ``alertmanager_url`` sends alerts there.
+    ``config_text`` replaces the whole generated configuration. ``data_dir`` may hold blocks
+    backfilled with ``promtool tsdb create-blocks-from openmetrics``; it is kept after ``stop()``
+    (a temporary one is removed). Exemplar storage is on, so ``/api/v1/query_exemplars`` works.
+
+    >>> prom = Prometheus(scrape_targets=["127.0.0.1:9464"], scrape_interval="1s")
+    >>> prom.start().query("up")  # doctest: +SKIP
+    [{'metric': {'__name__': 'up', ...}, 'value': [...]}]
+    >>> prom.stop()  # doctest: +SKIP
+    """
+
+    name = "prometheus"
+    program = "prometheus"
+
+    def __init__(
+        self,
+        scrape_configs: Sequence[Mapping[str, Any]] | None = None,
+        scrape_targets: Iterable[str] = (),
+        scrape_interval: str = "1s",
+        rule_files: Iterable[PathLike] = (),
+        alertmanager_url: str | None = None,
+        data_dir: PathLike | None = None,
+        config_text: str | None = None,
+        features: Sequence[str] = ("exemplar-storage",),
+        retention: str = "3650d",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(data_dir=data_dir, **kwargs)
+        self.scrape_configs = list(scrape_configs or [])
+        self.scrape_targets = list(scrape_targets)
+        self.scrape_interval = scrape_interval
+        self.rule_files = [str(Path(p).resolve()) for p in rule_files]
+        self.alertmanager_url = alertmanager_url
+        self.config_text = config_text
+        self.features = tuple(features)
+        self.retention = retention
+        self.port = 0
+        if config_text is None:
+            self._config()  # bad arguments fail here, not in the server's log
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:40123`` (the HTTP API is under ``/api/v1``)."""
+        return f"http://{self.host}:{self.port}"
+
+    def _config(self) -> str:
+        interval = _seconds(self.scrape_interval, "scrape_interval")
+        global_cfg: dict[str, Any] = {
+            "scrape_interval": self.scrape_interval,
+            "evaluation_interval": self.scrape_interval,
+        }
+        if interval < 10:  # the default 10s timeout must not exceed the interval
+            global_cfg["scrape_timeout"] = self.scrape_interval
+        config: dict[str, Any] = {
+            "global": global_cfg,
+            "scrape_configs": _scrape_jobs(self.scrape_targets) + self.scrape_configs,
+        }
+        if self.rule_files:
+            config["rule_files"] = self.rule_files
+        if self.alertmanager_url:
+            am = urllib.parse.urlsplit(self.alertmanager_url)
+            if not am.hostname or not am.port:
+                raise ConfigurationError(
+                    f"alertmanager_url: {self.alertmanager_url!r} needs a scheme, host and port"
+                )
+            config["alerting"] = {"alertmanagers": [{
+                "scheme": am.scheme or "http",
+                "path_prefix": am.path or "/",
+                "static_configs": [{"targets": [am.netloc]}],
+            }]}
+        return json.dumps(config, indent=2)
+
+    def _allocate_ports(self) -> None:
+        self.port = free_port(self.host)
+
+    def _command(self, binary: str) -> list[str]:
+        assert self.work_dir is not None
+        config = self.work_dir / "prometheus.yml"
+        config.write_text(self.config_text if self.config_text is not None else self._config())
+        argv = [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={self.data_dir}",
+            f"--storage.tsdb.retention.time={self.retention}",
+            f"--web.listen-address={self.host}:{self.port}",
+            "--web.enable-lifecycle",
+            "--web.enable-admin-api",
+            "--log.level=info",
+        ]
+        if self.features:
+            argv.append(f"--enable-feature={','.join(self.features)}")
+        return argv
+
+    def _is_ready(self) -> bool:
+        return self._http_ok(f"{self.url}/-/ready")
+
+    def reload(
+        self,
+        *,
+        scrape_targets: Iterable[str] | None = None,
+        rule_files: Iterable[PathLike] | None = None,
+        config_text: str | None = None,
+    ) -> None:
+        """Re-read the configuration (POST ``/-/reload``), after changing what is given.
+
+        Rule files are re-read too. A configuration Prometheus rejects raises ``StackError``
+        with Prometheus's own message.
+        """
+        if scrape_targets is not None:
+            self.scrape_targets = list(scrape_targets)
+        if rule_files is not None:
+            self.rule_files = [str(Path(p).resolve()) for p in rule_files]
+        if config_text is not None:
+            self.config_text = config_text
+        if not self.running or self.work_dir is None:
+            raise StackError("prometheus is not running; start() it first")
+        text = self.config_text if self.config_text is not None else self._config()
+        (self.work_dir / "prometheus.yml").write_text(text)
+        status, body = http_request(f"{self.url}/-/reload", method="POST", timeout=30.0)
+        if status != 200:
+            raise StackError(
+                f"prometheus rejected the new configuration (HTTP {status}): "
+                f"{body.decode(errors='replace').strip()}"
+            )
+
+    def query(self, expr: str, time: float | str | None = None) -> list[dict[str, Any]]:
+        """Run an instant PromQL query; return ``data.result`` (a list of series)."""
+        return list(self.api("/api/v1/query", query=expr, time=time)["data"]["result"])
+
+    def targets(self) -> list[dict[str, Any]]:
+        """The active scrape targets with their ``health`` and ``lastError``."""
+        return list(self.api("/api/v1/targets", state="active")["data"]["activeTargets"])
+
+    def wait_for_scrapes(self, count: int = 1, timeout: float = 30.0) -> None:
+        """Wait until every target is up and has been scraped ``count`` more times.
+
+        Raises ``StackError`` naming the targets that are down and their last error.
+        """
+        deadline = time.monotonic() + timeout
+        first: dict[str, str] = {}
+        seen: dict[str, int] = {}
+        targets: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            targets = self.targets()
+            for t in targets:
+                key = t["scrapeUrl"]
+                if t["health"] == "up" and t["lastScrape"] != first.setdefault(key, ""):
+                    first[key] = t["lastScrape"]
+                    seen[key] = seen.get(key, 0) + 1
+            if targets and all(seen.get(t["scrapeUrl"], 0) >= count for t in targets):
+                return
+            time.sleep(0.2)
+        down = [f"{t['scrapeUrl']} ({t['health']}: {t.get('lastError') or 'not scraped yet'})"
+                for t in targets if seen.get(t["scrapeUrl"], 0) < count]
+        raise StackError(
+            f"prometheus: targets not scraped {count} time(s) within {timeout:g}s: "
+            f"{', '.join(down) or 'no targets configured'}"
+        )
+
+
+class Alertmanager(_JSONAPI, ServerProcess):
+    """A real Alertmanager on a free loopback port, with gossip (clustering) turned off.
+
+    The default configuration routes every alert to a receiver named ``null`` that sends nothing,
+    with a 1 s ``group_wait``; pass ``config_text`` (YAML) for real receivers.
+
+    >>> with Alertmanager() as am:  # doctest: +SKIP
+    ...     am.api("/api/v2/alerts")
+    []
+    """
+
+    name = "alertmanager"
+    program = "alertmanager"
+
+    DEFAULT_CONFIG: dict[str, Any] = {
+        "route": {
+            "receiver": "null",
+            "group_wait": "1s",
+            "group_interval": "1s",
+            "repeat_interval": "1h",
+        },
+        "receivers": [{"name": "null"}],
+    }
+
+    def __init__(
+        self, config_text: str | None = None, data_dir: PathLike | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(data_dir=data_dir, **kwargs)
+        self.config_text = config_text
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:40124`` (the API is under ``/api/v2``)."""
+        return f"http://{self.host}:{self.port}"
+
+    def _allocate_ports(self) -> None:
+        self.port = free_port(self.host)
+
+    def _config(self) -> str:
+        if self.config_text is not None:
+            return self.config_text
+        return json.dumps(self.DEFAULT_CONFIG, indent=2)
+
+    def _command(self, binary: str) -> list[str]:
+        assert self.work_dir is not None
+        config = self.work_dir / "alertmanager.yml"
+        config.write_text(self._config())
+        return [
+            binary,
+            f"--config.file={config}",
+            f"--storage.path={self.data_dir}",
+            f"--web.listen-address={self.host}:{self.port}",
+            "--cluster.listen-address=",
+        ]
+
+    def _is_ready(self) -> bool:
+        return self._http_ok(f"{self.url}/-/ready")
+
+    def reload(self, config_text: str | None = None) -> None:
+        """Re-read the configuration (POST ``/-/reload``), after replacing it if given."""
+        if config_text is not None:
+            self.config_text = config_text
+        if not self.running or self.work_dir is None:
+            raise StackError("alertmanager is not running; start() it first")
+        (self.work_dir / "alertmanager.yml").write_text(self._config())
+        status, body = http_request(f"{self.url}/-/reload", method="POST", timeout=30.0)
+        if status != 200:
+            raise StackError(
+                f"alertmanager rejected the new configuration (HTTP {status}): "
+                f"{body.decode(errors='replace').strip()}"
+            )
+
+
+class VictoriaMetrics(_JSONAPI, ServerProcess):
+    """A real single-node VictoriaMetrics on a free loopback port (Prometheus-compatible API).
+
+    Query-result caching is off and ``-search.latencyOffset`` is 0 s, so data written a moment
+    ago (``/api/v1/import/prometheus``) is visible to the next query.
+
+    >>> with VictoriaMetrics() as vm:  # doctest: +SKIP
+    ...     vm.api("/api/v1/query", query="1")["status"]
+    'success'
+    """
+
+    name = "victoriametrics"
+    program = "victoria-metrics"
+
+    def __init__(
+        self, data_dir: PathLike | None = None, retention: str = "100y", **kwargs: Any
+    ) -> None:
+        super().__init__(data_dir=data_dir, **kwargs)
+        self.retention = retention
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:40125`` (Prometheus API under ``/api/v1``)."""
+        return f"http://{self.host}:{self.port}"
+
+    def _allocate_ports(self) -> None:
+        self.port = free_port(self.host)
+
+    def _command(self, binary: str) -> list[str]:
+        return [
+            binary,
+            f"-storageDataPath={self.data_dir}",
+            f"-httpListenAddr={self.host}:{self.port}",
+            f"-retentionPeriod={self.retention}",
+            "-search.latencyOffset=0s",
+            "-search.disableCache",
+        ]
+
+    def _is_ready(self) -> bool:
+        return self._http_ok(f"{self.url}/health", lambda body: body.strip() == b"OK")
+
+
+_JAEGER_TOKENS = ("otlp_http_port", "otlp_grpc_port", "query_port", "query_grpc_port",
+                  "health_port")
+
+
+class Jaeger(_JSONAPI, ServerProcess):
+    """A real Jaeger v2 (all-in-one, in-memory storage) on free loopback ports.
+
+    Only the OTLP receivers (HTTP and gRPC), the query service (``/api/v3/...``) and the health
+    check listen, each on its own free port; Jaeger's own telemetry is off, so nothing binds a
+    fixed port. ``config_text`` replaces the generated YAML; the tokens ``{otlp_http_port}``,
+    ``{otlp_grpc_port}``, ``{query_port}``, ``{query_grpc_port}`` and ``{health_port}`` in it
+    are replaced by the chosen ports.
+
+    >>> with Jaeger() as jaeger:  # doctest: +SKIP
+    ...     jaeger.otlp_traces_url, jaeger.api("/api/v3/services")
+    ('http://127.0.0.1:40127/v1/traces', {})
+    """
+
+    name = "jaeger"
+    program = "jaeger"
+    uses_data_dir = False
+
+    def __init__(
+        self, binary: str | None = None, config_text: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(binary=binary, **kwargs)
+        self.config_text = config_text
+        self.ports: dict[str, int] = dict.fromkeys(_JAEGER_TOKENS, 0)
+
+    @property
+    def query_url(self) -> str:
+        """Query service base URL (``/api/v3/services``, ``/api/v3/traces``, ``/api/traces``)."""
+        return f"http://{self.host}:{self.ports['query_port']}"
+
+    url = query_url
+
+    @property
+    def otlp_http_url(self) -> str:
+        """OTLP/HTTP base URL (what ``OTEL_EXPORTER_OTLP_ENDPOINT`` takes)."""
+        return f"http://{self.host}:{self.ports['otlp_http_port']}"
+
+    @property
+    def otlp_traces_url(self) -> str:
+        """Full OTLP/HTTP traces URL (what an ``OTLPSpanExporter(endpoint=...)`` takes)."""
+        return f"{self.otlp_http_url}/v1/traces"
+
+    @property
+    def otlp_grpc_port(self) -> int:
+        """Port of the OTLP/gRPC receiver on 127.0.0.1."""
+        return self.ports["otlp_grpc_port"]
+
+    def _allocate_ports(self) -> None:
+        chosen: set[int] = set()
+        for token in _JAEGER_TOKENS:
+            port = free_port(self.host)
+            while port in chosen:
+                port = free_port(self.host)
+            chosen.add(port)
+            self.ports[token] = port
+
+    def _config(self) -> str:
+        if self.config_text is not None:
+            text = self.config_text
+            for token, port in self.ports.items():
+                text = text.replace("{" + token + "}", str(port))
+            return text
+        h, p = self.host, self.ports
+        config = {
+            "service": {
+                "extensions": ["jaeger_storage", "jaeger_query", "healthcheckv2"],
+                "pipelines": {"traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["batch"],
+                    "exporters": ["jaeger_storage_exporter"],
+                }},
+                "telemetry": {
+                    "resource": {"service.name": "jaeger"},
+                    "metrics": {"level": "none"},  # no fixed :8888 Prometheus endpoint
+                    "traces": {"level": "none"},
+                    "logs": {"level": "info"},
+                },
+            },
+            "extensions": {
+                "healthcheckv2": {"use_v2": True, "http": {"endpoint": f"{h}:{p['health_port']}"}},
+                "jaeger_query": {
+                    # on by default in v2: it exports Jaeger's own spans to localhost:4317 and
+                    # makes shutdown wait 10 s for that export to time out
+                    "enable_tracing": False,
+                    "storage": {"traces": "memstore"},
+                    "http": {"endpoint": f"{h}:{p['query_port']}"},
+                    "grpc": {"endpoint": f"{h}:{p['query_grpc_port']}"},
+                },
+                "jaeger_storage": {"backends": {"memstore": {"memory": {"max_traces": 100000}}}},
+            },
+            "receivers": {"otlp": {"protocols": {
+                "grpc": {"endpoint": f"{h}:{p['otlp_grpc_port']}"},
+                "http": {"endpoint": f"{h}:{p['otlp_http_port']}"},
+            }}},
+            "processors": {"batch": {"timeout": "100ms"}},
+            "exporters": {"jaeger_storage_exporter": {"trace_storage": "memstore"}},
+        }
+        return json.dumps(config, indent=2)
+
+    def _command(self, binary: str) -> list[str]:
+        assert self.work_dir is not None
+        config = self.work_dir / "jaeger.yaml"
+        config.write_text(self._config())
+        return [binary, "--config", str(config)]
+
+    def _is_ready(self) -> bool:
+        # the query service starts before the receivers: wait for the OTLP port as well
+        return self._http_ok(f"{self.query_url}/api/v3/services") and _port_open(
+            self.host, self.ports["otlp_http_port"]
+        )

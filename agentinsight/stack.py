@@ -1,0 +1,234 @@
+"""Real Prometheus, Alertmanager, VictoriaMetrics and Jaeger on loopback, for tests and the demo.
+
+Each server starts on free ``127.0.0.1`` ports with a temporary data directory (or the one you
+give), waits until it answers its readiness endpoint, and stops cleanly (SIGTERM, then SIGKILL).
+A server that cannot start raises :class:`~agentinsight.exceptions.StackError` whose message ends
+with the last lines of the server's log. Servers also stop when the Python process exits.
+
+>>> from agentinsight.stack import Prometheus
+>>> with Prometheus(scrape_targets=["127.0.0.1:9464"]) as prom:  # doctest: +SKIP
+...     prom.query("up")
+
+Programs come from Debian packages (``prometheus``, ``prometheus-alertmanager``,
+``victoria-metrics``) and Jaeger v2 from ``tools/jaeger/build.sh``; see :func:`find_program`.
+On the command line, ``agentinsight stack up`` starts Prometheus, Alertmanager and Jaeger together
+and keeps them running until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from agentinsight._stack_process import (
+    JAEGER_VERSION,
+    ProgramNotFoundError,
+    ServerProcess,
+    find_program,
+    free_port,
+    jaeger_cache_path,
+    run_tool,
+)
+from agentinsight._stack_servers import (
+    Alertmanager,
+    Jaeger,
+    PathLike,
+    Prometheus,
+    VictoriaMetrics,
+)
+from agentinsight.exceptions import ConfigurationError
+
+__all__ = [
+    "Alertmanager",
+    "JAEGER_VERSION",
+    "Jaeger",
+    "ProgramNotFoundError",
+    "Prometheus",
+    "ServerProcess",
+    "Stack",
+    "VictoriaMetrics",
+    "amtool",
+    "backfill_openmetrics",
+    "configure_parser",
+    "find_program",
+    "free_port",
+    "jaeger_cache_path",
+    "promtool",
+    "run",
+]
+
+
+def promtool(*args: PathLike, timeout: float = 600.0) -> str:
+    """Run ``promtool`` with ``args``; return its output, or raise ``StackError`` with it.
+
+    >>> promtool("check", "rules", "alerts.rules.yml")  # doctest: +SKIP
+    'Checking alerts.rules.yml\\n  SUCCESS: 5 rules found\\n'
+    """
+    done = run_tool("promtool", [str(a) for a in args], timeout=timeout)
+    return done.stdout + done.stderr
+
+
+def amtool(*args: PathLike, timeout: float = 120.0) -> str:
+    """Run ``amtool`` with ``args``; return its output, or raise ``StackError`` with it.
+
+    >>> amtool("check-config", "alertmanager.yml")  # doctest: +SKIP
+    """
+    done = run_tool("amtool", [str(a) for a in args], timeout=timeout)
+    return done.stdout + done.stderr
+
+
+def backfill_openmetrics(
+    openmetrics_file: PathLike, data_dir: PathLike, *, timeout: float = 1800.0
+) -> Path:
+    """Write TSDB blocks from an OpenMetrics file into ``data_dir`` (the operators' backfill).
+
+    Runs ``promtool tsdb create-blocks-from openmetrics``; start ``Prometheus(data_dir=...)``
+    on the same directory afterwards to query the history. The file must end with ``# EOF``.
+
+    >>> backfill_openmetrics("history.om", "tsdb")  # doctest: +SKIP
+    PosixPath('tsdb')
+    """
+    source = Path(openmetrics_file)
+    if not source.is_file():
+        raise ConfigurationError(f"backfill_openmetrics: no such file: {source}")
+    target = Path(data_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    promtool("tsdb", "create-blocks-from", "openmetrics", source, target, timeout=timeout)
+    return target
+
+
+class Stack:
+    """Prometheus, Alertmanager and Jaeger started together, wired to each other.
+
+    Prometheus scrapes ``scrape_targets``, evaluates ``rule_files`` and sends alerts to the
+    Alertmanager; agents export traces to ``stack.jaeger.otlp_http_url``.
+
+    >>> with Stack(scrape_targets=["127.0.0.1:9464"]) as stack:  # doctest: +SKIP
+    ...     print(stack.urls())
+    """
+
+    def __init__(
+        self,
+        *,
+        scrape_targets: Iterable[str] = (),
+        scrape_interval: str = "15s",
+        rule_files: Iterable[PathLike] = (),
+        prometheus_data_dir: PathLike | None = None,
+        alertmanager: bool = True,
+        alertmanager_config_text: str | None = None,
+        jaeger: bool = True,
+        jaeger_binary: str | None = None,
+    ) -> None:
+        self.alertmanager = (
+            Alertmanager(config_text=alertmanager_config_text) if alertmanager else None
+        )
+        self.jaeger = Jaeger(binary=jaeger_binary) if jaeger else None
+        self.prometheus = Prometheus(
+            scrape_targets=scrape_targets,
+            scrape_interval=scrape_interval,
+            rule_files=rule_files,
+            data_dir=prometheus_data_dir,
+        )
+
+    def _servers(self) -> list[ServerProcess]:
+        return [s for s in (self.alertmanager, self.jaeger, self.prometheus) if s is not None]
+
+    def start(self) -> Self:
+        """Start every server (Alertmanager first, so Prometheus can point at it)."""
+        try:
+            for server in self._servers():
+                if server is self.prometheus and self.alertmanager is not None:
+                    self.prometheus.alertmanager_url = self.alertmanager.url
+                server.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every server that is running."""
+        for server in reversed(self._servers()):
+            server.stop()
+
+    def urls(self) -> dict[str, str]:
+        """Name -> URL of each running part (and Jaeger's OTLP/HTTP endpoint)."""
+        urls = {"prometheus": self.prometheus.url}
+        if self.alertmanager is not None:
+            urls["alertmanager"] = self.alertmanager.url
+        if self.jaeger is not None:
+            urls["jaeger"] = self.jaeger.query_url
+            urls["otlp_http"] = self.jaeger.otlp_http_url
+            urls["otlp_grpc"] = f"{self.jaeger.host}:{self.jaeger.otlp_grpc_port}"
+        return urls
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Set up ``agentinsight stack up`` (the CLI dispatcher calls this)."""
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    up = sub.add_parser("up", help="start Prometheus, Alertmanager and Jaeger; Ctrl-C stops them")
+    up.add_argument("--scrape", action="append", default=[], metavar="HOST:PORT",
+                    help="a /metrics endpoint for Prometheus to scrape (repeatable)")
+    up.add_argument("--scrape-interval", default="15s", help="scrape interval (default 15s)")
+    up.add_argument("--rules", action="append", default=[], metavar="FILE",
+                    help="a Prometheus rule file (repeatable)")
+    up.add_argument("--data-dir", help="Prometheus data directory to use and keep "
+                    "(default: a temporary one, removed on exit)")
+    up.add_argument("--no-alertmanager", action="store_true", help="do not start Alertmanager")
+    up.add_argument("--no-jaeger", action="store_true", help="do not start Jaeger")
+    up.add_argument("--build-jaeger", action="store_true",
+                    help="build Jaeger with tools/jaeger/build.sh if it is missing (minutes)")
+    up.add_argument("--json", action="store_true", help="print the URLs as one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``agentinsight stack up``: start the stack, print its URLs, wait for Ctrl-C."""
+    jaeger_binary = None
+    if not args.no_jaeger:
+        jaeger_binary = find_program("jaeger", build=args.build_jaeger)
+    stack = Stack(
+        scrape_targets=args.scrape,
+        scrape_interval=args.scrape_interval,
+        rule_files=args.rules,
+        prometheus_data_dir=args.data_dir,
+        alertmanager=not args.no_alertmanager,
+        jaeger=not args.no_jaeger,
+        jaeger_binary=jaeger_binary,
+    )
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        stack.start()
+        urls = stack.urls()
+        if args.json:
+            print(json.dumps(urls), flush=True)
+        else:
+            for name, url in urls.items():
+                print(f"{name:<13} {url}")
+            if stack.jaeger is not None:
+                print(f"\nagents: export OTEL_EXPORTER_OTLP_ENDPOINT={stack.jaeger.otlp_http_url}")
+            print("press Ctrl-C to stop", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping…", file=sys.stderr)
+        return 0
+    finally:
+        stack.stop()
+        signal.signal(signal.SIGTERM, previous)
