@@ -1,0 +1,299 @@
+"""Talking to Alertmanager's v2 API: alert documents, sending with retries, and the spool.
+
+Kept apart from :mod:`agentinsight.alerts` so that the public module reads as the API and this one
+as the plumbing. Stdlib only (urllib), so pushing alerts needs no HTTP library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentinsight.exceptions import AlertError
+
+__all__: list[str] = []
+
+#: Label values longer than this are cut and end with :data:`TRUNCATION_MARKER`.
+MAX_LABEL_VALUE_LENGTH = 200
+TRUNCATION_MARKER = "…[truncated]"
+#: Alerts per POST; Alertmanager accepts more, but one bad alert rejects the request.
+BATCH_SIZE = 200
+SPOOL_FILE = "pending-alerts.jsonl"
+_LOCK_FILE = "pending-alerts.lock"
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+@dataclass
+class Rejection:
+    """An alert Alertmanager refused, and what it said."""
+
+    fingerprint: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.fingerprint}: {self.reason}"
+
+
+@dataclass
+class PushResult:
+    """What one push did, by finding fingerprint.
+
+    ``sent`` were delivered firing, ``resolved`` were delivered resolved (their finding has
+    ended), ``spooled`` are kept in the spool file for the next push (``spool_reason`` says why),
+    ``rejected`` were refused by Alertmanager (each with the server's message) and are not retried.
+    ``replayed`` lists fingerprints from an earlier push's spool that were delivered this time
+    (they also appear in ``sent`` or ``resolved``).
+    """
+
+    sent: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    spooled: list[str] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    replayed: list[str] = field(default_factory=list)
+    spool_reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when every alert reached Alertmanager and none was refused."""
+        return not self.spooled and not self.rejected
+
+    def __str__(self) -> str:
+        parts = [
+            f"{len(self.sent)} firing sent",
+            f"{len(self.resolved)} resolved sent",
+            f"{len(self.spooled)} spooled",
+            f"{len(self.rejected)} rejected",
+        ]
+        if self.replayed:
+            parts.append(f"{len(self.replayed)} of them from the spool")
+        lines = [", ".join(parts)]
+        if self.spooled:
+            lines.append(f"spooled because: {self.spool_reason}")
+        lines.extend(f"rejected {r}" for r in self.rejected)
+        return "\n".join(lines)
+
+
+# --- alert documents -----------------------------------------------------------------------------
+
+
+def sanitize_label_name(name: str) -> str:
+    """A valid Prometheus/Alertmanager label name for ``name`` (invalid characters become ``_``).
+
+    >>> sanitize_label_name("gen_ai.request.model"), sanitize_label_name("2xx")
+    ('gen_ai_request_model', '_2xx')
+    """
+    if _LABEL_NAME.match(name):
+        return name
+    clean = re.sub(r"[^a-zA-Z0-9_]", "_", name)
+    if not clean or clean[0].isdigit():
+        clean = "_" + clean
+    return clean
+
+
+def truncate_value(value: str, limit: int = MAX_LABEL_VALUE_LENGTH) -> str:
+    """``value`` cut to ``limit`` characters, ending with a visible marker when it was cut.
+
+    >>> truncate_value("x" * 300, 20)
+    'xxxxxxxx…[truncated]'
+    """
+    if len(value) <= limit:
+        return value
+    return value[: max(limit - len(TRUNCATION_MARKER), 0)] + TRUNCATION_MARKER
+
+
+def alert_fingerprint(alert: dict[str, Any]) -> str:
+    """The finding fingerprint an alert document carries (its ``fingerprint`` label)."""
+    return str(alert.get("labels", {}).get("fingerprint", ""))
+
+
+def is_resolved(alert: dict[str, Any], now: float | None = None) -> bool:
+    """True when the alert's ``endsAt`` is set and not in the future."""
+    ends = alert.get("endsAt")
+    if not ends:
+        return False
+    return _parse_rfc3339(ends) <= (time.time() if now is None else now)
+
+
+def _parse_rfc3339(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
+
+
+class _Unreachable(Exception):
+    """Alertmanager could not take the request now (network error, timeout, 5xx, ...)."""
+
+
+class _Refused(Exception):
+    """Alertmanager refused the request's content (HTTP 400/422) with ``message``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def post_json(
+    url: str, body: Any, *, timeout: float, retries: int, backoff: float
+) -> None:
+    """POST ``body`` as JSON, retrying connection errors, timeouts and 5xx with backoff.
+
+    Raises ``_Refused`` for 400/422 (not retried: the same body would fail again) and
+    ``_Unreachable`` when every attempt failed otherwise.
+    """
+    data = json.dumps(body).encode()
+    last = ""
+    for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(backoff * 2 ** (attempt - 1))
+        request = urllib.request.Request(
+            url, data=data, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                response.read()
+            return
+        except urllib.error.HTTPError as exc:
+            message = _server_message(exc)
+            if exc.code in (400, 422):
+                raise _Refused(message) from None
+            last = f"HTTP {exc.code} from {url}: {message}"
+            if exc.code < 500 and exc.code != 429:
+                break  # 401/403/404/...: a configuration problem, retrying will not help
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            last = f"cannot reach {url}: {reason}"
+    raise _Unreachable(last)
+
+
+def _server_message(exc: urllib.error.HTTPError) -> str:
+    try:
+        text = exc.read().decode("utf-8", "replace").strip()
+    except OSError:
+        text = ""
+    with contextlib.suppress(ValueError):
+        doc = json.loads(text)
+        if isinstance(doc, str):
+            return doc
+        if isinstance(doc, dict) and "message" in doc:
+            return str(doc["message"])
+    return text or exc.reason or f"HTTP {exc.code}"
+
+
+def send(
+    url: str,
+    alerts: Sequence[dict[str, Any]],
+    *,
+    timeout: float,
+    retries: int,
+    backoff: float,
+) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]], list[dict[str, Any]], str]:
+    """Send alerts in batches; returns (delivered, refused with message, undelivered, reason).
+
+    A batch Alertmanager refuses is re-sent one alert at a time so that only the culprit is
+    refused (re-sending the good ones is harmless: Alertmanager merges identical label sets).
+    Once Alertmanager is unreachable, the remaining alerts are not tried.
+    """
+    endpoint = url.rstrip("/") + "/api/v2/alerts"
+    delivered: list[dict[str, Any]] = []
+    refused: list[tuple[dict[str, Any], str]] = []
+    pending = list(alerts)
+    for start in range(0, len(pending), BATCH_SIZE):
+        batch = pending[start : start + BATCH_SIZE]
+        try:
+            post_json(endpoint, batch, timeout=timeout, retries=retries, backoff=backoff)
+            delivered.extend(batch)
+            continue
+        except _Unreachable as exc:
+            return delivered, refused, pending[start:], str(exc)
+        except _Refused:
+            pass
+        for i, alert in enumerate(batch):
+            try:
+                post_json(endpoint, [alert], timeout=timeout, retries=retries, backoff=backoff)
+                delivered.append(alert)
+            except _Refused as exc:
+                refused.append((alert, exc.message))
+            except _Unreachable as exc:
+                return delivered, refused, batch[i:] + pending[start + BATCH_SIZE :], str(exc)
+    return delivered, refused, [], ""
+
+
+# --- spool ---------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def spool_lock(spool_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the spool while reading and rewriting it."""
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    with open(spool_dir / _LOCK_FILE, "a+") as handle:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not on Unix: single writer assumed
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_spool(spool_dir: Path) -> list[dict[str, Any]]:
+    """Every spooled entry (``{"alertmanager_url", "spooled_at", "alert"}``), oldest first."""
+    path = spool_dir / SPOOL_FILE
+    if not path.exists():
+        return []
+    entries = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                if not isinstance(entry, dict) or not isinstance(entry.get("alert"), dict):
+                    raise ValueError("expected an object with an 'alert' object")
+            except ValueError as exc:
+                raise AlertError(
+                    f"{path}:{number}: corrupt spool entry ({exc}); fix or remove that line, "
+                    "the other entries are kept"
+                ) from None
+            entries.append(entry)
+    return entries
+
+
+def write_spool(spool_dir: Path, entries: Sequence[dict[str, Any]]) -> None:
+    """Replace the spool with ``entries`` atomically (temp file + rename), or remove it if empty."""
+    path = spool_dir / SPOOL_FILE
+    if not entries:
+        path.unlink(missing_ok=True)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".pending-", suffix=".tmp", dir=spool_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for entry in entries:
+                handle.write(json.dumps(entry, separators=(",", ":")) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def alert_key(alert: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Alertmanager's identity of an alert: its sorted label set."""
+    return tuple(sorted((str(k), str(v)) for k, v in alert.get("labels", {}).items()))

@@ -1,0 +1,649 @@
+"""Findings → alerts: Alertmanager's v2 API, a webhook JSON document, Prometheus rule files.
+
+Push anomaly findings where operators already get their alerts::
+
+    from agentinsight import alerts
+    result = alerts.push(findings, "http://localhost:9093", spool_dir="~/.cache/alert-spool")
+    print(result)      # 3 firing sent, 1 resolved sent, 0 spooled, 0 rejected
+
+Each finding becomes one Alertmanager alert:
+
+labels
+    ``alertname`` (``AgentInsightAnomaly`` + the detector in CamelCase), ``severity``,
+    ``detector``, ``fingerprint`` (the finding's stable fingerprint, so pushing the same finding
+    again updates the same alert instead of adding one), and the series' labels (``agent``,
+    ``model``, ``tool``...; the metric name as ``metric``). Label names are sanitised to
+    ``[a-zA-Z_][a-zA-Z0-9_]*``; values longer than 200 characters end in ``…[truncated]``.
+annotations
+    ``summary``, ``description`` (runbook style), ``observed``, ``expected``, ``score``,
+    ``window``, ``report_url`` and ``trace_urls`` (``{jaeger_url}/trace/{id}``, space separated,
+    at most five) when known.
+times
+    ``startsAt`` is the finding's start. A finding that has ended (``end`` set and not in the
+    future) is sent with ``endsAt`` = its end, i.e. resolved. An ongoing finding (``end`` is
+    null/NaT, or an extra ``ongoing`` column is true) is sent without ``endsAt``: Alertmanager
+    keeps it firing for its ``resolve_timeout``, so re-push it while it lasts (scheduled reports
+    do). ``generatorURL`` is ``generator_url`` (or ``report_url``).
+
+Delivery: alerts go in batches with retries and exponential backoff on connection errors,
+timeouts and HTTP 5xx. If Alertmanager stays unreachable, the alerts are written to
+``{spool_dir}/pending-alerts.jsonl`` (JSON lines, rewritten atomically) and sent first on the
+next push to the same Alertmanager. If Alertmanager refuses a batch (HTTP 400), the batch is
+re-sent alert by alert and only the culprit is reported as rejected, with the server's message.
+
+findings.json (written by :func:`write_findings`, read by :func:`load_findings`) is a JSON list
+with one object per finding::
+
+    [{"fingerprint": "9c1d0e4f5a6b7c8d",            # optional: computed when absent
+      "detector": "seasonal",                        # required, non-empty string
+      "series": {"__name__": "agent_execution_duration_seconds", "agent": "planner"},
+      "start": "2026-01-05T10:00:00Z",               # required, RFC 3339
+      "end": "2026-01-05T10:45:00Z",                 # RFC 3339, or null while ongoing
+      "score": 0.97, "severity": "warning",          # severity: info | warning | critical
+      "observed": 41.5, "expected": 6.2,             # numbers or null
+      "summary": "planner runs are 6x slower than usual",
+      "trace_ids": ["4bf92f3577b34da6a3ce929d0e0e4736"]}]
+
+Other keys are kept as extra columns. Numbers that are not finite are written as null.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agentinsight import _alertmanager as _am
+from agentinsight._alertmanager import PushResult, Rejection
+from agentinsight._rules import Baseline, learn_baselines, rules_from_baselines, write_rule_file
+from agentinsight.exceptions import AlertError, ConfigurationError
+from agentinsight.frames import (
+    FINDINGS_COLUMNS,
+    SEVERITIES,
+    finding_fingerprint,
+    validate_findings_frame,
+)
+
+__all__ = [
+    "Baseline",
+    "PushResult",
+    "Rejection",
+    "alerts_from_findings",
+    "configure_parser",
+    "learn_baselines",
+    "load_findings",
+    "push",
+    "rules_from_baselines",
+    "run",
+    "webhook_payload",
+    "write_findings",
+    "write_rule_file",
+]
+
+ALERTNAME_PREFIX = "AgentInsightAnomaly"
+_RESERVED = ("alertname", "severity", "detector", "fingerprint")
+_MAX_TRACE_LINKS = 5
+Findings = pd.DataFrame | Iterable[Mapping[str, Any]]
+
+
+# --- findings → alert documents ------------------------------------------------------------------
+
+
+def alerts_from_findings(
+    findings: Findings,
+    *,
+    generator_url: str | None = None,
+    jaeger_url: str | None = None,
+    report_url: str | None = None,
+    now: float | None = None,
+) -> list[dict[str, Any]]:
+    """The Alertmanager v2 alert documents for ``findings`` (a findings frame or list of dicts).
+
+    >>> doc = alerts_from_findings([{"detector": "seasonal", "series": {"agent": "planner"},
+    ...     "start": "2026-01-05T10:00:00Z", "end": None, "severity": "warning",
+    ...     "summary": "slow planner"}])[0]
+    >>> doc["labels"]["alertname"], doc["labels"]["agent"], "endsAt" in doc
+    ('AgentInsightAnomalySeasonal', 'planner', False)
+    """
+    now = time.time() if now is None else now
+    return [
+        _alert(rec, generator_url, jaeger_url, report_url, now)
+        for rec in _records(findings, where="findings")
+    ]
+
+
+def _alert(
+    rec: dict[str, Any],
+    generator_url: str | None,
+    jaeger_url: str | None,
+    report_url: str | None,
+    now: float,
+) -> dict[str, Any]:
+    labels = {
+        "alertname": ALERTNAME_PREFIX + _camel(rec["detector"]),
+        "severity": rec["severity"],
+        "detector": _am.truncate_value(rec["detector"]),
+        "fingerprint": rec["fingerprint"],
+    }
+    for key, value in rec["series"].items():
+        name = "metric" if key == "__name__" else _am.sanitize_label_name(str(key))
+        if name in _RESERVED:
+            name = "series_" + name
+        if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
+            continue
+        labels.setdefault(name, _am.truncate_value(str(value)))
+    traces = [str(t) for t in rec["trace_ids"][:_MAX_TRACE_LINKS]]
+    trace_urls = [f"{jaeger_url.rstrip('/')}/trace/{t}" for t in traces] if jaeger_url else []
+    ongoing = rec["end"] is None or rec["ongoing"] or rec["end"].timestamp() > now
+    window = f"{_iso(rec['start'])} – {'ongoing' if ongoing else _iso(rec['end'])}"
+    series_text = _series_text(rec["series"])
+    summary = rec["summary"] or f"{rec['detector']} anomaly on {series_text}"
+    description = [
+        f"The {rec['detector']} detector flagged {series_text} ({window}): observed "
+        f"{_num(rec['observed'])} where {_num(rec['expected'])} was expected "
+        f"(anomaly score {_num(rec['score'])}, severity {rec['severity']}).",
+        "Check whether a deploy, a provider incident or a traffic change lines up with the "
+        "window; open the example traces to see where the time or the errors went.",
+    ]
+    if report_url:
+        description.append(f"Report: {report_url}")
+    if trace_urls:
+        description.append("Example traces: " + " ".join(trace_urls))
+    elif traces:
+        description.append("Example trace ids: " + " ".join(traces))
+    annotations = {
+        "summary": _am.truncate_value(summary, 1000),
+        "description": "\n".join(description),
+        "observed": _num(rec["observed"]),
+        "expected": _num(rec["expected"]),
+        "score": _num(rec["score"]),
+        "window": window,
+    }
+    if report_url:
+        annotations["report_url"] = report_url
+    if trace_urls:
+        annotations["trace_urls"] = " ".join(trace_urls)
+    alert: dict[str, Any] = {
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": _iso(rec["start"]),
+    }
+    if not ongoing:
+        alert["endsAt"] = _iso(rec["end"])
+    if generator_url or report_url:
+        alert["generatorURL"] = generator_url or report_url
+    return alert
+
+
+# --- push ----------------------------------------------------------------------------------------
+
+
+def push(
+    findings: Findings,
+    alertmanager_url: str,
+    *,
+    spool_dir: str | os.PathLike[str] | None = None,
+    generator_url: str | None = None,
+    jaeger_url: str | None = None,
+    report_url: str | None = None,
+    timeout: float = 10,
+    retries: int = 3,
+    backoff: float = 0.5,
+) -> PushResult:
+    """Send findings to Alertmanager (``POST /api/v2/alerts``); see the module docstring.
+
+    Alerts left in ``spool_dir`` by an earlier push to the same Alertmanager are sent first.
+    Without ``spool_dir``, alerts that cannot be delivered raise :class:`AlertError` (its
+    ``result`` attribute holds the :class:`PushResult`) instead of being kept.
+
+    >>> push([], "http://127.0.0.1:9093").ok     # nothing to send, nothing spooled
+    True
+    """
+    url = _check_url(alertmanager_url, "alertmanager_url")
+    new = alerts_from_findings(
+        findings, generator_url=generator_url, jaeger_url=jaeger_url, report_url=report_url
+    )
+    spool = Path(spool_dir).expanduser() if spool_dir is not None else None
+    if spool is None:
+        return _deliver(url, [], new, None, [], timeout, retries, backoff)
+    with _am.spool_lock(spool):
+        entries = _am.read_spool(spool)
+        mine = [e for e in entries if _same_url(e.get("alertmanager_url", ""), url)]
+        others = [e for e in entries if not _same_url(e.get("alertmanager_url", ""), url)]
+        return _deliver(url, mine, new, spool, others, timeout, retries, backoff)
+
+
+def _deliver(
+    url: str,
+    spooled: list[dict[str, Any]],
+    new: list[dict[str, Any]],
+    spool: Path | None,
+    others: list[dict[str, Any]],
+    timeout: float,
+    retries: int,
+    backoff: float,
+) -> PushResult:
+    # Spooled alerts go first; a newer version of the same alert (same labels) replaces them.
+    queue: dict[tuple[tuple[str, str], ...], tuple[dict[str, Any], str | None]] = {}
+    for entry in spooled:
+        queue[_am.alert_key(entry["alert"])] = (entry["alert"], entry.get("spooled_at"))
+    for alert in new:
+        queue[_am.alert_key(alert)] = (alert, None)
+    result = PushResult()
+    if not queue:
+        return result
+    alerts = [a for a, _ in queue.values()]
+    delivered, refused, undelivered, reason = _am.send(
+        url, alerts, timeout=timeout, retries=retries, backoff=backoff
+    )
+    from_spool = {id(a) for a, stamp in queue.values() if stamp is not None}
+    now = time.time()
+    for alert in delivered:
+        fp = _am.alert_fingerprint(alert)
+        (result.resolved if _am.is_resolved(alert, now) else result.sent).append(fp)
+        if id(alert) in from_spool:
+            result.replayed.append(fp)
+    result.rejected = [Rejection(_am.alert_fingerprint(a), msg) for a, msg in refused]
+    result.spooled = [_am.alert_fingerprint(a) for a in undelivered]
+    result.spool_reason = reason
+    if spool is None:
+        if undelivered:
+            error = AlertError(
+                f"{len(undelivered)} alert(s) not delivered to {url} and no spool_dir given: "
+                f"{reason}"
+            )
+            error.result = result  # type: ignore[attr-defined]
+            raise error
+        return result
+    stamps = {id(a): stamp for a, stamp in queue.values()}
+    stamp_now = _iso(pd.Timestamp(now, unit="s", tz="UTC"))
+    kept = [
+        {"alertmanager_url": url, "spooled_at": stamps[id(a)] or stamp_now, "alert": a}
+        for a in undelivered
+    ]
+    _am.write_spool(spool, others + kept)
+    return result
+
+
+def _same_url(a: str, b: str) -> bool:
+    return a.rstrip("/") == b.rstrip("/")
+
+
+def _check_url(url: Any, what: str) -> str:
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"{what} must be an http:// or https:// URL, got {url!r}")
+    return url.rstrip("/")
+
+
+# --- webhook JSON --------------------------------------------------------------------------------
+
+
+def webhook_payload(
+    findings: Findings,
+    *,
+    receiver: str = "agentinsight",
+    jaeger_url: str | None = None,
+    report_url: str | None = None,
+    generator_url: str | None = None,
+) -> dict[str, Any]:
+    """A JSON document in the shape of Alertmanager's webhook notification, for systems without
+    Alertmanager.
+
+    Fields: ``version`` ("4"), ``groupKey``, ``truncatedAlerts`` (0), ``status`` ("firing" if any
+    alert fires, else "resolved"), ``receiver``, ``groupLabels`` ({}), ``commonLabels`` and
+    ``commonAnnotations`` (the pairs every alert shares), ``externalURL`` (``report_url`` or ""),
+    and ``alerts``: one per finding with ``status``, ``labels``, ``annotations``, ``startsAt``,
+    ``endsAt`` ("0001-01-01T00:00:00Z" while firing, as Alertmanager writes it),
+    ``generatorURL`` and ``fingerprint``. Labels and annotations are the ones :func:`push` sends.
+
+    >>> doc = webhook_payload([{"detector": "errors", "series": {"agent": "coder"},
+    ...     "start": "2026-01-05T10:00:00Z", "end": "2026-01-05T11:00:00Z",
+    ...     "severity": "critical"}])
+    >>> doc["status"], doc["alerts"][0]["status"], doc["commonLabels"]["agent"]
+    ('resolved', 'resolved', 'coder')
+    """
+    alerts = alerts_from_findings(
+        findings, generator_url=generator_url, jaeger_url=jaeger_url, report_url=report_url
+    )
+    now = time.time()
+    items = []
+    for alert in alerts:
+        resolved = _am.is_resolved(alert, now)
+        items.append({
+            "status": "resolved" if resolved else "firing",
+            "labels": alert["labels"],
+            "annotations": alert["annotations"],
+            "startsAt": alert["startsAt"],
+            "endsAt": alert["endsAt"] if resolved else "0001-01-01T00:00:00Z",
+            "generatorURL": alert.get("generatorURL", ""),
+            "fingerprint": alert["labels"]["fingerprint"],
+        })
+    return {
+        "version": "4",
+        "groupKey": f"{{}}:{{receiver=\"{receiver}\"}}",
+        "truncatedAlerts": 0,
+        "status": "firing" if any(i["status"] == "firing" for i in items) else "resolved",
+        "receiver": receiver,
+        "groupLabels": {},
+        "commonLabels": _common([a["labels"] for a in alerts]),
+        "commonAnnotations": _common([a["annotations"] for a in alerts]),
+        "externalURL": report_url or "",
+        "alerts": items,
+    }
+
+
+def _common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    if not maps:
+        return {}
+    return {k: v for k, v in maps[0].items() if all(m.get(k) == v for m in maps[1:])}
+
+
+# --- findings.json -------------------------------------------------------------------------------
+
+
+def write_findings(findings: Findings, path: str | os.PathLike[str]) -> Path:
+    """Write findings as findings.json (format in the module docstring), atomically.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "findings.json"
+    >>> _ = write_findings([{"detector": "d", "series": {"agent": "a"},
+    ...     "start": "2026-01-05T10:00:00Z", "severity": "info"}], p)
+    >>> load_findings(p)["detector"].tolist()
+    ['d']
+    """
+    target = Path(path)
+    docs = []
+    for rec in _records(findings, where=str(target)):
+        doc = {
+            "fingerprint": rec["fingerprint"],
+            "detector": rec["detector"],
+            "series": {str(k): _plain(v) for k, v in rec["series"].items()},
+            "start": _iso(rec["start"]),
+            "end": None if rec["end"] is None else _iso(rec["end"]),
+            "score": _finite(rec["score"]),
+            "severity": rec["severity"],
+            "observed": _finite(rec["observed"]),
+            "expected": _finite(rec["expected"]),
+            "summary": rec["summary"],
+            "trace_ids": list(rec["trace_ids"]),
+        }
+        doc.update({k: _plain(v) for k, v in rec["extra"].items()})
+        docs.append(doc)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(docs, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, target)
+    return target
+
+
+def load_findings(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a findings.json into a findings frame; AlertError names the file and finding index.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "findings.json"
+    >>> _ = p.write_text('[{"detector": "d", "series": {}, "start": "2026-01-05", '
+    ...                  '"severity": "loud"}]')
+    >>> load_findings(p)
+    Traceback (most recent call last):
+    agentinsight.exceptions.AlertError: ...findings.json: finding 0: severity must be one of ...
+    """
+    source = Path(path)
+    try:
+        doc = json.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise AlertError(f"{source}: cannot read findings file: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise AlertError(f"{source}: not valid JSON: {exc}") from None
+    if not isinstance(doc, list):
+        raise AlertError(f"{source}: expected a JSON list of findings, got {type(doc).__name__}")
+    records = _records(doc, where=str(source))
+    extra_keys = sorted({k for r in records for k in r["extra"]})
+    frame = pd.DataFrame({
+        "fingerprint": pd.Series([r["fingerprint"] for r in records], dtype=object),
+        "detector": pd.Series([r["detector"] for r in records], dtype=object),
+        "series": pd.Series([r["series"] for r in records], dtype=object),
+        "start": pd.Series([r["start"] for r in records], dtype="datetime64[ns, UTC]"),
+        "end": pd.Series([r["end"] if r["end"] is not None else pd.NaT for r in records],
+                         dtype="datetime64[ns, UTC]"),
+        "score": pd.Series([r["score"] for r in records], dtype="float64"),
+        "severity": pd.Series([r["severity"] for r in records], dtype=object),
+        "observed": pd.Series([r["observed"] for r in records], dtype="float64"),
+        "expected": pd.Series([r["expected"] for r in records], dtype="float64"),
+        "summary": pd.Series([r["summary"] for r in records], dtype=object),
+        "trace_ids": pd.Series([r["trace_ids"] for r in records], dtype=object),
+    })
+    for key in extra_keys:
+        frame[key] = pd.Series([r["extra"].get(key) for r in records], dtype=object)
+    return validate_findings_frame(frame)
+
+
+# --- normalising findings ------------------------------------------------------------------------
+
+
+def _records(findings: Findings, *, where: str) -> list[dict[str, Any]]:
+    """Findings (frame or mappings) as checked plain records; AlertError names the index."""
+    if isinstance(findings, pd.DataFrame):
+        missing = [c for c in ("detector", "series", "start", "severity") if c not in findings]
+        if missing:
+            raise AlertError(f"{where}: findings frame lacks column(s) {missing}")
+        rows: Iterable[Any] = findings.to_dict("records")
+    elif isinstance(findings, (str, bytes, Mapping)):
+        raise AlertError(f"{where}: expected a findings frame or a list of finding objects, got "
+                         f"{type(findings).__name__}")
+    else:
+        rows = findings
+    out = []
+    for index, row in enumerate(rows):
+        try:
+            out.append(_record(row))
+        except (TypeError, ValueError) as exc:
+            raise AlertError(f"{where}: finding {index}: {exc}") from None
+    return out
+
+
+def _record(row: Any) -> dict[str, Any]:
+    if not isinstance(row, Mapping):
+        raise TypeError(f"expected an object, got {type(row).__name__}")
+    detector = row.get("detector")
+    if not isinstance(detector, str) or not detector.strip():
+        raise ValueError(f"detector must be a non-empty string, got {detector!r}")
+    series = row.get("series")
+    if not isinstance(series, Mapping):
+        raise ValueError(f"series must be an object of label → value, got {series!r}")
+    for key, value in series.items():
+        if not isinstance(key, str) or isinstance(value, (Mapping, list, tuple)):
+            raise ValueError(f"series label {key!r} must be a string with a scalar value")
+    severity = row.get("severity")
+    if severity not in SEVERITIES:
+        raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+    start = _time(row.get("start"), "start")
+    if start is None:
+        raise ValueError("start is required (an RFC 3339 time)")
+    end = _time(row.get("end"), "end")
+    fingerprint = row.get("fingerprint")
+    if _missing(fingerprint):
+        fingerprint = finding_fingerprint(detector, series, start)
+    elif not isinstance(fingerprint, str):
+        raise ValueError(f"fingerprint must be a string, got {fingerprint!r}")
+    summary = row.get("summary")
+    summary = "" if _missing(summary) else summary
+    if not isinstance(summary, str):
+        raise ValueError(f"summary must be a string, got {summary!r}")
+    trace_ids = row.get("trace_ids")
+    trace_ids = [] if _missing(trace_ids) else trace_ids
+    if isinstance(trace_ids, str) or not all(isinstance(t, str) for t in trace_ids):
+        raise ValueError(f"trace_ids must be a list of hex strings, got {trace_ids!r}")
+    extra = {k: v for k, v in row.items() if k not in FINDINGS_COLUMNS}
+    return {
+        "fingerprint": fingerprint,
+        "detector": detector,
+        "series": dict(series),
+        "start": start,
+        "end": end,
+        "score": _number(row.get("score"), "score"),
+        "severity": severity,
+        "observed": _number(row.get("observed"), "observed"),
+        "expected": _number(row.get("expected"), "expected"),
+        "summary": summary,
+        "trace_ids": list(trace_ids),
+        "ongoing": extra.get("ongoing") is True,
+        "extra": extra,
+    }
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _time(value: Any, what: str) -> pd.Timestamp | None:
+    if _missing(value):
+        return None
+    if not isinstance(value, (str, datetime, np.datetime64)):
+        raise ValueError(f"{what} must be an RFC 3339 time, got {value!r}")
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise ValueError(f"{what} must be an RFC 3339 time, got {value!r}") from None
+    if stamp is pd.NaT:
+        return None
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _number(value: Any, what: str) -> float:
+    if _missing(value):
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{what} must be a number or null, got {value!r}")
+    return float(value)
+
+
+def _iso(stamp: pd.Timestamp) -> str:
+    return stamp.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _num(value: float) -> str:
+    return "unknown" if math.isnan(value) else f"{value:.6g}"
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return _iso(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def _camel(detector: str) -> str:
+    parts = [p for p in "".join(c if c.isalnum() else " " for c in detector).split() if p]
+    return "".join(p[:1].upper() + p[1:] for p in parts)
+
+
+def _series_text(series: Mapping[str, Any]) -> str:
+    name = str(series.get("__name__", ""))
+    pairs = ", ".join(f'{k}="{v}"' for k, v in series.items() if k != "__name__")
+    return f"{name}{{{pairs}}}" if pairs or not name else name
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the ``alerts`` sub-commands (push, rules, webhook) to ``parser``."""
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = sub.add_parser("push", help="send findings.json to Alertmanager")
+    p.add_argument("--findings", required=True, type=Path, help="findings.json from a report")
+    p.add_argument("--alertmanager", required=True, metavar="URL", help="e.g. http://localhost:9093")
+    p.add_argument("--spool", type=Path, default=None, metavar="DIR",
+                   help="keep undeliverable alerts here for the next push (default: "
+                        "$AGENTINSIGHT_ALERT_SPOOL or ~/.cache/agentinsight/alert-spool)")
+    _link_args(p)
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per request (10)")
+    r = sub.add_parser("rules", help="write Prometheus alerting rules from learned baselines")
+    r.add_argument("--baselines", required=True, type=Path,
+                   help="baselines as JSON/YAML ({kind: {name: value}} or a list of "
+                        "{kind, labels, value}), or a metrics frame as .parquet to learn from")
+    r.add_argument("--out", required=True, type=Path, help="rule file to write")
+    r.add_argument("--factor", type=float, default=1.5, help="alert above baseline × factor")
+    r.add_argument("--for", dest="for_", default="10m", help="rule 'for' duration (10m)")
+    r.add_argument("--severity", default="warning", choices=SEVERITIES)
+    w = sub.add_parser("webhook", help="print the webhook JSON for findings.json")
+    w.add_argument("--findings", required=True, type=Path)
+    w.add_argument("--post", metavar="URL", default=None, help="also POST it to this URL")
+    _link_args(w)
+
+
+def _link_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jaeger", metavar="URL", default=None, help="Jaeger UI, for trace links")
+    p.add_argument("--report-url", default=None, help="link to the report the findings come from")
+    p.add_argument("--generator-url", default=None, help="alert generatorURL (default: report)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``agentinsight alerts …``; returns the exit code (1 if anything was not delivered)."""
+    if args.action == "push":
+        spool = args.spool or Path(os.environ.get("AGENTINSIGHT_ALERT_SPOOL") or (
+            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+            / "agentinsight" / "alert-spool"))
+        result = push(
+            load_findings(args.findings), args.alertmanager, spool_dir=spool,
+            generator_url=args.generator_url, jaeger_url=args.jaeger,
+            report_url=args.report_url, timeout=args.timeout,
+        )
+        print(result)
+        if result.spooled:
+            print(f"spool: {spool / _am.SPOOL_FILE}")
+        return 0 if result.ok else 1
+    if args.action == "rules":
+        path = write_rule_file(_read_baselines(args.baselines), args.out, factor=args.factor,
+                               for_=args.for_, severity=args.severity)
+        print(f"wrote {path}")
+        return 0
+    payload = webhook_payload(load_findings(args.findings), jaeger_url=args.jaeger,
+                              report_url=args.report_url, generator_url=args.generator_url)
+    json.dump(payload, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    if args.post:
+        try:
+            _am.post_json(_check_url(args.post, "--post"), payload, timeout=10, retries=3,
+                          backoff=0.5)
+        except (_am._Unreachable, _am._Refused) as exc:
+            raise AlertError(f"webhook POST to {args.post} failed: {exc}") from None
+    return 0
+
+
+def _read_baselines(path: Path) -> Any:
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AlertError(f"{path}: cannot read baselines: {exc.strerror or exc}") from None
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise AlertError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise AlertError(f"{path}: not valid JSON: {exc}") from None
