@@ -1,0 +1,131 @@
+"""Causal single-series scoring: the algorithm behind ``anomaly.score_series``.
+
+The score of a point answers "how far does this go beyond everything this series has shown so
+far?", measured on a few views of the series at once:
+
+* the value itself, and its mean over the last 3, 12 and 48 points (a burst of spikes, a slow
+  drift or a level shift raises a short mean past anything seen before even when no single point
+  is extreme);
+* the day-over-day difference (the value minus the value one day earlier), which flags a broken
+  daily pattern whose values stay inside the normal range.
+
+For each view the excess over the running maximum (or under the running minimum) is divided by
+the running range, so the score is scale-free and a series' own history calibrates it: a
+heavy-tailed series must break a wider range. The largest weighted excess becomes the raw score,
+and a point whose raw score does not beat the highest raw score of the previous 50 points is
+zeroed: one incident is reported once, at its start, instead of on every point while it lasts.
+
+All arithmetic is vectorised numpy (running max/min and cumulative sums), so scoring is linear in
+the series length and the same code scores a batch of equal-length series at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["DEFAULT", "StreamParams", "day_period", "raw_excess", "stream_scores"]
+
+
+@dataclass(frozen=True)
+class StreamParams:
+    """The one parameter set ``score_series`` uses for every series.
+
+    ``mean_windows`` are the trailing-mean lengths (points); ``mean_weight`` and
+    ``seasonal_weight`` scale those views against the value itself (weight 1); ``warmup`` points
+    score 0 while the running range forms; ``suppress`` is the look-back (points) of the
+    report-once rule; ``scale`` maps the weighted excess (a fraction of the range) to [0, 1).
+    """
+
+    mean_windows: tuple[int, ...] = (3, 12, 48)
+    mean_weight: float = 0.5
+    seasonal_weight: float = 0.5
+    warmup: int = 20
+    suppress: int = 50
+    scale: float = 0.05
+
+
+DEFAULT = StreamParams()
+
+
+def day_period(spacing_seconds: float) -> int:
+    """Rows per day for a sampling interval, or 0 when a daily view makes no sense.
+
+    >>> day_period(300.0), day_period(3600.0), day_period(86400.0)
+    (288, 24, 0)
+    """
+    if not np.isfinite(spacing_seconds) or spacing_seconds <= 0:
+        return 0
+    period = int(round(86400.0 / spacing_seconds))
+    return period if period >= 4 else 0
+
+
+def _shift(a: np.ndarray, k: int, fill: float) -> np.ndarray:
+    """``a`` moved ``k`` rows later along the last axis, the first ``k`` rows set to ``fill``."""
+    out = np.full_like(a, fill)
+    if k < a.shape[-1]:
+        out[..., k:] = a[..., : a.shape[-1] - k]
+    return out
+
+
+def _excess(view: np.ndarray, warmup: int, two_sided: bool = True) -> np.ndarray:
+    """Excess of each point over the running max (or under the running min) of the points
+    before it, as a fraction of their range; 0 while the range is empty or during warm-up."""
+    hi = _shift(np.maximum.accumulate(view, axis=-1), 1, np.nan)
+    lo = _shift(np.minimum.accumulate(view, axis=-1), 1, np.nan)
+    span = hi - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        above = (view - hi) / span
+        below = (lo - view) / span if two_sided else np.zeros_like(view)
+        out = np.fmax(above, below)
+    out[~(span > 0)] = 0.0
+    out[..., :warmup] = 0.0
+    return np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
+
+
+def _trailing_mean(x: np.ndarray, k: int) -> np.ndarray:
+    """Mean of the last ``k`` points (fewer at the start), along the last axis."""
+    csum = np.cumsum(x, axis=-1)
+    lagged = _shift(csum, k, 0.0)
+    count = np.minimum(np.arange(1, x.shape[-1] + 1), k)
+    return (csum - lagged) / count
+
+
+def raw_excess(x: np.ndarray, period: int, params: StreamParams = DEFAULT) -> np.ndarray:
+    """The weighted excess of every view, maximised over views (before report-once).
+
+    ``x`` is 1-d or 2-d (series × points), without NaN. ``period`` is rows per day (0: none).
+    """
+    p = params
+    best = _excess(x, p.warmup)
+    for k in p.mean_windows:
+        np.fmax(best, p.mean_weight * _excess(_trailing_mean(x, k), p.warmup), out=best)
+    if period and x.shape[-1] > 2 * period:
+        seasonal = x - _shift(x, period, np.nan)
+        seasonal[..., :period] = 0.0
+        np.fmax(best, p.seasonal_weight * _excess(seasonal, period + p.warmup), out=best)
+    return best
+
+
+def stream_scores(x: np.ndarray, period: int,
+                  params: StreamParams = DEFAULT) -> np.ndarray:
+    """Scores in [0, 1) for a gap-free array (1-d, or 2-d: one series per row)."""
+    raw = raw_excess(np.asarray(x, dtype=float), period, params)
+    recent = _running_max(raw, params.suppress)
+    raw = np.where(raw > recent, raw, 0.0)
+    return 1.0 - np.exp(-raw / params.scale)
+
+
+def _running_max(a: np.ndarray, window: int) -> np.ndarray:
+    """Max of the ``window`` points before each point (0 before the first), along the last axis.
+
+    Sparse tables would be faster for huge windows; a doubling sweep is O(n log window).
+    """
+    out = _shift(a, 1, 0.0)
+    span = 1
+    while span < window:
+        step = min(span, window - span)
+        np.maximum(out, _shift(out, step, 0.0), out=out)
+        span += step
+    return out
