@@ -558,7 +558,9 @@ def _camel(detector: str) -> str:
 
 def _series_text(series: Mapping[str, Any]) -> str:
     name = str(series.get("__name__", ""))
-    pairs = ", ".join(f'{k}="{v}"' for k, v in series.items() if k != "__name__")
+    pairs = ", ".join(
+        f'{k}="{_am.truncate_value(str(v))}"' for k, v in series.items() if k != "__name__"
+    )
     return f"{name}{{{pairs}}}" if pairs or not name else name
 
 
