@@ -31,6 +31,8 @@ __all__ = [
     "component_of",
     "critical_path",
     "critical_path_share",
+    "queue_wait",
+    "slowest_traces",
     "span_agents",
     "trace_summary",
     "trace_tree",
@@ -389,6 +391,59 @@ def trace_summary(spans: pd.DataFrame, per: str = "trace") -> pd.DataFrame:
     for col in ("spans", "llm_calls", "tool_calls", "agent_runs", "errors", "depth", "models"):
         out[col] = out[col].astype("int64")
     return out.sort_values(["start", "trace_id"], kind="stable").reset_index(drop=True)
+
+
+def queue_wait(spans: pd.DataFrame) -> pd.DataFrame:
+    """Time messages waited in a queue: from a producer span's end to its consumer's start.
+
+    A consumer span (``kind="consumer"``) whose parent is a producer span waited
+    ``wait_ms``; the queue is the ``messaging.destination.name`` attribute, else the span name.
+    Columns: ``queue``, ``messages``, ``mean_ms``, ``p50_ms``, ``p95_ms``, ``max_ms``.
+
+    >>> from agentinsight.frames import empty_spans_frame
+    >>> queue_wait(empty_spans_frame()).empty
+    True
+    """
+    _require(spans, ("kind", "attributes"))
+    forest = _Forest(spans)
+    f = forest.frame
+    kind = f["kind"].astype(object).to_numpy()
+    parent = forest.parent
+    mask = (kind == "consumer") & (parent >= 0)
+    mask[mask] = kind[parent[mask]] == "producer"
+    idx = np.flatnonzero(mask)
+    wait = np.maximum(forest.start[idx] - forest.end[parent[idx]], 0) / 1e6
+    attrs = f["attributes"].to_numpy()[idx]
+    names = f["name"].astype(object).to_numpy()[idx]
+    queue = [(a or {}).get("messaging.destination.name") if isinstance(a, dict) else None
+             for a in attrs]
+    work = pd.DataFrame({"queue": [q or n for q, n in zip(queue, names, strict=True)],
+                         "wait_ms": wait})
+    g = work.groupby("queue")["wait_ms"]
+    out = pd.DataFrame({"messages": g.size(), "mean_ms": g.mean(), "p50_ms": g.quantile(0.5),
+                        "p95_ms": g.quantile(0.95), "max_ms": g.max()})
+    return out.reset_index().sort_values("p95_ms", ascending=False).reset_index(drop=True)
+
+
+def slowest_traces(spans: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The n longest traces, with what their critical path waited on most.
+
+    Columns of ``trace_summary`` plus ``critical_component`` and ``critical_ms``.
+
+    >>> from agentinsight.frames import empty_spans_frame
+    >>> slowest_traces(empty_spans_frame()).empty
+    True
+    """
+    summary = trace_summary(spans)
+    top = summary.nlargest(n, "duration_ms").reset_index(drop=True)
+    if top.empty:
+        return top.assign(critical_component=pd.Series(dtype=object),
+                          critical_ms=pd.Series(dtype="float64"))
+    sections = _critical_sections(_Forest(spans[spans["trace_id"].isin(top["trace_id"])]))
+    per = sections.groupby(["trace_id", "component"])["duration_ms"].sum().reset_index()
+    per = per.sort_values("duration_ms", ascending=False).drop_duplicates("trace_id")
+    per = per.rename(columns={"component": "critical_component", "duration_ms": "critical_ms"})
+    return top.merge(per, on="trace_id", how="left")
 
 
 # --- helpers -------------------------------------------------------------------------------------
