@@ -1,0 +1,61 @@
+"""The never-raise rule: a failure inside telemetry is logged once and becomes a no-op.
+
+Under pytest the failure re-raises instead, so bugs surface in tests. ``STRICT`` overrides the
+detection (``None`` = detect): tests of the rule itself set it to ``False``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+
+logger = logging.getLogger("agentinsight.emit")
+
+#: ``True``/``False`` forces strict (re-raise) mode on or off; ``None`` detects pytest.
+STRICT: bool | None = None
+
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def strict() -> bool:
+    """Whether telemetry failures re-raise (under pytest) instead of being swallowed."""
+    if STRICT is not None:
+        return STRICT
+    return "PYTEST_CURRENT_TEST" in os.environ or "pytest" in sys.modules
+
+
+def warn_once(key: str, message: str, *args: object, level: int = logging.WARNING) -> None:
+    """Log ``message`` the first time ``key`` is seen; later calls are silent."""
+    if key in _warned:
+        return
+    with _warned_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    logger.log(level, message, *args)
+
+
+def forget(key: str) -> None:
+    """Let ``key`` warn again (after the condition it reported has cleared)."""
+    with _warned_lock:
+        _warned.discard(key)
+
+
+def internal_error(where: str, exc: BaseException) -> None:
+    """Handle an exception raised inside emit itself: re-raise in strict mode, else log once."""
+    if strict():
+        raise exc
+    key = f"internal:{where}:{type(exc).__name__}"
+    if key in _warned:
+        return
+    with _warned_lock:
+        _warned.add(key)
+    logger.error(
+        "agentinsight.emit: internal error in %s (telemetry for this call is skipped; the agent "
+        "is not affected; further errors of this kind are not logged)",
+        where,
+        exc_info=exc,
+    )

@@ -1,0 +1,200 @@
+"""emit's settings, declared once: name, environment variables, default, meaning.
+
+Precedence is fixed: an argument to ``configure()`` wins over the environment, which wins over
+the default. Standard ``OTEL_*`` variables are honoured as the OpenTelemetry SDK reads them; our
+own settings use ``AGENTINSIGHT_*``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from agentinsight.exceptions import ConfigurationError
+
+_TRACES_PATH = "/v1/traces"
+_NAMESPACE_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+EXPORTERS = ("otlp", "console", "none", "file:PATH")
+SAMPLERS = (
+    "always_on", "always_off", "traceidratio",
+    "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio",
+)
+
+
+def _where(source: str) -> str:
+    return "argument" if source == "argument" else f"environment variable {source}"
+
+
+def _text(raw: Any, name: str, source: str) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ConfigurationError(f"{name}={raw!r} ({_where(source)}): expected a non-empty string")
+    return raw.strip()
+
+
+def _endpoint(raw: Any, name: str, source: str) -> str:
+    text = _text(raw, name, source)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"{name}={raw!r} ({_where(source)}): malformed OTLP/HTTP endpoint; expected "
+            "http(s)://host:port, for example http://127.0.0.1:4318"
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} ({_where(source)}): bad port") from None
+    # A signal-specific variable is the full URL; a base endpoint gets /v1/traces appended.
+    if source == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" or parts.path.endswith(_TRACES_PATH):
+        return text
+    return text.rstrip("/") + _TRACES_PATH
+
+
+def _exporter(raw: Any, name: str, source: str) -> str:
+    text = _text(raw, name, source)
+    lowered = text.lower()
+    if lowered in ("otlp", "console", "none"):
+        return lowered
+    if lowered.startswith("file:") and len(text) > 5:
+        return "file:" + text[5:]
+    raise ConfigurationError(
+        f"{name}={raw!r} ({_where(source)}): unknown traces exporter; expected one of "
+        + ", ".join(EXPORTERS)
+    )
+
+
+def _ratio(raw: Any, name: str, source: str) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = -1.0
+    if isinstance(raw, bool) or not 0.0 <= value <= 1.0:
+        raise ConfigurationError(f"{name}={raw!r} ({_where(source)}): expected a number in [0, 1]")
+    return value
+
+
+def _sampler(raw: Any, name: str, source: str) -> str:
+    text = _text(raw, name, source).lower()
+    if text not in SAMPLERS:
+        raise ConfigurationError(
+            f"{name}={raw!r} ({_where(source)}): unknown sampler; expected one of "
+            + ", ".join(SAMPLERS)
+        )
+    return text
+
+
+def _namespace(raw: Any, name: str, source: str) -> str:
+    if raw == "":
+        return ""
+    if not isinstance(raw, str) or not _NAMESPACE_RE.match(raw):
+        raise ConfigurationError(
+            f"{name}={raw!r} ({_where(source)}): a metric namespace is letters, digits and _ "
+            "and does not start with a digit"
+        )
+    return raw
+
+
+def _positive_int(raw: Any, name: str, source: str) -> int:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        value = 0
+    if isinstance(raw, bool | float) or value < 1:
+        raise ConfigurationError(f"{name}={raw!r} ({_where(source)}): expected a positive integer")
+    return value
+
+
+def _positive_float(raw: Any, name: str, source: str) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = 0.0
+    if isinstance(raw, bool) or not value > 0:
+        raise ConfigurationError(f"{name}={raw!r} ({_where(source)}): expected a positive number")
+    return value
+
+
+def _path(raw: Any, name: str, source: str) -> str:
+    return os.fspath(raw) if not isinstance(raw, str) else _text(raw, name, source)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its ``configure()`` argument, environment variables, default and meaning."""
+
+    name: str
+    env: tuple[str, ...]
+    default: Any
+    parse: Callable[[Any, str, str], Any]
+    doc: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("service_name", ("OTEL_SERVICE_NAME",), "unknown_service", _text,
+            "service.name of the trace resource."),
+    Setting("otlp_endpoint",
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"), None, _endpoint,
+            "OTLP/HTTP endpoint; a base URL gets /v1/traces appended, the traces variable is used "
+            "as is."),
+    Setting("traces_exporter", ("OTEL_TRACES_EXPORTER",), None, _exporter,
+            "otlp, console, none or file:PATH (OTLP JSON lines); default otlp when an endpoint "
+            "is set, else none."),
+    Setting("sample_ratio", (), None, _ratio,
+            "Share of new traces sampled (parent-based); overrides OTEL_TRACES_SAMPLER."),
+    Setting("sampler", ("OTEL_TRACES_SAMPLER",), "parentbased_always_on", _sampler,
+            "Sampler name as the OpenTelemetry SDK spells it."),
+    Setting("sampler_arg", ("OTEL_TRACES_SAMPLER_ARG",), 1.0, _ratio,
+            "Ratio for the traceidratio samplers."),
+    Setting("metrics_namespace", ("AGENTINSIGHT_METRICS_NAMESPACE",), "", _namespace,
+            "Prefix of every metric name (acme -> acme_agent_execution_total)."),
+    Setting("label_value_limit", ("AGENTINSIGHT_LABEL_VALUE_LIMIT",), 1000, _positive_int,
+            "Distinct values kept per label; later new values are recorded as 'other'."),
+    Setting("log_dir", ("AGENTINSIGHT_LOG_DIR",), None, _path,
+            "Directory for daily-rotated JSON log files (plus an error-only file)."),
+    Setting("export_timeout", ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"),
+            10.0, _positive_float,
+            "Seconds one OTLP export may take, retries included (as opentelemetry-python reads "
+            "these variables)."),
+    Setting("max_queue_size", ("OTEL_BSP_MAX_QUEUE_SIZE",), 2048, _positive_int,
+            "Finished spans buffered for export; beyond it spans are dropped and counted."),
+    Setting("schedule_delay_ms", ("OTEL_BSP_SCHEDULE_DELAY",), 5000, _positive_int,
+            "Milliseconds between two exports of buffered spans."),
+    Setting("max_export_batch_size", ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE",), 512, _positive_int,
+            "Spans per export request."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def resolve(
+    arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Every setting's value: argument (not ``None``) > environment > default, validated."""
+    env = os.environ if environ is None else environ
+    unknown = set(arguments) - set(_BY_NAME)
+    if unknown:
+        raise ConfigurationError(f"unknown emit setting(s): {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = arguments.get(setting.name)
+        if raw is not None:
+            values[setting.name] = setting.parse(raw, setting.name, "argument")
+            continue
+        for var in setting.env:
+            text = env.get(var, "").strip()
+            if text:
+                values[setting.name] = setting.parse(text, setting.name, var)
+                break
+        else:
+            values[setting.name] = setting.default
+    if values["traces_exporter"] is None:
+        values["traces_exporter"] = "otlp" if values["otlp_endpoint"] else "none"
+    if values["traces_exporter"] == "otlp" and not values["otlp_endpoint"]:
+        values["otlp_endpoint"] = "http://localhost:4318" + _TRACES_PATH
+    if values["sample_ratio"] is not None:
+        values["sampler"] = "parentbased_traceidratio"
+        values["sampler_arg"] = values["sample_ratio"]
+    return values
