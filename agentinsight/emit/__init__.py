@@ -38,12 +38,14 @@ from agentinsight.emit._clock import use_clock
 from agentinsight.emit._decorators import agent, tool
 from agentinsight.emit._events import Event, subscribe
 from agentinsight.emit._logging import get_logger
+from agentinsight.emit._middleware import ASGIMiddleware, WSGIMiddleware
 from agentinsight.emit._propagation import RemoteContext, extract, inject
 from agentinsight.emit._runtime import configure, flush, get_registry, shutdown
 from agentinsight.emit._server import MetricsServer, serve
 from agentinsight.emit._usage import TokenUsage
 
 __all__ = [
+    "ASGIMiddleware",
     "AgentRun",
     "Event",
     "LLMCall",
@@ -53,6 +55,7 @@ __all__ = [
     "Task",
     "TokenUsage",
     "ToolCall",
+    "WSGIMiddleware",
     "agent",
     "agent_run",
     "configure",

@@ -15,6 +15,7 @@ import logging.handlers
 import os
 import sys
 import threading
+from typing import Any
 
 from opentelemetry import trace
 
@@ -72,8 +73,20 @@ _lock = threading.Lock()
 _log_dir: object = ...  # sentinel: not configured yet
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (test capture, redirection)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        return None
+
+
 def _stderr_outputs() -> list[logging.Handler]:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(JsonFormatter())
     return [handler]
 
