@@ -1,0 +1,458 @@
+"""Plotly figure builders over canonical frames. Each returns a ``go.Figure``; none shows it.
+
+Every figure uses the ``"agentinsight"`` template (registered once, on import, in
+``plotly.io.templates``; the global default is left alone) and the same colour for the same
+agent or model everywhere: a colour is picked by a stable hash of the name, so a model is the
+same colour in every figure, notebook and report. Empty input gives a figure with a "no data"
+annotation rather than an exception.
+
+>>> from agentinsight.frames import empty_metrics_frame
+>>> timeseries(empty_metrics_frame()).layout.annotations[0].text
+'no data'
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from agentinsight.analysis.performance import bucket_increments
+from agentinsight.analysis.traces import (
+    AGENT_OPERATIONS,
+    TOOL_OPERATIONS,
+    critical_path,
+    span_agents,
+    trace_tree,
+)
+from agentinsight.exceptions import ConfigurationError, SchemaError
+from agentinsight.frames import label_columns, validate_findings_frame, validate_metrics_frame
+
+__all__ = [
+    "PALETTE",
+    "SEVERITY_COLOURS",
+    "TEMPLATE",
+    "colour_for",
+    "cost_area",
+    "findings_timeline",
+    "latency_heatmap",
+    "timeseries",
+    "token_sankey",
+    "trace_waterfall",
+]
+
+TEMPLATE = "agentinsight"
+#: 20 distinguishable colours (Tableau 20 reordered so neighbours differ).
+PALETTE = (
+    "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f",
+    "#bab0ac", "#86bcb6", "#a0cbe8", "#ffbe7d", "#8cd17d", "#d4a6c8", "#499894", "#f1ce63",
+    "#fabfd2", "#d7b5a6", "#79706e", "#b6992d",
+)
+SEVERITY_COLOURS = {"info": "#4e79a7", "warning": "#f28e2b", "critical": "#e15759"}
+_CRITICAL = "#e15759"
+_BAND_COLUMNS = ("lower", "upper", "expected")
+
+pio.templates[TEMPLATE] = go.layout.Template(layout=go.Layout(
+    font={"family": "Inter, Helvetica Neue, Arial, sans-serif", "size": 12, "color": "#333"},
+    colorway=list(PALETTE), paper_bgcolor="white", plot_bgcolor="white",
+    xaxis={"gridcolor": "#eee", "linecolor": "#ccc", "zeroline": False},
+    yaxis={"gridcolor": "#eee", "linecolor": "#ccc", "zeroline": False},
+    legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    margin={"l": 60, "r": 20, "t": 70, "b": 50}, hoverlabel={"namelength": -1},
+    colorscale={"sequential": "Viridis"},
+))
+
+
+def colour_for(name: Any) -> str:
+    """The colour of an agent, model or tool name: the same in every figure and session.
+
+    >>> colour_for("gpt-4o") == colour_for("gpt-4o")
+    True
+    """
+    digest = hashlib.blake2b(str(name).encode(), digest_size=4).digest()
+    return PALETTE[int.from_bytes(digest, "big") % len(PALETTE)]
+
+
+# --- time series ---------------------------------------------------------------------------------
+
+
+def timeseries(metrics: pd.DataFrame, findings: pd.DataFrame | None = None, *,
+               title: str | None = None, band: str | None = "auto",
+               band_window: int = 30) -> go.Figure:
+    """Lines per series of a metrics frame, with anomaly markers and an expected band.
+
+    ``findings`` (a findings frame) are drawn as markers on the points of the series they name
+    (matched on ``series`` labels, ``__name__`` for the metric), coloured by severity, with
+    their summary on hover. ``band``: ``"columns"`` draws the frame's ``lower``/``upper``
+    columns; ``"rolling"`` a causal rolling median ± 3 robust sigmas over ``band_window``
+    points; ``"auto"`` the columns if present, else the rolling band when findings are given;
+    ``None`` no band.
+
+    >>> from agentinsight.frames import metrics_frame
+    >>> fig = timeseries(metrics_frame([0., 60., 120.], "up", [1, 1, 0], {"job": "a"}))
+    >>> [t.name for t in fig.data]
+    ['up{job="a"}']
+    """
+    if band not in ("auto", "columns", "rolling", None):
+        raise ConfigurationError(f"timeseries: band must be 'auto', 'columns', 'rolling' or "
+                                 f"None, got {band!r}")
+    frame = _metrics(metrics)
+    fig = _figure(title or "Time series")
+    if frame.empty:
+        return _no_data(fig)
+    labels = [c for c in label_columns(frame) if c not in _BAND_COLUMNS]
+    has_columns = {"lower", "upper"} <= set(frame.columns)
+    mode = band
+    if band == "auto":
+        mode = "columns" if has_columns else ("rolling" if findings is not None else None)
+    if mode == "columns" and not has_columns:
+        raise SchemaError("metrics frame: band='columns' needs 'lower' and 'upper' columns")
+    groups = frame.groupby(["metric", *labels], observed=True, dropna=False, sort=True)
+    series_index = []
+    for key, part in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        values = dict(zip(["__name__", *labels], key, strict=True))
+        name = _series_name(values)
+        colour = colour_for(next((values[k] for k in ("agent", "model", "tool")
+                                  if k in values and pd.notna(values[k])), name))
+        part = part.sort_values("timestamp")
+        if mode is not None:
+            lo, hi = ((part["lower"], part["upper"]) if mode == "columns"
+                      else _rolling_band(part["value"], band_window))
+            _add_band(fig, part["timestamp"], lo, hi, colour, name)
+        fig.add_trace(go.Scatter(x=part["timestamp"], y=part["value"], mode="lines", name=name,
+                                 line={"color": colour, "width": 1.5}, legendgroup=name))
+        series_index.append((values, part))
+    if findings is not None:
+        _add_findings(fig, validate_findings_frame(findings), series_index)
+    fig.update_layout(hovermode="x unified", xaxis_title="time", yaxis_title="value")
+    return fig
+
+
+def _rolling_band(values: pd.Series, window: int) -> tuple[pd.Series, pd.Series]:
+    past = values.shift(1)  # causal: the band at a point uses only earlier points
+    median = past.rolling(window, min_periods=max(3, window // 3)).median()
+    mad = (past - median).abs().rolling(window, min_periods=max(3, window // 3)).median()
+    spread = 3.0 * 1.4826 * mad
+    return median - spread, median + spread
+
+
+def _add_band(fig: go.Figure, x: pd.Series, lo: pd.Series, hi: pd.Series, colour: str,
+              name: str) -> None:
+    fill = _rgba(colour, 0.15)
+    fig.add_trace(go.Scatter(x=x, y=hi, mode="lines", line={"width": 0}, hoverinfo="skip",
+                             showlegend=False, legendgroup=name, name=f"{name} upper"))
+    fig.add_trace(go.Scatter(x=x, y=lo, mode="lines", line={"width": 0}, fill="tonexty",
+                             fillcolor=fill, hoverinfo="skip", showlegend=False,
+                             legendgroup=name, name=f"{name} expected"))
+
+
+def _add_findings(fig: go.Figure, findings: pd.DataFrame,
+                  series: list[tuple[dict[str, Any], pd.DataFrame]]) -> None:
+    points: dict[str, list[tuple[Any, float, str]]] = {s: [] for s in SEVERITY_COLOURS}
+    for row in findings.itertuples(index=False):
+        want = {str(k): str(v) for k, v in (row.series or {}).items()}
+        hover = f"{row.detector} · score {row.score:.2f}<br>{row.summary}"
+        matched = False
+        for values, part in series:
+            have = {k: str(v) for k, v in values.items() if pd.notna(v)}
+            if any(have.get(k) != v for k, v in want.items()):
+                continue
+            inside = part[(part["timestamp"] >= row.start) & (part["timestamp"] <= row.end)]
+            for ts, val in zip(inside["timestamp"], inside["value"], strict=True):
+                points[row.severity].append((ts, val, hover))
+                matched = True
+        if not matched and pd.notna(row.observed):
+            points[row.severity].append((row.start, row.observed, hover))
+        if len(findings) <= 50 and row.end > row.start:
+            fig.add_vrect(x0=row.start, x1=row.end, fillcolor=SEVERITY_COLOURS[row.severity],
+                          opacity=0.08, line_width=0, layer="below")
+    for severity, pts in points.items():
+        if pts:
+            x, y, text = zip(*pts, strict=True)
+            fig.add_trace(go.Scatter(
+                x=list(x), y=list(y), mode="markers", name=f"anomaly ({severity})",
+                marker={"color": SEVERITY_COLOURS[severity], "size": 9, "symbol": "circle-open",
+                        "line": {"width": 2}},
+                hovertext=list(text), hoverinfo="text+x+y"))
+
+
+# --- latency heatmap -----------------------------------------------------------------------------
+
+
+def latency_heatmap(buckets: pd.DataFrame, *, cumulative: bool = True,
+                    title: str | None = None) -> go.Figure:
+    """Observations per latency bucket over time, from histogram ``_bucket`` series.
+
+    All series are summed per ``le`` (as ``sum by (le)``). With ``cumulative`` the values are
+    raw counter samples and each step's increase is shown; otherwise they are already counts or
+    rates per step. Rows are buckets (``(0.1, 0.25]``...), columns timestamps.
+
+    >>> from agentinsight.frames import metrics_frame
+    >>> f = metrics_frame([0.] * 3 + [60.] * 3, "d_bucket", [0, 0, 0, 3, 5, 6],
+    ...                   {"le": ["1", "2", "+Inf"] * 2})
+    >>> latency_heatmap(f).data[0].z.tolist()
+    [[3.0], [2.0], [1.0]]
+    """
+    frame = _metrics(buckets)
+    fig = _figure(title or "Latency distribution over time")
+    if "le" not in frame.columns:
+        raise SchemaError("metrics frame: histogram buckets need an 'le' label column")
+    if cumulative:
+        frame = bucket_increments(frame)
+    if frame.empty:
+        return _no_data(fig)
+    le = pd.to_numeric(frame["le"].astype(str).str.replace("Inf", "inf"), errors="coerce")
+    if le.isna().any():
+        raise SchemaError(f"metrics frame: column 'le' has a non-numeric bucket bound "
+                          f"{frame.loc[le.isna(), 'le'].iloc[0]!r}")
+    table = frame.assign(_le=le.to_numpy()).pivot_table(
+        index="_le", columns="timestamp", values="value", aggfunc="sum").sort_index()
+    cum = np.maximum.accumulate(np.nan_to_num(table.to_numpy(dtype="float64")), axis=0)
+    counts = np.diff(cum, axis=0, prepend=0.0)
+    bounds = table.index.to_numpy(dtype="float64")
+    names = [f"≤ {_fmt(b)}" if i == 0 else f"({_fmt(bounds[i - 1])}, {_fmt(b)}]"
+             for i, b in enumerate(bounds)]
+    if np.isposinf(bounds[-1]) and len(bounds) > 1:
+        names[-1] = f"> {_fmt(bounds[-2])}"
+    fig.add_trace(go.Heatmap(x=list(table.columns), y=names, z=counts, colorscale="Viridis",
+                             colorbar={"title": {"text": "observations"}},
+                             hovertemplate="%{x}<br>%{y}: %{z}<extra></extra>"))
+    fig.update_layout(xaxis_title="time", yaxis_title="bucket (le)")
+    return fig
+
+
+# --- cost and tokens -----------------------------------------------------------------------------
+
+
+def cost_area(table: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Cost per model over time as stacked areas.
+
+    ``table`` has ``model``, ``cost_usd`` and a ``timestamp`` or ``day`` column (e.g. a cost
+    table by day and model). Unpriced rows (NaN cost) are left out and named in a note, never
+    drawn as $0.
+
+    >>> t = pd.DataFrame({"day": ["2026-01-01", "2026-01-02"], "model": ["m", "m"],
+    ...                   "cost_usd": [1.0, 2.0]})
+    >>> [tr.name for tr in cost_area(t).data]
+    ['m']
+    """
+    fig = _figure(title or "Cost by model")
+    time_col = next((c for c in ("timestamp", "day") if c in table.columns), None)
+    missing = [c for c in ("model", "cost_usd") if c not in table.columns]
+    if time_col is None or missing:
+        raise SchemaError(f"cost table: missing column(s) {missing or ['timestamp or day']}")
+    if table.empty:
+        return _no_data(fig)
+    model = table["model"].astype(object).fillna("(unknown)")
+    unpriced = sorted(set(model[table["cost_usd"].isna()]))
+    priced = table.assign(model=model, _t=pd.to_datetime(table[time_col], utc=True))
+    priced = priced[priced["cost_usd"].notna()]
+    if priced.empty:
+        return _no_data(fig, "no priced usage" + (f" (unpriced: {', '.join(unpriced)})"
+                                                  if unpriced else ""))
+    wide = priced.pivot_table(index="_t", columns="model", values="cost_usd", aggfunc="sum",
+                              fill_value=0.0).sort_index()
+    order = wide.sum().sort_values(ascending=False).index  # biggest at the bottom
+    for name in order:
+        fig.add_trace(go.Scatter(
+            x=wide.index, y=wide[name], name=str(name), mode="lines", stackgroup="cost",
+            line={"width": 0.5, "color": colour_for(name)},
+            hovertemplate="%{x}<br>" + str(name) + ": $%{y:,.2f}<extra></extra>"))
+    if unpriced:
+        fig.add_annotation(text="unpriced, not shown: " + ", ".join(map(str, unpriced)),
+                           xref="paper", yref="paper", x=0, y=-0.18, showarrow=False,
+                           font={"size": 11, "color": "#888"})
+    fig.update_layout(xaxis_title=time_col, yaxis_title="cost (USD)", yaxis_tickprefix="$",
+                      hovermode="x unified")
+    return fig
+
+
+def token_sankey(frame: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Token flow from agents to models (link width = input + output tokens).
+
+    ``frame`` is a spans frame (LLM calls are attributed to the agent run they were made in,
+    and agent or tool spans carrying summed usage are skipped) or a table with ``agent``,
+    ``model``, ``input_tokens`` and ``output_tokens``.
+
+    >>> t = pd.DataFrame({"agent": ["a"], "model": ["m"], "input_tokens": [10.],
+    ...                   "output_tokens": [5.]})
+    >>> token_sankey(t).data[0].link.value
+    (15.0,)
+    """
+    fig = _figure(title or "Tokens: agent → model")
+    missing = [c for c in ("model", "input_tokens", "output_tokens") if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"token table: missing column(s) {missing}")
+    if "span_id" in frame.columns and len(frame):
+        op = frame["operation"].astype(object) if "operation" in frame else pd.Series(
+            None, index=frame.index, dtype=object)
+        llm = frame["model"].notna() & ~op.isin(AGENT_OPERATIONS | TOOL_OPERATIONS)
+        frame = frame.assign(agent=span_agents(frame))[llm]
+    elif "agent" not in frame.columns:
+        raise SchemaError("token table: missing column(s) ['agent']")
+    for col in ("input_tokens", "output_tokens"):
+        if (frame[col] < 0).any():
+            raise SchemaError(f"token table: column {col!r} has negative token counts")
+    work = frame.assign(agent=frame["agent"].astype(object).fillna("(no agent)"),
+                        model=frame["model"].astype(object).fillna("(unknown)"))
+    flows = work.groupby(["agent", "model"])[["input_tokens", "output_tokens"]].sum()
+    flows = flows[(flows["input_tokens"] + flows["output_tokens"]) > 0].reset_index()
+    if flows.empty:
+        return _no_data(fig)
+    agents = sorted(flows["agent"].unique())
+    models = sorted(flows["model"].unique())
+    node = {**{("a", a): i for i, a in enumerate(agents)},
+            **{("m", m): len(agents) + i for i, m in enumerate(models)}}
+    fig.add_trace(go.Sankey(
+        node={"label": [*agents, *models], "pad": 14, "thickness": 14,
+              "color": [colour_for(n) for n in (*agents, *models)]},
+        link={"source": [node["a", a] for a in flows["agent"]],
+              "target": [node["m", m] for m in flows["model"]],
+              "value": (flows["input_tokens"] + flows["output_tokens"]).tolist(),
+              "color": [_rgba(colour_for(a), 0.35) for a in flows["agent"]],
+              "customdata": flows[["input_tokens", "output_tokens"]].to_numpy(),
+              "hovertemplate": "%{source.label} → %{target.label}<br>input %{customdata[0]:,.0f}"
+                               " · output %{customdata[1]:,.0f}<extra></extra>"},
+    ))
+    return fig
+
+
+# --- traces and findings -------------------------------------------------------------------------
+
+
+def trace_waterfall(spans: pd.DataFrame, trace_id: str | None = None, *,
+                    title: str | None = None) -> go.Figure:
+    """The spans of one trace as a waterfall, its critical path overlaid in red.
+
+    Without ``trace_id`` the longest trace in the frame is drawn. Rows follow the tree
+    (depth-first, indented); failed spans have a red outline.
+
+    >>> from agentinsight.frames import empty_spans_frame
+    >>> trace_waterfall(empty_spans_frame()).layout.annotations[0].text
+    'no data'
+    """
+    for col in ("trace_id", "start", "end"):
+        if col not in spans.columns:
+            raise SchemaError(f"spans frame: missing column(s) [{col!r}]")
+    if trace_id is None and len(spans):
+        extent = spans.groupby("trace_id").agg(s=("start", "min"), e=("end", "max"))
+        trace_id = str((extent["e"] - extent["s"]).idxmax())
+    tree = trace_tree(spans, trace_id) if len(spans) else spans.iloc[:0]
+    fig = _figure(title or (f"Trace {trace_id}" if trace_id else "Trace"))
+    if tree.empty:
+        return _no_data(fig)
+    t0 = tree["start"].min()
+    offset = (tree["start"] - t0).dt.total_seconds() * 1e3
+    length = (tree["end"] - tree["start"]).dt.total_seconds() * 1e3
+    rows = np.arange(len(tree))
+    labels = ["\u2003" * d + str(n) for d, n in zip(tree["depth"], tree["name"], strict=True)]
+    keys = [next((v for v in (a, m, t) if isinstance(v, str) and v), "span")
+            for a, m, t in zip(tree["agent"] if "agent" in tree else [None] * len(tree),
+                               tree["model"] if "model" in tree else [None] * len(tree),
+                               tree["tool"] if "tool" in tree else [None] * len(tree),
+                               strict=True)]
+    failed = (tree["status"] == "error").to_numpy() if "status" in tree else np.zeros(len(tree))
+    fig.add_trace(go.Bar(
+        y=rows, x=length, base=offset, orientation="h", name="span",
+        marker={"color": [_rgba(colour_for(k), 0.55) for k in keys],
+                "line": {"color": np.where(failed, _CRITICAL, "rgba(0,0,0,0)").tolist(),
+                         "width": 2}},
+        customdata=np.column_stack([tree["span_id"], length.round(1)]),
+        hovertemplate="%{customdata[0]}<br>start +%{base:.1f} ms · %{customdata[1]} ms"
+                      "<extra></extra>"))
+    path = critical_path(spans, trace_id)
+    row_of = dict(zip(tree["span_id"], rows, strict=True))
+    fig.add_trace(go.Bar(
+        y=[row_of[s] for s in path["span_id"]], x=path["duration_ms"],
+        base=(path["start"] - t0).dt.total_seconds() * 1e3, orientation="h",
+        name="critical path", width=0.3, marker={"color": _CRITICAL},
+        hovertemplate="critical path: %{x:.1f} ms<extra></extra>"))
+    fig.update_layout(barmode="overlay", xaxis_title="ms since trace start",
+                      height=max(300, 24 * len(tree) + 120))
+    fig.update_yaxes(tickvals=rows.tolist(), ticktext=labels, autorange="reversed",
+                     showgrid=False)
+    return fig
+
+
+def findings_timeline(findings: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Findings as bars from start to end, one row per series, coloured by severity.
+
+    >>> from agentinsight.frames import empty_findings_frame
+    >>> findings_timeline(empty_findings_frame()).layout.annotations[0].text
+    'no data'
+    """
+    frame = validate_findings_frame(findings)
+    fig = _figure(title or "Findings")
+    if frame.empty:
+        return _no_data(fig)
+    names = [_series_name(s or {}) for s in frame["series"]]
+    for severity, colour in SEVERITY_COLOURS.items():
+        part = frame[frame["severity"] == severity]
+        if part.empty:
+            continue
+        x: list[Any] = []
+        y: list[Any] = []
+        text: list[Any] = []
+        for i, row in zip(part.index, part.itertuples(index=False), strict=True):
+            hover = (f"{row.detector} · {severity} · score {row.score:.2f}<br>{row.summary}"
+                     f"<br>observed {row.observed:.4g}, expected {row.expected:.4g}")
+            x += [row.start, row.end, None]
+            y += [names[frame.index.get_loc(i)]] * 2 + [None]
+            text += [hover, hover, None]
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=severity,
+                                 line={"color": colour, "width": 8},
+                                 marker={"color": colour, "size": 8},
+                                 hovertext=text, hoverinfo="text"))
+    fig.update_layout(xaxis_title="time", height=max(300, 28 * len(set(names)) + 140))
+    fig.update_yaxes(type="category", categoryorder="category descending")
+    return fig
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _figure(title: str) -> go.Figure:
+    return go.Figure(layout={"template": TEMPLATE, "title": {"text": title}})
+
+
+def _no_data(fig: go.Figure, text: str = "no data") -> go.Figure:
+    fig.add_annotation(text=text, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
+                       font={"size": 16, "color": "#888"})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def _metrics(frame: pd.DataFrame) -> pd.DataFrame:
+    if isinstance(frame, pd.DataFrame):
+        text = [c for c in ("metric", *label_columns(frame))
+                if c not in _BAND_COLUMNS and not isinstance(frame[c].dtype, pd.CategoricalDtype)
+                and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]))]
+        if text:
+            frame = frame.astype({c: "category" for c in text})
+        bands = [c for c in _BAND_COLUMNS if c in frame.columns]
+        if bands:
+            validate_metrics_frame(frame.drop(columns=bands))
+            return frame
+    return validate_metrics_frame(frame)
+
+
+def _series_name(labels: Mapping[str, Any]) -> str:
+    name = str(labels.get("__name__", ""))
+    rest = [f'{k}="{v}"' for k, v in labels.items() if k != "__name__" and pd.notna(v)]
+    return f"{name}{{{','.join(rest)}}}" if rest else name or "{}"
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"

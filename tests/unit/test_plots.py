@@ -1,0 +1,203 @@
+"""Figure builders: what each figure shows, one template, stable colours, empty input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+
+from agentinsight.exceptions import SchemaError
+from agentinsight.frames import (
+    SPANS_COLUMNS,
+    TOKEN_COLUMNS,
+    empty_findings_frame,
+    empty_metrics_frame,
+    empty_spans_frame,
+    finding_fingerprint,
+    metrics_frame,
+)
+from agentinsight.plots import (
+    SEVERITY_COLOURS,
+    TEMPLATE,
+    colour_for,
+    cost_area,
+    findings_timeline,
+    latency_heatmap,
+    timeseries,
+    token_sankey,
+    trace_waterfall,
+)
+
+T0 = pd.Timestamp("2026-11-20T00:00:00Z")
+
+
+def _findings(rows):
+    frame = pd.DataFrame([{
+        "fingerprint": finding_fingerprint(r["detector"], r["series"], r["start"]),
+        "trace_ids": [], "expected": 1.0, "score": 0.9, "summary": "latency spike", **r,
+    } for r in rows])
+    for col in ("start", "end"):
+        frame[col] = pd.to_datetime(frame[col], utc=True).astype("datetime64[ns, UTC]")
+    for col in ("score", "observed", "expected"):
+        frame[col] = frame[col].astype("float64")
+    return frame[list(empty_findings_frame().columns)]
+
+
+def _series():
+    values = np.ones(60)
+    values[40] = 9.0
+    ts = (T0 + pd.to_timedelta(np.arange(60), unit="min")).astype("datetime64[ns, UTC]")
+    a = metrics_frame(ts, "latency_p95", values, {"agent": "planner"})
+    b = metrics_frame(ts, "latency_p95", values * 2, {"agent": "coder"})
+    return pd.concat([a, b], ignore_index=True)
+
+
+def _no_data(fig):
+    return [a.text for a in fig.layout.annotations] == ["no data"]
+
+
+def test_timeseries_marks_the_anomaly_on_its_series_with_a_band():
+    spike = T0 + pd.Timedelta(minutes=40)
+    findings = _findings([{"detector": "seasonal", "series": {"__name__": "latency_p95",
+                           "agent": "planner"}, "start": spike, "end": spike,
+                           "severity": "critical", "observed": 9.0}])
+    fig = timeseries(_series(), findings)
+    lines = [t for t in fig.data if t.mode == "lines" and t.showlegend is not False]
+    assert sorted(t.name for t in lines) == ['latency_p95{agent="coder"}',
+                                             'latency_p95{agent="planner"}']
+    bands = [t for t in fig.data if t.fill == "tonexty"]
+    assert len(bands) == 2  # one expected band per series
+    marks = [t for t in fig.data if t.mode == "markers"]
+    assert len(marks) == 1 and marks[0].name == "anomaly (critical)"
+    assert list(marks[0].y) == [9.0]  # on planner's spike, not coder's 18
+    assert marks[0].marker.color == SEVERITY_COLOURS["critical"]
+    assert "latency spike" in marks[0].hovertext[0]
+    # The band is causal: at the spike it still expects ~1, so the spike sits outside it.
+    upper = next(t for t in fig.data if t.name == 'latency_p95{agent="planner"} upper')
+    assert upper.y[40] < 9.0
+
+
+def test_timeseries_draws_band_columns_and_rejects_a_missing_band():
+    frame = _series().assign(lower=0.5, upper=1.5)
+    fig = timeseries(frame)
+    assert sum(1 for t in fig.data if t.fill == "tonexty") == 2
+    assert set(fig.data[1].y) == {0.5}
+    with pytest.raises(SchemaError, match="lower"):
+        timeseries(_series(), band="columns")
+
+
+def test_latency_heatmap_shows_per_bucket_increases():
+    le = ["0.1", "0.5", "+Inf"]
+    frame = pd.concat([
+        metrics_frame([0.0] * 3, "d_bucket", [0, 0, 0], {"le": le}),
+        metrics_frame([60.0] * 3, "d_bucket", [4, 9, 10], {"le": le}),
+        metrics_frame([120.0] * 3, "d_bucket", [4, 9, 30], {"le": le}),
+    ], ignore_index=True)
+    fig = latency_heatmap(frame)
+    heat = fig.data[0]
+    assert isinstance(heat, go.Heatmap)
+    assert list(heat.y) == ["≤ 0.1", "(0.1, 0.5]", "> 0.5"]
+    assert np.asarray(heat.z).tolist() == [[4.0, 0.0], [5.0, 0.0], [1.0, 20.0]]
+    assert _no_data(latency_heatmap(empty_metrics_frame(["le"])))
+
+
+def test_cost_area_stacks_models_and_names_unpriced_ones():
+    table = pd.DataFrame({
+        "day": ["2026-11-01", "2026-11-01", "2026-11-02", "2026-11-02", "2026-11-02"],
+        "model": ["gpt-4o", "claude", "gpt-4o", "claude", "mystery-1"],
+        "cost_usd": [3.0, 1.0, 4.0, 2.0, np.nan],
+    })
+    fig = cost_area(table)
+    assert [t.name for t in fig.data] == ["gpt-4o", "claude"]  # biggest first (bottom)
+    assert all(t.stackgroup == "cost" for t in fig.data)
+    assert list(fig.data[0].y) == [3.0, 4.0]
+    assert fig.data[0].line.color == colour_for("gpt-4o")
+    assert "mystery-1" in fig.layout.annotations[0].text
+    with pytest.raises(SchemaError, match="cost_usd"):
+        cost_area(table.drop(columns="cost_usd"))
+    assert _no_data(cost_area(table.iloc[:0]))
+
+
+def _span(trace, sid, parent, start_ms, end_ms, **extra):
+    row = {c: None for c in SPANS_COLUMNS}
+    row.update(trace_id=trace, span_id=sid, parent_span_id=parent, service="svc", name=sid,
+               kind="internal", status="ok", status_message="", attributes={},
+               start=T0 + pd.Timedelta(milliseconds=start_ms),
+               end=T0 + pd.Timedelta(milliseconds=end_ms))
+    row.update(extra)
+    return row
+
+
+def _spans():
+    rows = [
+        _span("t", "run", "", 0, 100, operation="invoke_agent", agent="planner",
+              input_tokens=300.0, output_tokens=30.0),
+        _span("t", "chat1", "run", 5, 40, operation="chat", model="gpt-4o",
+              input_tokens=100.0, output_tokens=10.0),
+        _span("t", "tool", "run", 5, 80, operation="execute_tool", tool="search",
+              status="error"),
+        _span("t", "chat2", "tool", 10, 70, operation="chat", model="claude",
+              input_tokens=200.0, output_tokens=20.0),
+        _span("u", "short", "", 0, 10),
+    ]
+    frame = pd.DataFrame(rows, columns=list(SPANS_COLUMNS))
+    for col in ("start", "end"):
+        frame[col] = pd.to_datetime(frame[col], utc=True).astype("datetime64[ns, UTC]")
+    frame["duration_ms"] = (frame["end"] - frame["start"]).dt.total_seconds() * 1e3
+    for col in TOKEN_COLUMNS:
+        frame[col] = frame[col].astype("float64")
+    return frame
+
+
+def test_token_sankey_attributes_llm_calls_to_their_agent_once():
+    fig = token_sankey(_spans())
+    sankey = fig.data[0]
+    assert list(sankey.node.label) == ["planner", "claude", "gpt-4o"]
+    assert sorted(sankey.link.value) == [110.0, 220.0]  # the agent span's sum is not added
+    assert sankey.node.color[2] == colour_for("gpt-4o")
+    assert _no_data(token_sankey(empty_spans_frame()))
+
+
+def test_trace_waterfall_highlights_the_critical_path():
+    fig = trace_waterfall(_spans())  # the longest trace is picked
+    spans, path = fig.data
+    assert fig.layout.title.text == "Trace t"
+    assert len(spans.y) == 4 and spans.name == "span"
+    assert list(fig.layout.yaxis.ticktext) == ["run", "\u2003chat1", "\u2003tool",
+                                               "\u2003\u2003chat2"]
+    assert path.name == "critical path" and sum(path.x) == pytest.approx(100.0)
+    # run → tool → chat2 → tool → run: chat1 finished earlier and is not on the path.
+    assert sorted(set(path.y)) == [0, 2, 3]
+    assert spans.marker.line.color[2] != "rgba(0,0,0,0)"  # the failed tool is outlined
+    assert _no_data(trace_waterfall(empty_spans_frame()))
+
+
+def test_findings_timeline_one_row_per_series_coloured_by_severity():
+    findings = _findings([
+        {"detector": "seasonal", "series": {"__name__": "x", "agent": "a"}, "start": T0,
+         "end": T0 + pd.Timedelta(minutes=30), "severity": "warning", "observed": 5.0},
+        {"detector": "level_shift", "series": {"__name__": "x", "agent": "b"},
+         "start": T0 + pd.Timedelta(hours=1), "end": T0 + pd.Timedelta(hours=2),
+         "severity": "critical", "observed": 7.0},
+    ])
+    fig = findings_timeline(findings)
+    assert [t.name for t in fig.data] == ["warning", "critical"]
+    assert fig.data[1].line.color == SEVERITY_COLOURS["critical"]
+    assert [v for v in fig.data[0].y if v] == ['x{agent="a"}'] * 2
+    assert _no_data(findings_timeline(empty_findings_frame()))
+
+
+def test_one_template_and_figures_render_to_html():
+    assert TEMPLATE in pio.templates
+    assert pio.templates.default != TEMPLATE  # the user's global default is left alone
+    figs = [timeseries(_series()), trace_waterfall(_spans()), token_sankey(_spans()),
+            timeseries(empty_metrics_frame())]
+    for fig in figs:
+        assert fig.layout.template.layout.font.family.startswith("Inter")
+        assert "<div" in fig.to_html(include_plotlyjs=False, full_html=False)
+
+
+def test_empty_metrics_give_no_data_figure():
+    assert _no_data(timeseries(empty_metrics_frame(), empty_findings_frame()))
