@@ -166,6 +166,9 @@ class Prometheus(_JSONAPI, ServerProcess):
             f"--web.listen-address={self.host}:{self.port}",
             "--web.enable-lifecycle",
             "--web.enable-admin-api",
+            # alerts fired before the Alertmanager was discovered (up to 5 s after start) are
+            # otherwise re-sent only after the default 1 min
+            f"--rules.alert.resend-delay={self.scrape_interval}",
             "--log.level=info",
         ]
         if self.features:
@@ -197,11 +200,15 @@ class Prometheus(_JSONAPI, ServerProcess):
             raise StackError("prometheus is not running; start() it first")
         text = self.config_text if self.config_text is not None else self._config()
         (self.work_dir / "prometheus.yml").write_text(text)
+        log_before = len(self.log_text())
         status, body = http_request(f"{self.url}/-/reload", method="POST", timeout=30.0)
         if status != 200:
+            # the HTTP answer is generic; the reason (file, line, parse error) is in the log
+            errors = [line for line in self.log_text()[log_before:].splitlines()
+                      if "level=error" in line]
             raise StackError(
                 f"prometheus rejected the new configuration (HTTP {status}): "
-                f"{body.decode(errors='replace').strip()}"
+                f"{body.decode(errors='replace').strip()}" + "".join(f"\n  {e}" for e in errors)
             )
 
     def query(self, expr: str, time: float | str | None = None) -> list[dict[str, Any]]:
@@ -215,7 +222,9 @@ class Prometheus(_JSONAPI, ServerProcess):
     def wait_for_scrapes(self, count: int = 1, timeout: float = 30.0) -> None:
         """Wait until every target is up and has been scraped ``count`` more times.
 
-        Raises ``StackError`` naming the targets that are down and their last error.
+        Prometheus applies new targets up to 5 s after a start or reload (its discovery
+        throttle), so the first scrape comes that late whatever the interval. Raises
+        ``StackError`` naming the targets that are down and their last error.
         """
         deadline = time.monotonic() + timeout
         first: dict[str, str] = {}
@@ -235,7 +244,7 @@ class Prometheus(_JSONAPI, ServerProcess):
                 for t in targets if seen.get(t["scrapeUrl"], 0) < count]
         raise StackError(
             f"prometheus: targets not scraped {count} time(s) within {timeout:g}s: "
-            f"{', '.join(down) or 'no targets configured'}"
+            f"{', '.join(down) or 'no target discovered yet'}"
         )
 
 
@@ -354,6 +363,15 @@ class VictoriaMetrics(_JSONAPI, ServerProcess):
 
     def _is_ready(self) -> bool:
         return self._http_ok(f"{self.url}/health", lambda body: body.strip() == b"OK")
+
+    def flush(self) -> None:
+        """Make data written a moment ago searchable now (``/internal/force_flush``).
+
+        Without it new samples show up within a few seconds, but a query made before then
+        may keep answering "no data" for about 10 s.
+        """
+        status, body = http_request(f"{self.url}/internal/force_flush", timeout=30.0)
+        json_or_error(self.name, f"{self.url}/internal/force_flush", status, b"null")
 
 
 _JAEGER_TOKENS = ("otlp_http_port", "otlp_grpc_port", "query_port", "query_grpc_port",

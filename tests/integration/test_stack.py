@@ -1,0 +1,342 @@
+"""agentinsight.stack against the real programs: start, readiness, queries, reload, clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter, start_http_server
+
+from agentinsight.exceptions import ConfigurationError, StackError
+from agentinsight.stack import (
+    JAEGER_VERSION,
+    Jaeger,
+    ProgramNotFoundError,
+    Prometheus,
+    Stack,
+    backfill_openmetrics,
+    find_program,
+    free_port,
+    promtool,
+)
+
+integration = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _port_open(url: str) -> bool:
+    host, port = url.split("//")[1].split(":")
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, int(port.split("/")[0]))) == 0
+
+
+def _wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+# -- bad input, no server needed -------------------------------------------------------------
+
+
+def test_bad_scrape_target_is_named_before_any_server_starts():
+    with pytest.raises(ConfigurationError, match="'no-port-here'.*host and a port"):
+        Prometheus(scrape_targets=["no-port-here"])
+
+
+def test_bad_scrape_interval_is_named():
+    with pytest.raises(ConfigurationError, match="scrape_interval.*'fast'"):
+        Prometheus(scrape_interval="fast")
+
+
+def test_unknown_program_lists_the_known_ones():
+    with pytest.raises(StackError, match="unknown program 'grafana'.*prometheus"):
+        find_program("grafana")
+
+
+def test_program_override_that_does_not_exist_is_reported(monkeypatch, tmp_path):
+    monkeypatch.setenv("AGENTINSIGHT_PROMETHEUS_BIN", str(tmp_path / "nope"))
+    with pytest.raises(ProgramNotFoundError, match="AGENTINSIGHT_PROMETHEUS_BIN"):
+        find_program("prometheus")
+
+
+def test_pinned_jaeger_version_matches_the_build_module():
+    go_mod = (REPO / "tools" / "jaeger" / "go.mod").read_text()
+    assert f"require github.com/jaegertracing/jaeger {JAEGER_VERSION}\n" in go_mod
+
+
+# -- Prometheus -------------------------------------------------------------------------------
+
+
+@integration
+def test_prometheus_scrapes_a_target_and_answers_queries(prometheus_factory):
+    registry = CollectorRegistry()
+    Counter("demo_requests", "requests", ["agent"], registry=registry).labels("planner").inc(7)
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    try:
+        prom = prometheus_factory(scrape_targets=[f"127.0.0.1:{port}"], scrape_interval="1s")
+        prom.wait_for_scrapes(1, timeout=20)
+        result = prom.query("demo_requests_total")
+    finally:
+        server.shutdown()
+    assert [(r["metric"]["agent"], r["metric"]["job"], r["value"][1]) for r in result] == [
+        ("planner", "agents", "7")
+    ]
+
+
+@integration
+def test_prometheus_reports_a_target_that_is_down(prometheus_factory):
+    dead = free_port()
+    prom = prometheus_factory(scrape_targets=[f"127.0.0.1:{dead}"], scrape_interval="1s")
+    with pytest.raises(StackError, match=f"127.0.0.1:{dead}.*down"):
+        prom.wait_for_scrapes(1, timeout=10)
+
+
+@integration
+def test_prometheus_serves_backfilled_history_and_keeps_a_given_data_dir(
+    prometheus_factory, tmp_path, require_program
+):
+    require_program("promtool")
+    start = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
+    lines = ["# HELP demo_tokens Tokens.", "# TYPE demo_tokens counter"]
+    for minute in range(30):
+        ts = int((start + timedelta(minutes=minute)).timestamp())
+        lines.append(f'demo_tokens_total{{agent="planner"}} {100 * minute} {ts}')
+    om = tmp_path / "history.om"
+    om.write_text("\n".join(lines) + "\n# EOF\n")
+    data_dir = backfill_openmetrics(om, tmp_path / "tsdb")
+
+    prom = prometheus_factory(data_dir=data_dir)
+    at = (start + timedelta(minutes=29)).timestamp()
+    result = prom.query("demo_tokens_total", time=at)
+    assert [r["value"][1] for r in result] == ["2900"]
+    increase = prom.query("increase(demo_tokens_total[10m])", time=at)
+    assert float(increase[0]["value"][1]) == pytest.approx(1000, rel=0.15)
+
+    prom.stop()
+    assert any(p.is_dir() for p in data_dir.iterdir()), "the given data dir must be kept"
+
+
+@integration
+def test_prometheus_reload_applies_rules_and_rejects_bad_ones_with_its_message(
+    prometheus_factory, tmp_path
+):
+    prom = prometheus_factory()
+    good = tmp_path / "good.rules.yml"
+    good.write_text(textwrap.dedent("""\
+        groups:
+          - name: demo
+            rules:
+              - record: demo:one
+                expr: vector(1)
+    """))
+    prom.reload(rule_files=[good])
+    groups = prom.api("/api/v1/rules")["data"]["groups"]
+    assert [r["name"] for g in groups for r in g["rules"]] == ["demo:one"]
+
+    bad = tmp_path / "bad.rules.yml"
+    bad.write_text("groups:\n  - name: demo\n    rules:\n      - record: x\n        expr: sum(\n")
+    expected = "(?s)rejected the new configuration.*bad.rules.yml.*unclosed left parenthesis"
+    with pytest.raises(StackError, match=expected):
+        prom.reload(rule_files=[bad])
+    assert prom.query("up") == []  # still serving after a rejected reload
+
+
+@integration
+def test_prometheus_that_cannot_start_shows_its_log(require_program):
+    require_program("prometheus")
+    prom = Prometheus(config_text="scrape_configs: [this is not valid")
+    with pytest.raises(StackError) as info:
+        prom.start()
+    message = str(info.value)
+    assert "exited with code" in message
+    assert "last lines of its log" in message
+    assert "prometheus.yml" in message  # Prometheus names the config file it could not load
+    assert not prom.running and prom.work_dir is None
+
+
+@integration
+def test_two_prometheus_servers_run_side_by_side_and_stop_cleanly(prometheus_factory):
+    first, second = prometheus_factory(), prometheus_factory()
+    assert first.url != second.url
+    data_dir = first.data_dir
+    first.stop()
+    assert not _port_open(first.url)
+    assert not data_dir.exists(), "a temporary data dir is removed by stop()"
+    assert second.query("vector(2)")[0]["value"][1] == "2"
+    assert "Server is ready to receive web requests" in first.log_text()
+
+
+@integration
+def test_servers_die_with_the_python_process_that_started_them(require_program):
+    require_program("prometheus")
+    script = (
+        "from agentinsight.stack import Prometheus\n"
+        "p = Prometheus().start()\n"
+        "print(p.url, flush=True)\n"
+        "import time; time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "the child did not start Prometheus"
+        url = proc.stdout.readline().strip()
+        assert _port_open(url)
+        proc.kill()  # SIGKILL: no atexit, no cleanup in Python
+        _wait_until(lambda: not _port_open(url), 15, "the orphaned Prometheus to exit")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# -- promtool, Alertmanager, VictoriaMetrics, Jaeger ------------------------------------------
+
+
+@integration
+def test_promtool_failure_carries_promtool_output(tmp_path, require_program):
+    require_program("promtool")
+    bad = tmp_path / "bad.rules.yml"
+    bad.write_text("groups:\n  - name: x\n    rules:\n      - alert: A\n        expr: rate(\n")
+    expected = "(?s)promtool check rules.*exit code 1.*unclosed left parenthesis"
+    with pytest.raises(StackError, match=expected):
+        promtool("check", "rules", bad)
+
+
+@integration
+def test_alertmanager_accepts_and_lists_alerts(alertmanager):
+    from agentinsight._stack_process import http_request
+
+    alert = [{"labels": {"alertname": "DemoAlert", "agent": "planner"},
+              "annotations": {"summary": "demo"}}]
+    status, body = http_request(
+        f"{alertmanager.url}/api/v2/alerts", method="POST", data=json.dumps(alert).encode()
+    )
+    assert status == 200, body
+    alerts = alertmanager.api("/api/v2/alerts")
+    assert [(a["labels"]["alertname"], a["labels"]["agent"]) for a in alerts] == [
+        ("DemoAlert", "planner")
+    ]
+    status = alertmanager.api("/api/v2/status")
+    assert status["cluster"]["status"] == "disabled"  # no gossip port taken
+
+
+@integration
+def test_victoriametrics_imports_and_queries_prometheus_text(victoriametrics):
+    from agentinsight._stack_process import http_request
+
+    ts_ms = int(time.time() * 1000) - 60_000
+    body = f'demo_cost_usd{{agent="planner"}} 1.25 {ts_ms}\n'.encode()
+    status, _ = http_request(
+        f"{victoriametrics.url}/api/v1/import/prometheus", method="POST", data=body
+    )
+    assert status == 204
+    victoriametrics.flush()
+    result = victoriametrics.api("/api/v1/query", query="demo_cost_usd", time=ts_ms / 1000)
+    assert [r["value"][1] for r in result["data"]["result"]] == ["1.25"]
+
+
+def _otlp_span(service: str, trace_id: str, span_id: str, name: str) -> bytes:
+    now = time.time_ns()
+    return json.dumps({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeSpans": [{"scope": {"name": "test"}, "spans": [{
+            "traceId": trace_id, "spanId": span_id, "name": name, "kind": 1,
+            "startTimeUnixNano": str(now - 5_000_000), "endTimeUnixNano": str(now),
+        }]}],
+    }]}).encode()
+
+
+@integration
+def test_jaeger_receives_otlp_http_and_serves_api_v3(jaeger, unique_name):
+    from agentinsight._stack_process import http_request
+
+    trace_id = os.urandom(16).hex()
+    status, body = http_request(
+        jaeger.otlp_traces_url, method="POST",
+        data=_otlp_span(unique_name, trace_id, os.urandom(8).hex(), "invoke_agent planner"),
+    )
+    assert status == 200, body
+    _wait_until(lambda: unique_name in jaeger.api("/api/v3/services").get("services", []), 10,
+                "the service to appear in Jaeger")
+    now = datetime.now(UTC)
+    found = jaeger.api(
+        "/api/v3/traces",
+        **{"query.service_name": unique_name, "query.num_traces": 20,
+           "query.start_time_min": (now - timedelta(minutes=5)).isoformat(),
+           "query.start_time_max": (now + timedelta(minutes=1)).isoformat()},
+    )
+    spans = [s for rs in found["result"]["resourceSpans"] for ss in rs["scopeSpans"]
+             for s in ss["spans"]]
+    assert [(s["name"], s["traceId"]) for s in spans] == [("invoke_agent planner", trace_id)]
+
+
+@integration
+def test_two_jaegers_run_side_by_side_and_stop_quickly(require_program):
+    binary = require_program("jaeger")
+    with Jaeger(binary=binary) as first, Jaeger(binary=binary) as second:
+        assert len({first.query_url, second.query_url, first.otlp_http_url}) == 3
+        started = time.monotonic()
+        first.stop()
+        assert time.monotonic() - started < 5
+        assert not _port_open(first.query_url)
+        assert second.api("/api/v3/services") is not None
+
+
+@integration
+def test_stack_wires_prometheus_rules_to_alertmanager(tmp_path, require_program):
+    binary = require_program("jaeger")
+    rules = tmp_path / "always.rules.yml"
+    rules.write_text(textwrap.dedent("""\
+        groups:
+          - name: demo
+            rules:
+              - alert: AlwaysFiring
+                expr: vector(1)
+                labels: {severity: info}
+    """))
+    with Stack(rule_files=[rules], scrape_interval="1s", jaeger_binary=binary) as stack:
+        urls = stack.urls()
+        assert set(urls) == {"prometheus", "alertmanager", "jaeger", "otlp_http", "otlp_grpc"}
+        assert stack.alertmanager is not None
+        alerts = _wait_until(lambda: stack.alertmanager.api("/api/v2/alerts"), 30,
+                             "Prometheus to deliver AlwaysFiring to Alertmanager")
+        assert alerts[0]["labels"]["alertname"] == "AlwaysFiring"
+    assert not any(_port_open(u) for k, u in urls.items() if k != "otlp_grpc")
+
+
+@integration
+def test_cli_stack_up_prints_urls_and_stops_on_sigterm(require_program):
+    require_program("prometheus")
+    require_program("alertmanager")
+    require_program("jaeger")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentinsight", "stack", "up", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, proc.stderr.read() if proc.poll() is not None else "no output in 60s"
+        urls = json.loads(proc.stdout.readline())
+        assert all(_port_open(urls[k]) for k in ("prometheus", "alertmanager", "jaeger"))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        assert not any(_port_open(urls[k]) for k in ("prometheus", "alertmanager", "jaeger"))
+    finally:
+        proc.kill()
+        proc.wait()
