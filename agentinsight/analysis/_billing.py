@@ -34,7 +34,8 @@ __all__ = [
 ]
 
 BATCH_ATTRIBUTES = ("gen_ai.request.batch", "gen_ai.batch")
-TASK_TYPE_ATTRIBUTES = ("agentinsight.task_type", "task_type", "task.type", "gen_ai.task.type")
+TASK_TYPE_ATTRIBUTES = ("agentinsight.task.type", "agentinsight.task_type", "task_type",
+                        "task.type", "gen_ai.task.type")
 UNKNOWN = "(unknown)"
 SERVICE_TIER_ATTRIBUTES = (
     "openai.response.service_tier",
@@ -299,8 +300,9 @@ def price_token_usage(
 
 
 def traces_frame(priced: pd.DataFrame, parent: np.ndarray) -> pd.DataFrame:
-    """One row per trace: its task root (top-most invoke_agent span, else the root span),
-    task type, tool chain and summed usage."""
+    """One row per trace: its task root (top-most ``task`` span, else ``invoke_agent`` span,
+    else root span) and its status, root agent, task type (top-most task-type attribute, else
+    the root agent), time range and tool chain."""
     n = len(priced)
     depth = np.zeros(n, dtype="int64")
     cursor = parent.copy()
@@ -312,23 +314,28 @@ def traces_frame(priced: pd.DataFrame, parent: np.ndarray) -> pd.DataFrame:
         cursor[live] = parent[cursor[live]]
     base = pd.DataFrame({"trace_id": priced["trace_id"].to_numpy(object), "depth": depth,
                          "start": priced["start"].to_numpy(), "row": np.arange(n)})
-    agents = priced["operation"].to_numpy(object) == "invoke_agent"
-    candidates = pd.concat([base[agents].assign(rank=0), base[parent < 0].assign(rank=1)])
-    top = candidates.sort_values(["rank", "depth", "start"]).drop_duplicates("trace_id")
-    rows = top["row"].to_numpy()
-    task_root = priced.iloc[rows]
-    task_type = [
-        attribute(a, TASK_TYPE_ATTRIBUTES) for a in task_root["attributes"].to_numpy(object)
-    ]
-    root_agent = task_root["agent"].to_numpy(object)
+    op = priced["operation"].to_numpy(object)
+    agents, tasks = op == "invoke_agent", op == "task"
+    ranked = pd.concat([base[tasks].assign(rank=0), base[agents].assign(rank=1),
+                        base[parent < 0].assign(rank=2)]).sort_values(["rank", "depth", "start"])
+    top = ranked.drop_duplicates("trace_id")
+    task_root = priced.iloc[top["row"].to_numpy()]
     traces = pd.DataFrame({
         "trace_id": top["trace_id"].to_numpy(object),
         "root_name": task_root["name"].to_numpy(object),
-        "agent": np.where(pd.isna(root_agent), UNKNOWN, root_agent),
-        "task_type": [str(t) if t is not None else (a if not pd.isna(a) else UNKNOWN)
-                      for t, a in zip(task_type, root_agent, strict=True)],
         "status": task_root["status"].to_numpy(object),
     })
+    named = ranked[ranked["rank"] < 2]
+    typed = [attribute(a, TASK_TYPE_ATTRIBUTES)
+             for a in priced["attributes"].to_numpy(object)[named["row"].to_numpy()]]
+    named = named.assign(task_type=typed, agent=priced["agent"].to_numpy(object)[named["row"]])
+    first_agent = named[named["rank"] == 1].dropna(subset=["agent"]).drop_duplicates("trace_id")
+    first_type = named.dropna(subset=["task_type"]).drop_duplicates("trace_id")
+    agent = traces["trace_id"].map(first_agent.set_index("trace_id")["agent"])
+    task_type = traces["trace_id"].map(first_type.set_index("trace_id")["task_type"].astype(str))
+    agent, task_type = agent.astype(object), task_type.astype(object)
+    traces["agent"] = agent.fillna(UNKNOWN).to_numpy(object)
+    traces["task_type"] = task_type.fillna(agent).fillna(UNKNOWN).to_numpy(object)
     traces["success"] = traces["status"] != "error"
     span_times = priced.groupby("trace_id", sort=False).agg(start=("start", "min"),
                                                             end=("end", "max"))
@@ -374,7 +381,7 @@ def example_spans() -> pd.DataFrame:
         "input_tokens": [r[8] for r in rows], "output_tokens": [r[10] for r in rows],
         "cache_read_tokens": [r[9] for r in rows], "cache_write_tokens": np.nan,
         "reasoning_tokens": np.nan,
-        "attributes": [{"agentinsight.task_type": "research"}, {}, {}, {}],
+        "attributes": [{"agentinsight.task.type": "research"}, {}, {}, {}],
     })
     for col in TOKEN_COLUMNS:
         frame[col] = frame[col].astype("float64")

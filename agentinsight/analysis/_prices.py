@@ -311,18 +311,20 @@ def _apply(
             a[keep] for a in (inp, outp, cread, cwrite, reason, tier_input)
         )
         r_in, r_cr, r_cw = (r[keep] if isinstance(r, np.ndarray) else r for r in (r_in, r_cr, r_cw))
+    full_in = 0.0 if r_in is None else r_in
     in_leaf = inp - (cread if r_cr is not None else 0.0) - (cwrite if r_cw is not None else 0.0)
-    in_cost = in_leaf * (r_in or 0.0)
+    in_cost = in_leaf * full_in
     savings = np.zeros(len(rows))
     premium = np.zeros(len(rows))
     if r_cr is not None:
         in_cost = in_cost + cread * r_cr
-        savings = cread * ((r_in or 0.0) - r_cr)
+        savings = cread * (full_in - r_cr)
     if r_cw is not None:
         in_cost = in_cost + cwrite * r_cw
-        premium = cwrite * (r_cw - (r_in or 0.0))
+        premium = cwrite * (r_cw - full_in)
     out_leaf = outp - (reason if r_rs is not None else 0.0)
-    out_cost = out_leaf * (r_out or 0.0) + (reason * r_rs if r_rs is not None else 0.0)
+    out_cost = out_leaf * (0.0 if r_out is None else r_out) + (
+        reason * r_rs if r_rs is not None else 0.0)
     request_fee = prices.get("requests_kcount")
     out.input_cost[rows] = in_cost / 1e6
     out.output_cost[rows] = out_cost / 1e6

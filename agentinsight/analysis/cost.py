@@ -246,10 +246,11 @@ def cost_table(
 ) -> CostTable:
     """Cost and token totals grouped by ``by``, most expensive first.
 
-    ``by`` names: ``agent`` (the span's agent or its nearest ancestor's), ``task_type`` (from
-    the task's root ``invoke_agent`` span: attributes ``agentinsight.task_type``/``task_type``,
-    else its agent), ``root_agent``, ``tool_chain`` (the trace's tools in order), ``hour``,
-    ``day``, ``week``, ``month``, or any column (``model``, ``provider``, ``service``, ...).
+    ``by`` names: ``agent`` (the span's agent or its nearest ancestor's), ``task_type`` (the
+    top-most ``agentinsight.task.type`` attribute (see ``TASK_TYPE_ATTRIBUTES``) on the
+    trace's ``task``/``invoke_agent`` spans, else the root agent), ``root_agent``,
+    ``tool_chain`` (the trace's tools in order), ``hour``, ``day``, ``week``, ``month``, or any
+    column (``model``, ``provider``, ``service``, ...).
     Works on spans, priced spans, a token-usage metrics frame or its priced form (there
     ``calls`` is unknown). Columns: ``calls``, the token sums, ``tokens`` (input + output),
     ``cost_usd`` (NaN when nothing in the group is priced), ``unpriced_calls``,
@@ -353,9 +354,9 @@ def cost_per_successful_task(
 ) -> CostTable:
     """What one successful task costs: all spend (failed tasks included) / successful tasks.
 
-    A task is a trace; it succeeded when its root ``invoke_agent`` span (else its root span)
-    has no error status. ``by``: ``task_type``, ``agent`` (root agent), ``tool_chain``,
-    ``root_name``, ``day``, ``week``, ``month``.
+    A task is a trace; it succeeded when its top-most ``task`` span (else ``invoke_agent``
+    span, else root span) has no error status. ``by``: ``task_type``, ``agent`` (root agent),
+    ``tool_chain``, ``root_name``, ``day``, ``week``, ``month``.
 
     >>> from agentinsight.analysis.cost import example_spans
     >>> t = cost_per_successful_task(example_spans())
