@@ -2,20 +2,80 @@
 
 Entry points:
 
+* ``detect(frame)`` scores every series of a metrics frame causally with several detectors and
+  returns a findings frame (one row per incident and series, overlapping detections merged,
+  trace ids linked from exemplars or spans);
+* ``detect_traces(spans)`` finds latency outliers per operation, error bursts and runaway agent
+  runs in a spans frame;
 * ``score_series(series)`` scores one series causally (a point's score uses only earlier points
   and itself), with one fixed parameter set, in [0, 1]. Its quality is measured on the labelled
-  NAB data by ``benchmarks/nab.py``.
+  NAB data by ``benchmarks/nab.py``;
+* ``findings_html(findings)`` renders a findings frame as an HTML table for notebooks/reports.
+
+The detectors are scikit-learn outlier estimators (``fit``/``score_samples``/
+``decision_function``/``predict``): ``ExtremeValueDetector``, ``SeasonalBaselineDetector``,
+``LevelShiftDetector`` (series) and ``AgentIsolationForest`` (per-agent feature vectors from
+``agent_features``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from agentinsight.analysis._detectors_findings import (
+    findings_frame,
+    findings_html,
+    merge_overlapping,
+    runs_of,
+)
+from agentinsight.analysis._detectors_series import (
+    ExtremeValueDetector,
+    LevelShiftDetector,
+    SeasonalBaselineDetector,
+)
 from agentinsight.analysis._detectors_stream import day_period, stream_scores
-from agentinsight.exceptions import ConfigurationError, InvalidTimeError
+from agentinsight.analysis._detectors_traces import (
+    AGENT_FEATURES,
+    AgentIsolationForest,
+    agent_features,
+    error_burst_findings,
+    latency_outlier_findings,
+    runaway_run_findings,
+)
+from agentinsight.exceptions import ConfigurationError, InvalidTimeError, SchemaError
+from agentinsight.frames import (
+    empty_findings_frame,
+    label_columns,
+    validate_metrics_frame,
+    validate_spans_frame,
+)
 
-__all__ = ["score_series"]
+__all__ = [
+    "AGENT_FEATURES",
+    "DEFAULT_DETECTORS",
+    "TRACE_DETECTORS",
+    "AgentIsolationForest",
+    "ExtremeValueDetector",
+    "LevelShiftDetector",
+    "SeasonalBaselineDetector",
+    "agent_features",
+    "default_detectors",
+    "detect",
+    "detect_traces",
+    "findings_html",
+    "score_series",
+]
+
+#: The detectors ``detect`` runs when none are named.
+DEFAULT_DETECTORS = ("extreme", "seasonal", "level_shift")
+#: The detectors ``detect_traces`` runs when none are named.
+TRACE_DETECTORS = ("latency_outlier", "error_burst", "runaway_run")
+_TRACE_FUNCS = {"latency_outlier": latency_outlier_findings, "error_burst": error_burst_findings,
+                "runaway_run": runaway_run_findings}
 
 
 def score_series(series: pd.Series) -> pd.Series:
@@ -71,3 +131,222 @@ def _period_of(index: pd.Index, name: object) -> int:
         )
     positive = gaps[gaps > 0]
     return day_period(float(np.median(positive)) / 1e9) if len(positive) else 0
+
+
+def default_detectors() -> dict[str, Any]:
+    """Fresh instances of the series detectors ``detect`` uses, by name.
+
+    >>> sorted(default_detectors())
+    ['extreme', 'level_shift', 'seasonal']
+    """
+    return {"extreme": ExtremeValueDetector(), "seasonal": SeasonalBaselineDetector(),
+            "level_shift": LevelShiftDetector()}
+
+
+def detect(
+    frame: pd.DataFrame,
+    *,
+    detectors: Iterable[str] | Mapping[str, Any] | None = None,
+    spans: pd.DataFrame | None = None,
+    exemplars: pd.DataFrame | None = None,
+    threshold: float = 0.5,
+    min_points: int = 10,
+    max_gap: int = 2,
+    max_trace_ids: int = 10,
+) -> pd.DataFrame:
+    """Findings for every series of a metrics frame.
+
+    Series are the distinct (``metric`` + label columns) combinations. Each detector scores every
+    series causally in [0, 1]; runs of points scoring at least ``threshold`` (gaps of up to
+    ``max_gap`` points bridged) become findings with start, end, peak score, the observed and
+    expected value at the peak and a one-line summary; findings of several detectors that
+    overlap on one series are merged. Trace ids come from ``exemplars`` (a frame with
+    ``timestamp`` and ``trace_id``, optionally ``metric`` and label columns) or else from
+    ``spans`` overlapping the finding whose agent/model/tool/... match the series' labels.
+    Series with fewer than ``min_points`` values give no finding.
+
+    ``detectors`` is a list of names from ``default_detectors()`` or a mapping of name to a
+    detector with a ``causal_scores(X, index)`` method.
+
+    >>> from agentinsight.frames import metrics_frame
+    >>> t = np.arange(500) * 60.0
+    >>> v = np.r_[np.random.default_rng(1).normal(10, 1, 450), np.full(50, 40.0)]
+    >>> found = detect(metrics_frame(t, "queue", v, {"agent": ["a"] * 500}))
+    >>> found[["detector", "severity"]].values.tolist()
+    [['extreme+level_shift+seasonal', 'critical']]
+    """
+    validate_metrics_frame(frame)
+    chosen = _choose(detectors)
+    if frame.empty:
+        return empty_findings_frame()
+    labels = label_columns(frame)
+    wide, index, keys = _to_wide(frame, labels)
+    rows: list[dict[str, Any]] = []
+    counts = np.isfinite(wide).sum(axis=0)
+    usable = counts >= max(min_points, 2)
+    if not usable.any():
+        return empty_findings_frame()
+    wide, keys = wide[:, usable], [k for k, u in zip(keys, usable, strict=True) if u]
+    seen = np.cumsum(np.isfinite(wide), axis=0)
+    for name, det in chosen.items():
+        scores, expected = det.causal_scores(wide, index)
+        scores = np.where(seen > min_points, scores, 0.0)
+        hot = scores >= threshold
+        for col in np.flatnonzero(hot.any(axis=0)):
+            for first, last in runs_of(hot[:, col], max_gap):
+                peak = first + int(np.argmax(scores[first:last + 1, col]))
+                rows.append(_series_finding(name, keys[col], index, first, last, peak,
+                                            scores[peak, col], wide[peak, col],
+                                            expected[peak, col]))
+    found = merge_overlapping(findings_frame(rows))
+    if len(found) and (exemplars is not None or spans is not None):
+        found["trace_ids"] = [
+            _link_traces(rec, exemplars, spans, max_trace_ids)
+            for rec in found.to_dict("records")
+        ]
+    return found
+
+
+def detect_traces(spans: pd.DataFrame, *, detectors: Iterable[str] | None = None,
+                  **options: Any) -> pd.DataFrame:
+    """Findings from a spans frame: latency outliers per operation, error bursts per agent,
+    and runaway agent runs (far more LLM/tool calls than the agent's norm).
+
+    ``detectors`` picks from ``TRACE_DETECTORS``; ``options`` are passed to the detector whose
+    keyword they name (e.g. ``n_sigmas=8``) — an option no chosen detector takes is an error.
+
+    >>> from agentinsight.frames import empty_spans_frame
+    >>> detect_traces(empty_spans_frame()).empty
+    True
+    """
+    validate_spans_frame(spans)
+    names = list(detectors) if detectors is not None else list(TRACE_DETECTORS)
+    unknown = [n for n in names if n not in _TRACE_FUNCS]
+    if unknown:
+        raise ConfigurationError(f"detect_traces: unknown detector(s) {unknown}; "
+                                 f"choose from {list(TRACE_DETECTORS)}")
+    import inspect
+
+    rows: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for name in names:
+        func = _TRACE_FUNCS[name]
+        params = inspect.signature(func).parameters
+        kwargs = {k: v for k, v in options.items() if k in params}
+        used.update(kwargs)
+        rows.extend(func(spans, **kwargs))
+    extra = set(options) - used
+    if extra:
+        raise ConfigurationError(f"detect_traces: option(s) {sorted(extra)} are not taken by "
+                                 f"any of {names}")
+    return merge_overlapping(findings_frame(rows))
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _choose(detectors: Iterable[str] | Mapping[str, Any] | None) -> dict[str, Any]:
+    available = default_detectors()
+    if detectors is None:
+        return available
+    if isinstance(detectors, Mapping):
+        chosen = dict(detectors)
+    else:
+        names = [detectors] if isinstance(detectors, str) else list(detectors)
+        unknown = [n for n in names if n not in available]
+        if unknown:
+            raise ConfigurationError(f"detect: unknown detector(s) {unknown}; choose from "
+                                     f"{sorted(available)} or pass a mapping of detectors")
+        chosen = {n: available[n] for n in names}
+    for name, det in chosen.items():
+        if not hasattr(det, "causal_scores"):
+            raise ConfigurationError(f"detect: detector {name!r} has no causal_scores method")
+    return chosen
+
+
+def _to_wide(frame: pd.DataFrame, labels: list[str]
+             ) -> tuple[np.ndarray, pd.DatetimeIndex, list[dict[str, str]]]:
+    """Points × series array on the sorted union of timestamps, with each series' labels."""
+    if frame["timestamp"].isna().any():
+        raise SchemaError("metrics frame: column 'timestamp' has missing values")
+    key_cols = ["metric", *labels]
+    codes, uniques = pd.MultiIndex.from_frame(
+        frame[key_cols].astype(object)).factorize()
+    ts_codes, ts_uniques = pd.factorize(frame["timestamp"], sort=True)
+    wide = np.full((len(ts_uniques), len(uniques)), np.nan)
+    wide[ts_codes, codes] = frame["value"].to_numpy(dtype=float)
+    wide[~np.isfinite(wide)] = np.nan
+    keys = []
+    for tup in uniques:
+        series = {"__name__": str(tup[0])}
+        for label, value in zip(labels, tup[1:], strict=True):
+            if value is not None and not (isinstance(value, float) and np.isnan(value)):
+                series[label] = str(value)
+        keys.append(series)
+    return wide, pd.DatetimeIndex(ts_uniques), keys
+
+
+def _series_finding(detector: str, series: dict[str, str], index: pd.DatetimeIndex, first: int,
+                    last: int, peak: int, score: float, observed: float,
+                    expected: float) -> dict[str, Any]:
+    start, end = index[first], index[last]
+    name = series["__name__"]
+    labels = ",".join(f"{k}={v}" for k, v in series.items() if k != "__name__")
+    where = f"{name}{{{labels}}}" if labels else name
+    if not np.isfinite(expected):
+        exp = ""
+    elif detector == "extreme":
+        side = "max" if observed >= expected else "min"
+        exp = f" (beyond the previous {side} {expected:.4g})"
+    else:
+        exp = f" (expected about {expected:.4g})"
+    length = _duration(end - start)
+    return {
+        "detector": detector, "series": series, "start": start, "end": end,
+        "score": float(np.clip(score, 0.0, 1.0)), "observed": float(observed),
+        "expected": float(expected) if np.isfinite(expected) else np.nan,
+        "summary": f"{where}: {observed:.4g}{exp} at {index[peak]:%Y-%m-%d %H:%M}"
+                   + (f", anomalous for {length}" if length else ""),
+    }
+
+
+def _duration(delta: pd.Timedelta) -> str:
+    seconds = delta.total_seconds()
+    if seconds <= 0:
+        return ""
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _link_traces(rec: Mapping[str, Any], exemplars: pd.DataFrame | None,
+                 spans: pd.DataFrame | None, limit: int) -> list[str]:
+    """Trace ids of exemplars (else spans) inside the finding's window on matching labels."""
+    found = list(rec["trace_ids"])
+    series = rec["series"]
+    start, end = rec["start"], rec["end"]
+    if exemplars is not None and len(exemplars):
+        if "trace_id" not in exemplars or "timestamp" not in exemplars:
+            raise SchemaError("exemplars frame: needs columns 'timestamp' and 'trace_id'")
+        ex = exemplars[(exemplars["timestamp"] >= start) & (exemplars["timestamp"] <= end)]
+        if "metric" in ex:
+            ex = ex[ex["metric"].astype(str) == series["__name__"]]
+        ex = _match_labels(ex, series)
+        found.extend(ex["trace_id"].astype(str))
+    if not found and spans is not None and len(spans):
+        sp = spans[(spans["start"] <= end) & (spans["end"] >= start)]
+        matched = _match_labels(sp, series, require_one=True)
+        if len(matched):
+            matched = matched.sort_values("duration_ms", ascending=False)
+            found.extend(matched["trace_id"].astype(str))
+    return list(dict.fromkeys(found))[:limit]
+
+
+def _match_labels(frame: pd.DataFrame, series: Mapping[str, str],
+                  require_one: bool = False) -> pd.DataFrame:
+    common = [k for k in series if k != "__name__" and k in frame.columns]
+    if require_one and not common:
+        return frame.iloc[:0]
+    for col in common:
+        frame = frame[frame[col].astype(object).astype(str) == series[col]]
+    return frame

@@ -1,0 +1,347 @@
+"""Series detectors as scikit-learn outlier estimators, each with a causal batch scorer.
+
+Every detector here treats the rows of ``X`` as consecutive observations in time and each
+column as one series. Two ways to use them:
+
+* scikit-learn style: ``fit(history)`` learns a baseline, then ``score_samples`` (lower = more
+  abnormal), ``decision_function`` (negative = anomalous) and ``predict`` (+1 / -1) judge new
+  rows against it;
+* ``causal_scores(X, index=None)``: scores every row against the rows before it only, in
+  [0, 1], for all columns at once; ``detect`` uses this on a whole metrics frame. It returns the
+  scores and the value the detector expected at each point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from agentinsight.analysis._detectors_stream import DEFAULT, day_period, raw_excess
+
+__all__ = ["ExtremeValueDetector", "LevelShiftDetector", "SeasonalBaselineDetector"]
+
+_MAD_TO_SIGMA = 1.4826
+
+
+class _SeriesDetector(OutlierMixin, BaseEstimator):
+    """Shared plumbing: validation, NaN tolerance, decision_function and predict."""
+
+    #: anomaly score (0..1) at which predict() says -1; subclasses map their statistic onto it
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _validate(self, X: Any, reset: bool) -> np.ndarray:
+        return validate_data(self, X, reset=reset, dtype=np.float64,
+                             ensure_all_finite="allow-nan")
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """``score_samples(X) - offset_``: negative for rows the detector calls anomalous."""
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X: Any) -> np.ndarray:
+        """+1 for normal rows, -1 for anomalous ones."""
+        return np.where(self.decision_function(X) >= 0, 1, -1)
+
+
+class ExtremeValueDetector(_SeriesDetector):
+    """Flags values beyond the range seen before (the view ``score_series`` is built on).
+
+    ``tolerance`` is the excess, as a fraction of the known range, at which a value is called
+    anomalous (it scores 0.5 in ``causal_scores``); ``warmup`` points score 0 there while the
+    range forms. ``score_series`` uses the same views with NAB's more eager setting.
+
+    >>> det = ExtremeValueDetector().fit(np.arange(100.0).reshape(-1, 1))
+    >>> det.predict([[50.0], [110.0], [130.0]]).tolist()
+    [1, 1, -1]
+    """
+
+    def __init__(self, tolerance: float = 0.25, warmup: int = 60) -> None:
+        self.tolerance = tolerance
+        self.warmup = warmup
+
+    def fit(self, X: Any, y: Any = None) -> ExtremeValueDetector:
+        """Learn each column's range from ``X``."""
+        X = self._validate(X, reset=True)
+        with np.errstate(all="ignore"):
+            lo, hi = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+        self.min_ = np.nan_to_num(lo, nan=0.0)
+        self.max_ = np.nan_to_num(hi, nan=0.0)
+        self.offset_ = -float(self.tolerance)
+        return self
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Minus the largest excess over the learned range (as a fraction of it) per row."""
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        span = np.where(self.max_ > self.min_, self.max_ - self.min_, 1.0)
+        excess = np.fmax(X - self.max_, self.min_ - X) / span
+        excess = np.nan_to_num(np.clip(excess, 0.0, None), nan=0.0)
+        return -excess.max(axis=1)
+
+    def causal_scores(self, X: np.ndarray, index: pd.DatetimeIndex | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Excess over the range seen before, for every column (points × series), in [0, 1],
+        with the range bound that was crossed as the expected value."""
+        filled = _ffill(X)
+        period = _rows_per_day(index)
+        params = replace(DEFAULT, warmup=int(self.warmup))
+        raw = raw_excess(filled.T, period, params).T
+        scores = 1.0 - np.exp(-raw * np.log(2.0) / float(self.tolerance))
+        hi = _lag(np.fmax.accumulate(filled, axis=0))
+        lo = _lag(np.fmin.accumulate(filled, axis=0))
+        expected = np.where(filled > hi, hi, np.where(filled < lo, lo, filled))
+        scores[np.isnan(X)] = 0.0
+        return scores, expected
+
+
+class SeasonalBaselineDetector(_SeriesDetector):
+    """Robust seasonal baseline: median and MAD per season slot (or overall without a season).
+
+    With ``season_length=None`` and a pandas input indexed by time, the slots are hour-of-day,
+    or hour-of-week once ``min_cycles`` weeks of history exist; with an int, row ``i`` falls in
+    slot ``i % season_length``. A row is anomalous when it is more than ``n_sigmas`` robust
+    standard deviations (1.4826 × MAD) from its slot's median.
+
+    >>> X = np.tile([1.0, 5.0], 50).reshape(-1, 1)
+    >>> det = SeasonalBaselineDetector(season_length=2).fit(X)
+    >>> det.predict([[1.0], [5.0], [5.0], [5.0]]).tolist()
+    [1, 1, -1, 1]
+    """
+
+    def __init__(self, season_length: int | None = None, n_sigmas: float = 6.0,
+                 window: int = 7, min_cycles: int = 3) -> None:
+        self.season_length = season_length
+        self.n_sigmas = n_sigmas
+        self.window = window
+        self.min_cycles = min_cycles
+
+    def fit(self, X: Any, y: Any = None) -> SeasonalBaselineDetector:
+        """Learn each slot's median and MAD per column from ``X``."""
+        index = getattr(X, "index", None)
+        X = self._validate(X, reset=True)
+        slots = self._slots(len(X), index, fitting=True)
+        n_slots = int(slots.max()) + 1 if len(slots) else 1
+        self.median_ = np.zeros((n_slots, X.shape[1]))
+        self.scale_ = np.ones((n_slots, X.shape[1]))
+        with np.errstate(all="ignore"), _quiet():
+            overall = np.nan_to_num(np.nanmedian(X, axis=0), nan=0.0)
+            for s in range(n_slots):
+                rows = X[slots == s]
+                med = np.nanmedian(rows, axis=0) if len(rows) else overall
+                med = np.where(np.isnan(med), overall, med)
+                mad = np.nanmedian(np.abs(rows - med), axis=0) if len(rows) else np.nan
+                self.median_[s] = med
+                self.scale_[s] = _MAD_TO_SIGMA * np.nan_to_num(mad, nan=0.0)
+        floor = 1e-3 * np.maximum(np.abs(self.median_).max(axis=0), 1e-9)
+        self.scale_ = np.maximum(self.scale_, floor)
+        self.n_slots_ = n_slots
+        self.offset_ = -float(self.n_sigmas)
+        return self
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Minus the largest robust z-score per row (rows continue the fitted history's slots
+        when ``season_length`` is an int; a time index maps them to hour slots)."""
+        check_is_fitted(self)
+        index = getattr(X, "index", None)
+        X = self._validate(X, reset=False)
+        slots = self._slots(len(X), index, fitting=False) % self.n_slots_
+        z = np.abs(X - self.median_[slots]) / self.scale_[slots]
+        return -np.nan_to_num(z, nan=0.0).max(axis=1)
+
+    def _slots(self, n: int, index: Any, fitting: bool) -> np.ndarray:
+        if self.season_length:
+            return np.arange(n) % int(self.season_length)
+        if isinstance(index, pd.DatetimeIndex) and n:
+            if fitting:
+                days = (index.max() - index.min()) / pd.Timedelta(days=1)
+                self.weekly_ = days >= 7 * self.min_cycles
+                self.hourly_ = days >= self.min_cycles
+            if getattr(self, "weekly_", False):
+                return np.asarray(index.dayofweek * 24 + index.hour)
+            if getattr(self, "hourly_", False):
+                return np.asarray(index.hour)
+        return np.zeros(n, dtype=int)
+
+    def causal_scores(self, X: np.ndarray, index: pd.DatetimeIndex | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Each point against what the points before it lead one to expect, in [0, 1].
+
+        The expectation is the median of the same time of day over the last ``window`` days
+        (with a daily period from ``season_length`` or the time index, once two earlier days
+        exist), or else the median of the last ``window`` × 4 points; per series and point,
+        whichever of the two has tracked the series better so far is used. The spread is a
+        running robust average of past absolute residuals. Scores map the z-score so that
+        ``n_sigmas`` scores 0.5.
+        """
+        values = np.asarray(X, dtype=float)
+        period = int(self.season_length or _rows_per_day(index))
+        frame = pd.DataFrame(values)
+        trail = frame.rolling(4 * self.window, min_periods=8).median().shift(1).to_numpy()
+        expected = trail
+        if period and values.shape[0] > 2 * period:
+            seasonal = _lagged_median(values, period, self.window)
+            halflife = max(period // 4, 8)
+            err_trail = _ewm_lagged(np.abs(values - trail), halflife)
+            err_seas = _ewm_lagged(np.abs(values - seasonal), halflife)
+            use_seasonal = np.isfinite(seasonal) & ~(err_seas >= err_trail)
+            expected = np.where(use_seasonal, seasonal, trail)
+        resid = np.abs(values - expected)
+        spread = 1.25 * _ewm_lagged(resid, 4 * self.window)
+        floor = 1e-3 * np.maximum(np.abs(np.nan_to_num(expected)), 1e-9)
+        with np.errstate(all="ignore"):
+            z = np.nan_to_num(resid / np.fmax(spread, floor), nan=0.0)
+        scores = z / (z + float(self.n_sigmas))
+        scores[np.isnan(values)] = 0.0
+        return scores, expected
+
+
+class LevelShiftDetector(_SeriesDetector):
+    """Two-sided CUSUM change-point detector on robust z-scores.
+
+    ``fit`` learns the reference level (median) and spread (1.4826 × MAD); the CUSUM then
+    accumulates standardised deviations beyond ``drift`` sigmas, and a row is anomalous once the
+    sum passes ``threshold``. A sustained shift of a few sigmas is flagged within a handful of
+    points, while a single spike of the same size is not.
+
+    >>> det = LevelShiftDetector().fit(np.random.default_rng(0).normal(size=(200, 1)))
+    >>> det.predict(np.r_[np.zeros(5), np.full(10, 3.0)].reshape(-1, 1)).tolist()[-1]
+    -1
+    """
+
+    def __init__(self, threshold: float = 8.0, drift: float = 1.0, window: int = 200) -> None:
+        self.threshold = threshold
+        self.drift = drift
+        self.window = window
+
+    def fit(self, X: Any, y: Any = None) -> LevelShiftDetector:
+        """Learn each column's reference median and robust spread."""
+        X = self._validate(X, reset=True)
+        with np.errstate(all="ignore"), _quiet():
+            med = np.nan_to_num(np.nanmedian(X, axis=0), nan=0.0)
+            mad = np.nan_to_num(np.nanmedian(np.abs(X - med), axis=0), nan=0.0)
+        self.level_ = med
+        self.scale_ = np.maximum(_MAD_TO_SIGMA * mad, 1e-3 * np.maximum(np.abs(med), 1e-9))
+        self.offset_ = -float(self.threshold)
+        return self
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Minus the CUSUM statistic after each row (rows taken as a sequence)."""
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        z = np.nan_to_num((X - self.level_) / self.scale_, nan=0.0)
+        up = np.zeros(X.shape[1])
+        down = np.zeros(X.shape[1])
+        out = np.empty(len(X))
+        k = float(self.drift)
+        for i, row in enumerate(z):
+            up = np.maximum(0.0, up + row - k)
+            down = np.maximum(0.0, down - row - k)
+            out[i] = -max(up.max(initial=0.0), down.max(initial=0.0))
+        return out
+
+    def causal_scores(self, X: np.ndarray, index: pd.DatetimeIndex | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """CUSUM against the median/MAD of the previous ``window`` points, for all columns.
+
+        After an alarm the sums restart and the reference re-forms on the new level, so one shift
+        is one finding. Scores map the statistic to [0, 1] with ``threshold`` at 0.5.
+        """
+        filled = _ffill(X)
+        frame = pd.DataFrame(filled)
+        level = frame.rolling(self.window, min_periods=max(self.window // 2, 2)).median()
+        level = level.shift(1).to_numpy()
+        spread = 1.25 * _ewm_lagged(np.abs(filled - level), self.window)
+        spread = np.fmax(spread, 1e-3 * np.maximum(np.abs(level), 1e-9))
+        resid_seen = np.cumsum(np.isfinite(level), axis=0)
+        with np.errstate(all="ignore"):
+            z = np.nan_to_num((filled - level) / spread, nan=0.0)
+        z[resid_seen < 20] = 0.0  # the spread needs some residuals before it means anything
+        z = np.clip(z, -3 * self.threshold, 3 * self.threshold)
+        stat = np.zeros(X.shape)
+        up = np.zeros(X.shape[1])
+        down = np.zeros(X.shape[1])
+        hold = np.zeros(X.shape[1], dtype=int)
+        anchor = level.copy()
+        k, h = float(self.drift), float(self.threshold)
+        for i in range(X.shape[0]):
+            up = np.maximum(0.0, up + z[i] - k)
+            down = np.maximum(0.0, down - z[i] - k)
+            current = np.maximum(up, down)
+            resting = hold > 0
+            current[resting] = 0.0
+            stat[i] = current
+            fired = current > h
+            # after an alarm the sums restart and stay quiet while the reference window
+            # re-forms on the new level, so one shift is one finding
+            up[fired | resting] = 0.0
+            down[fired | resting] = 0.0
+            hold = np.where(fired, self.window // 2, np.maximum(hold - 1, 0))
+        # a shift shows as the first point past the threshold; the sums restart after it
+        scores = stat / (stat + h)
+        scores[np.isnan(X)] = 0.0
+        return scores, anchor
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+class _quiet:
+    """Silence numpy's all-NaN-slice warnings inside a block."""
+
+    def __enter__(self) -> None:
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc: object) -> None:
+        self._ctx.__exit__(*exc)
+
+
+def _ffill(X: np.ndarray) -> np.ndarray:
+    """Forward-fill NaN down each column (leading NaN take the first value)."""
+    return pd.DataFrame(X).ffill().bfill().to_numpy(dtype=float)
+
+
+def _ewm_lagged(a: np.ndarray, halflife: float) -> np.ndarray:
+    """Exponentially weighted mean of the values before each point (NaN ignored)."""
+    return pd.DataFrame(a).ewm(halflife=halflife, ignore_na=True).mean().shift(1).to_numpy()
+
+
+def _lagged_median(values: np.ndarray, period: int, cycles: int) -> np.ndarray:
+    """Median of the values 1..``cycles`` periods earlier (NaN until two of them exist)."""
+    n, m = values.shape
+    out = np.full(values.shape, np.nan)
+    for c0 in range(0, m, 128):  # column blocks keep the stacked copy small
+        block = values[:, c0:c0 + 128]
+        stack = np.full((cycles, *block.shape), np.nan)
+        for k in range(1, cycles + 1):
+            if k * period < n:
+                stack[k - 1, k * period:] = block[: n - k * period]
+        enough = np.isfinite(stack).sum(axis=0) >= 2
+        with np.errstate(all="ignore"), _quiet():
+            med = np.nanmedian(stack, axis=0)
+        out[:, c0:c0 + 128] = np.where(enough, med, np.nan)
+    return out
+
+
+def _lag(a: np.ndarray) -> np.ndarray:
+    out = np.full_like(a, np.nan)
+    out[1:] = a[:-1]
+    return out
+
+
+def _rows_per_day(index: pd.DatetimeIndex | None) -> int:
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
+        return 0
+    gaps = np.diff(index[:21].as_unit("ns").asi8)
+    gaps = gaps[gaps > 0]
+    return day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
