@@ -10,6 +10,11 @@ if [[ -x "$bin" ]]; then echo "$bin"; exit 0; fi
 mkdir -p "$(dirname "$bin")"
 cd "$here"
 [[ -f go.sum ]] || GOFLAGS=-mod=mod go mod tidy >&2
-GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -o "$bin.tmp" github.com/jaegertracing/jaeger/cmd/jaeger >&2
-mv "$bin.tmp" "$bin"
+# go.sum is committed, so a fresh machine only downloads modules; a per-process temp name lets two
+# concurrent builds finish without clobbering each other (the last rename wins, both are equal).
+echo "building Jaeger $version into $bin (first time only; takes minutes)" >&2
+tmp="$bin.tmp.$$"
+trap 'rm -f "$tmp"' EXIT
+GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -o "$tmp" github.com/jaegertracing/jaeger/cmd/jaeger >&2
+mv "$tmp" "$bin"
 echo "$bin"
