@@ -24,6 +24,8 @@ _perf = time.perf_counter
 _set_span_in_context = trace.set_span_in_context
 _attach = otel_context.attach
 _detach = otel_context.detach
+_current_span = trace.get_current_span
+_INVALID_SPAN = trace.INVALID_SPAN
 _error_types: dict[type, str] = {}
 _models: dict[tuple[str, str | None], tuple[str, str]] = {}
 
@@ -85,11 +87,14 @@ class _Block:
             else:
                 start = self._start_ns = None
                 self._t0 = _perf()
-            span = self._span = rt.tracer.start_span(
-                self._span_name(), kind=self._span_kind, attributes=self._span_attributes(),
-                start_time=start,
-            )
-            self._token = _attach(_set_span_in_context(span))
+            if rt.roots_unsampled and not _current_span().get_span_context().is_valid:
+                self._span, self._token = _INVALID_SPAN, None
+            else:
+                span = self._span = rt.tracer.start_span(
+                    self._span_name(), kind=self._span_kind,
+                    attributes=self._span_attributes(), start_time=start,
+                )
+                self._token = _attach(_set_span_in_context(span))
             self._enter_extra(rt)
             self._live = True
         except Exception as exc:
@@ -127,7 +132,8 @@ class _Block:
             self._finish_span(span)
             span.end(end)
         finally:
-            _detach(self._token)
+            if self._token is not None:
+                _detach(self._token)
             self._exit_extra()
         self._record(self._rt, _exemplar(span))
         if _events.subscribers:

@@ -19,6 +19,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace import sampling as _sampling
+from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CollectorRegistry
 
 from agentinsight import __version__
@@ -48,6 +49,12 @@ class Runtime:
         self.processor = processor
         self.started = time.monotonic()
         self.closed = False
+        # Metrics-only mode: new root spans are never sampled, so none are made at all (a
+        # sampled parent from another service still gets its child spans).
+        self.roots_unsampled = provider is not None and (
+            settings["sampler"].endswith("always_off")
+            or (settings["sampler"].endswith("traceidratio") and settings["sampler_arg"] == 0)
+        )
         m: Metrics = metrics_for(
             registry, settings["metrics_namespace"], settings["label_value_limit"]
         )
@@ -126,13 +133,20 @@ def _sampler(settings: dict[str, Any]) -> _sampling.Sampler:
     return _sampling.ParentBased(root) if name.startswith("parentbased_") else root
 
 
-def _processor(settings: dict[str, Any]) -> BatchProcessor | None:
+def _processor(settings: dict[str, Any], span_exporter: Any = None) -> BatchProcessor | None:
     kind = settings["traces_exporter"]
     batching = {
         "max_queue_size": settings["max_queue_size"],
         "max_export_batch_size": settings["max_export_batch_size"],
         "schedule_delay_ms": settings["schedule_delay_ms"],
     }
+    if span_exporter is not None:
+        if not callable(getattr(span_exporter, "export", None)):
+            raise ConfigurationError(
+                f"span_exporter={span_exporter!r}: expected an OpenTelemetry SpanExporter"
+            )
+        return BatchProcessor(span_exporter, description=type(span_exporter).__name__,
+                              **batching)
     if kind == "none":
         return None
     if kind == "console":
@@ -177,6 +191,7 @@ def configure(
     max_queue_size: int | None = None,
     schedule_delay_ms: int | None = None,
     max_export_batch_size: int | None = None,
+    span_exporter: SpanExporter | None = None,
 ) -> None:
     """Set up emit; every argument is optional and may come from the environment instead.
 
@@ -187,6 +202,10 @@ def configure(
     ``AGENTINSIGHT_LOG_DIR``) > default; the table is
     ``agentinsight.emit._settings.SETTINGS``. Defaults: ``metrics_namespace=""``,
     ``label_value_limit=1000``, traces exporter ``otlp`` when an endpoint is set, else ``none``.
+    ``span_exporter`` takes any OpenTelemetry ``SpanExporter`` object instead (batched the same
+    way), e.g. ``InMemorySpanExporter`` in tests. With ``traces_exporter="none"`` spans are still
+    made (trace ids for logs, exemplars and ``inject``) but go nowhere; add ``sample_ratio=0``
+    for metrics only.
 
     Calling it again replaces the previous configuration: the previous tracer provider is
     flushed and shut down, and metrics go to the new registry. emit keeps its own tracer provider
@@ -215,7 +234,7 @@ def configure(
         )
     registry = prometheus_client.REGISTRY if registry is None else registry
     metrics_for(registry, settings["metrics_namespace"], settings["label_value_limit"])
-    processor = _processor(settings)
+    processor = _processor(settings, span_exporter)
     provider = TracerProvider(
         sampler=_sampler(settings),
         resource=Resource.create({"service.name": settings["service_name"]}),

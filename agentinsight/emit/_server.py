@@ -77,7 +77,8 @@ class MetricsServer:
         self.port: int = httpd.server_address[1]
         self.url = f"http://{addr if ':' not in addr else f'[{addr}]'}:{self.port}"
         self._thread = threading.Thread(
-            target=httpd.serve_forever, name=f"agentinsight-metrics-{self.port}", daemon=True
+            target=httpd.serve_forever, args=(0.1,), name=f"agentinsight-metrics-{self.port}",
+            daemon=True,
         )
         self._thread.start()
 

@@ -350,3 +350,31 @@ def test_calls_work_before_configure_in_a_fresh_process():
 def test_public_names_are_sorted_and_exported():
     assert emit.__all__ == sorted(emit.__all__)
     assert all(hasattr(emit, name) for name in emit.__all__)
+
+
+def test_metrics_only_mode_makes_no_spans_but_honours_a_sampled_caller():
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    sink = InMemorySpanExporter()
+    emit.configure(registry=prometheus_client.CollectorRegistry(), span_exporter=sink,
+                   sample_ratio=0.0)
+    with emit.agent_run("planner") as run:
+        pass
+    caller = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    with emit.extract(caller), emit.agent_run("worker") as child:
+        pass
+    emit.flush()
+    assert value("agent_execution_total", agent="planner", status="success") == 1
+    assert run.trace_id == ""
+    assert child.trace_id == "0af7651916cd43dd8448eb211c80319c"
+    assert [s.name for s in sink.get_finished_spans()] == ["invoke_agent worker"]
+
+
+def test_inject_carries_the_current_trace(spans):
+    with emit.agent_run("planner") as run:
+        headers = emit.inject({})
+    assert headers["traceparent"].split("-")[1] == run.trace_id
+    with emit.extract(headers), emit.agent_run("remote") as remote:
+        pass
+    assert remote.trace_id == run.trace_id
+    assert spans()["invoke_agent remote"].parent.is_remote

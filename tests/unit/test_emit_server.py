@@ -74,3 +74,29 @@ def test_close_frees_the_port():
     again = emit.serve(port=port)
     assert again.port == port
     again.close()
+
+
+def test_multiprocess_mode_sums_worker_processes(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    worker = (
+        "from agentinsight import emit\n"
+        "for _ in range(3):\n"
+        "    with emit.agent_run('planner'):\n"
+        "        with emit.llm_call('gpt-4o', 'openai') as call:\n"
+        "            call.record_usage(input_tokens=100, output_tokens=10)\n"
+    )
+    env = {**__import__("os").environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", worker], env=env, check=True, timeout=60)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    srv = emit.serve(port=0)
+    try:
+        _, body = _get(f"{srv.url}/metrics")
+    finally:
+        srv.close()
+    assert 'agent_execution_total{agent="planner",status="success"} 6.0' in body
+    assert ('llm_tokens_used_total{agent="planner",model="gpt-4o",provider="openai",'
+            'token_type="input"} 600.0') in body
