@@ -1,0 +1,363 @@
+"""A simulated agent fleet: days of realistic history, with labelled incidents, in seconds.
+
+``simulate(out_dir, days=7)`` plays a fleet of agents (planner, researcher, coder, reviewer,
+summariser, support, ...) through the real :mod:`agentinsight.emit` code on a virtual clock and
+writes, into ``out_dir``:
+
+``metrics.om``
+    OpenMetrics text with timestamps: the emit registry as Prometheus would have scraped it every
+    ``scrape_interval`` seconds over the whole span (one MetricFamily block per metric, all its
+    timestamped samples inside, ending ``# EOF``). Counter values are exactly what the registry
+    held at each scrape. Load it with :func:`agentinsight.load.backfill_prometheus` or
+    :func:`agentinsight.load.import_victoriametrics`, or read it with ``FileSource``.
+``spans.jsonl``
+    OTLP JSON, one ``TracesData`` per line, written by emit's file exporter. Load it into Jaeger
+    with :func:`agentinsight.load.load_jaeger_otlp`.
+``truth.json``
+    The ground truth: the fleet (agents, models), every injected incident (kind, affected labels
+    and metrics, start, end, a few affected trace ids) and exact totals of every counter at the
+    end time.
+
+The fleet: tasks arrive as a Poisson process with a business-hours daily cycle and quiet
+weekends, wait in the ``default`` queue for one of five workers, and run a workflow of agents;
+each agent run makes LLM calls (several providers and models, lognormal tokens and latencies,
+prompt-cache reads and writes, reasoning tokens), tool calls and memory operations. One incident
+of each kind is injected, none on the first day (detectors need history to learn from):
+tool latency degradation, an agent's error burst, prompt bloat, a model switch that multiplies
+cost, a runaway agent loop, a queue backlog and a traffic drop. Everything follows from ``seed``.
+
+The default scrape interval is 60 s, Prometheus's own default: a week is then about ten
+thousand scrapes of the fleet's ~1,500 series, which keeps ``simulate(days=7)`` well inside two
+minutes and ``metrics.om`` loadable; a finer interval multiplies the file size and run time.
+
+``simulate`` configures :mod:`agentinsight.emit` for itself (its own registry, the file
+exporter, the virtual clock) and shuts it down at the end; call ``emit.configure()`` again if the
+same process emits real telemetry afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agentinsight.exceptions import ConfigurationError, InvalidTimeError
+
+__all__ = ["SimulationResult", "configure_parser", "run", "simulate"]
+
+_FILES = ("metrics.om", "spans.jsonl", "truth.json")
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Where ``simulate`` wrote its files, and the ground truth it wrote to ``truth.json``."""
+
+    out_dir: Path
+    metrics_path: Path
+    spans_path: Path
+    truth_path: Path
+    truth: dict[str, Any] = field(repr=False)
+    seconds: float = 0.0
+
+    @property
+    def incidents(self) -> list[dict[str, Any]]:
+        """The injected incidents, in time order."""
+        return list(self.truth["incidents"])
+
+
+def _rfc3339(t: float) -> str:
+    dt = datetime.fromtimestamp(t, UTC)
+    text = dt.isoformat(timespec="milliseconds" if t % 1 else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def _parse_start(start: Any) -> float:
+    if isinstance(start, bool):
+        raise InvalidTimeError(f"simulate(start={start!r}): expected a datetime, ISO string or "
+                               "epoch seconds")
+    if isinstance(start, int | float):
+        return float(start)
+    if isinstance(start, str):
+        text = start.strip()
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise InvalidTimeError(
+                f"simulate(start={start!r}): not an ISO 8601 time (e.g. 2026-11-20T00:00:00Z)"
+            ) from None
+        start = dt
+    if isinstance(start, datetime):
+        if start.tzinfo is None:  # naive times are UTC, as everywhere in agentinsight
+            start = start.replace(tzinfo=UTC)
+        return start.timestamp()
+    ts = getattr(start, "timestamp", None)  # pandas.Timestamp and friends
+    if callable(ts):
+        return float(ts())
+    raise InvalidTimeError(f"simulate(start={start!r}): expected a datetime, ISO string or epoch "
+                           "seconds")
+
+
+def _validate(days: float, agents: int, scrape_interval: float, seed: int) -> None:
+    from agentinsight._sim_fleet import AGENTS
+
+    if isinstance(days, bool) or not isinstance(days, int | float) or not days > 0 \
+            or not math.isfinite(days):
+        raise ConfigurationError(f"simulate(days={days!r}): expected a positive number of days")
+    if isinstance(scrape_interval, bool) or not isinstance(scrape_interval, int | float) \
+            or not 1.0 <= scrape_interval <= 3600.0:
+        raise ConfigurationError(
+            f"simulate(scrape_interval={scrape_interval!r}): expected seconds between 1 and 3600"
+        )
+    if scrape_interval > days * 86_400:
+        raise ConfigurationError(
+            f"simulate(days={days}, scrape_interval={scrape_interval}): the span holds no scrape"
+        )
+    if isinstance(agents, bool) or not isinstance(agents, int) or not 1 <= agents <= len(AGENTS):
+        raise ConfigurationError(
+            f"simulate(agents={agents!r}): expected an integer from 1 to {len(AGENTS)} "
+            f"({', '.join(a.name for a in AGENTS)})"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigurationError(f"simulate(seed={seed!r}): expected a non-negative integer")
+
+
+def simulate(
+    out_dir: str | os.PathLike[str],
+    *,
+    days: float = 7.0,
+    start: Any = None,
+    agents: int = 6,
+    seed: int = 0,
+    scrape_interval: float = 60.0,
+    incidents: bool = True,
+    service: str = "agent-fleet",
+) -> SimulationResult:
+    """Simulate ``days`` of an agent fleet and write metrics.om, spans.jsonl and truth.json.
+
+    ``start`` (datetime, ISO string or epoch seconds; naive means UTC) defaults to now minus
+    ``days``, aligned down to the scrape interval. ``agents`` takes the first N of planner,
+    researcher, coder, reviewer, summariser, support, triage, translator. The same arguments
+    write the same files.
+
+    >>> import tempfile
+    >>> from agentinsight.simulate import simulate
+    >>> result = simulate(tempfile.mkdtemp(), days=0.05, start="2026-11-02T09:00:00Z")
+    >>> result.truth["totals"]["runs"]["planner"]["success"] > 0
+    True
+    >>> result.metrics_path.read_text().endswith("# EOF\\n")
+    True
+    """
+    from prometheus_client import CollectorRegistry
+
+    from agentinsight import emit
+    from agentinsight._sim_fleet import AGENTS, MODELS
+    from agentinsight._sim_run import FleetRun
+
+    _validate(days, agents, scrape_interval, seed)
+    if not isinstance(service, str) or not service:
+        raise ConfigurationError(f"simulate(service={service!r}): expected a non-empty name")
+    interval = float(scrape_interval)
+    if start is None:
+        start_s = math.floor((time.time() - days * 86_400) / interval) * interval
+    else:
+        start_s = _parse_start(start)
+    n_scrapes = int(math.floor(days * 86_400 / interval + 1e-9))
+    end_s = start_s + n_scrapes * interval
+
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in _FILES:
+            (out / name).unlink(missing_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(f"simulate(out_dir={str(out)!r}): {exc}") from exc
+    metrics_path, spans_path, truth_path = (out / name for name in _FILES)
+
+    t0 = time.perf_counter()
+    fleet = [a for a in AGENTS[:agents]]
+    registry = CollectorRegistry()
+    sim = FleetRun(start_s=start_s, end_s=end_s, scrape_interval=interval, agents=fleet,
+                   seed=seed, incidents=incidents, registry=registry)
+    # OpenTelemetry draws trace and span ids from the `random` module: seed it for the run so
+    # the same seed writes the same ids, and give the caller's generator state back afterwards.
+    saved = random.getstate()
+    random.seed(seed)
+    try:
+        emit.configure(service, traces_exporter=f"file:{spans_path}", registry=registry,
+                       sample_ratio=1.0, max_queue_size=16_384, max_export_batch_size=2_048)
+        emit.use_clock(sim.sched.clock)
+        try:
+            sim.run()
+        finally:
+            emit.use_clock(None)
+            emit.shutdown()
+    finally:
+        random.setstate(saved)
+    _rechunk_spans(spans_path, instance_id=str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                                          f"agentinsight-sim/{service}/{seed}")))
+    with open(metrics_path, "w", encoding="utf-8") as fh:
+        sim.recorder.write(fh)
+
+    truth = _truth(sim, seed=seed, start_s=start_s, end_s=end_s, interval=interval,
+                   service=service, agents=fleet, models=MODELS)
+    truth_path.write_text(json.dumps(truth, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    return SimulationResult(out, metrics_path, spans_path, truth_path, truth,
+                            time.perf_counter() - t0)
+
+
+def _rechunk_spans(path: Path, *, instance_id: str, per_line: int = 1_000) -> None:
+    """Rewrite the exporter's lines into fixed-size ``TracesData`` lines.
+
+    The exporter's batches end wherever its background thread happened to wake, and the SDK
+    gives every process a random ``service.instance.id``; regrouping the (identically ordered)
+    spans and naming the instance after the seed make the file a function of the seed alone.
+    """
+    if not path.exists():
+        path.write_text("", encoding="utf-8")
+        return
+    head: dict[str, Any] | None = None
+    spans: list[Any] = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            doc = json.loads(line)
+            for rs in doc.get("resourceSpans", []):
+                for ss in rs.get("scopeSpans", []):
+                    if head is None:
+                        resource = rs.get("resource", {})
+                        for attr in resource.get("attributes", []):
+                            if attr.get("key") == "service.instance.id":
+                                attr["value"] = {"stringValue": instance_id}
+                        head = {"resource": resource, "scope": ss.get("scope", {})}
+                    spans.extend(ss.get("spans", []))
+    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    tmp = path.with_suffix(".jsonl.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for i in range(0, len(spans), per_line):
+            assert head is not None
+            doc = {"resourceSpans": [{"resource": head["resource"], "scopeSpans": [
+                {"scope": head["scope"], "spans": spans[i:i + per_line]}]}]}
+            fh.write(dumps(doc))
+            fh.write("\n")
+    os.replace(tmp, path)
+
+
+def _nested(totals: dict[tuple[str, tuple[str, ...]], int], series: str, outer: int,
+            inner: int) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for (name, labels), value in sorted(totals.items()):
+        if name == series:
+            bucket = out[labels[outer]]
+            bucket[labels[inner]] = bucket.get(labels[inner], 0) + value
+    return {k: dict(sorted(v.items())) for k, v in sorted(out.items())}
+
+
+_SERIES_LABELS = {
+    "agent_execution_total": ("agent", "status"),
+    "tool_usage_total": ("agent", "tool", "status"),
+    "task_total": ("task_type", "status"),
+    "llm_tokens_used_total": ("agent", "provider", "model", "token_type"),
+    "llm_request_duration_seconds_count": ("provider", "model", "status"),
+    "tool_execution_duration_seconds_count": ("tool", "status"),
+    "memory_operation_duration_seconds_count": ("operation",),
+}
+
+
+def _truth(sim: Any, *, seed: int, start_s: float, end_s: float, interval: float, service: str,
+           agents: list[Any], models: dict[str, Any]) -> dict[str, Any]:
+    totals = sim.totals
+    used_models = sorted({a.model for a in agents} | {
+        i.details["to_model"] for i in sim.incidents if i.kind == "model_switch"})
+    series: dict[str, list[dict[str, Any]]] = {}
+    for name, label_names in _SERIES_LABELS.items():
+        rows = [
+            {"labels": dict(zip(label_names, labels, strict=True)), "value": value}
+            for (n, labels), value in sorted(totals.items()) if n == name
+        ]
+        series[name] = rows
+    return {
+        "version": 1,
+        "seed": seed,
+        "start": _rfc3339(start_s),
+        "end": _rfc3339(end_s),
+        "scrape_interval_s": interval,
+        "service": service,
+        "agents": [
+            {"name": a.name, "model": a.model, "provider": models[a.model].provider,
+             "tools": list(a.tools)}
+            for a in agents
+        ],
+        "models": [
+            {"model": m, "provider": models[m].provider,
+             "response_model": models[m].response_model}
+            for m in used_models
+        ],
+        "incidents": [
+            {
+                "id": inc.id,
+                "kind": inc.kind,
+                "labels": dict(inc.labels),
+                "metrics": list(inc.metrics),
+                "start": _rfc3339(inc.start),
+                "end": _rfc3339(inc.end),
+                "description": inc.description,
+                "trace_ids": list(inc.trace_ids),
+                "details": dict(inc.details, cause_end=_rfc3339(inc.cause_end)),
+            }
+            for inc in sim.incidents
+        ],
+        "totals": {
+            "runs": _nested(totals, "agent_execution_total", 0, 1),
+            "tasks": _nested(totals, "task_total", 0, 1),
+            "tool_calls": _nested(totals, "tool_usage_total", 1, 2),
+            "llm_calls": _nested(totals, "llm_request_duration_seconds_count", 1, 2),
+            "tokens": _nested(totals, "llm_tokens_used_total", 2, 3),
+            "spans": sim.spans_until_end,
+            "series": series,
+        },
+    }
+
+
+# -- command line ---------------------------------------------------------------------------------
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``agentinsight simulate``."""
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="directory for metrics.om, spans.jsonl and truth.json")
+    parser.add_argument("--days", type=float, default=7.0, help="virtual days (default 7)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--start", default=None, metavar="ISO",
+                        help="start time, e.g. 2026-11-20T00:00:00Z (default: now minus days)")
+    parser.add_argument("--scrape-interval", type=float, default=60.0, metavar="S",
+                        help="seconds between scrapes (default 60)")
+    parser.add_argument("--agents", type=int, default=6, help="number of agents (default 6)")
+    parser.add_argument("--no-incidents", action="store_true", help="inject no incidents")
+    parser.add_argument("--service", default="agent-fleet", help="service.name of the spans")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``agentinsight simulate``; prints where the files went and the incidents."""
+    result = simulate(args.out, days=args.days, start=args.start, agents=args.agents,
+                      seed=args.seed, scrape_interval=args.scrape_interval,
+                      incidents=not args.no_incidents, service=args.service)
+    truth = result.truth
+    out = sys.stdout
+    print(f"simulated {truth['start']} .. {truth['end']} in {result.seconds:.1f} s", file=out)
+    for path in (result.metrics_path, result.spans_path, result.truth_path):
+        print(f"  {path}  ({path.stat().st_size / 1e6:.1f} MB)", file=out)
+    runs = sum(sum(v.values()) for v in truth["totals"]["runs"].values())
+    print(f"  {runs} agent runs, {truth['totals']['spans']} spans", file=out)
+    for inc in truth["incidents"]:
+        print(f"  {inc['start']} .. {inc['end']}  {inc['kind']:<14} {inc['description']}",
+              file=out)
+    return 0
