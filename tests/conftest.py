@@ -119,7 +119,10 @@ def unique_name(request: pytest.FixtureRequest) -> str:
 
 def _servers_of(item: pytest.Item) -> list[ServerProcess]:
     found: list[ServerProcess] = []
+    values: list[Any] = []
     for value in getattr(item, "funcargs", {}).values():
+        values.extend(value if isinstance(value, tuple | list) else [value])
+    for value in values:
         if isinstance(value, ServerProcess):
             found.append(value)
         elif isinstance(value, _Factory):
