@@ -64,21 +64,24 @@ def findings_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return validate_findings_frame(out)
 
 
-def merge_overlapping(findings: pd.DataFrame) -> pd.DataFrame:
-    """Merge findings of the same series whose [start, end] overlap into one.
+def merge_overlapping(findings: pd.DataFrame,
+                      tolerance: pd.Timedelta | None = None) -> pd.DataFrame:
+    """Merge findings of the same series whose [start, end] overlap (or lie less than
+    ``tolerance`` apart) into one.
 
     The merged finding spans the union, keeps the highest score (with that finding's observed,
     expected and summary), lists every detector (``"a+b"``) and every trace id once.
     """
     if len(findings) < 2:
         return findings
+    tolerance = pd.Timedelta(0) if tolerance is None else tolerance
     key = findings["series"].map(lambda s: tuple(sorted((str(k), str(v)) for k, v in s.items())))
     merged: list[dict[str, Any]] = []
     work = findings.assign(_key=key).sort_values(["_key", "start"], kind="stable")
     for _, group in work.groupby("_key", sort=False):
         current: dict[str, Any] | None = None
         for rec in group.to_dict("records"):
-            if current is not None and rec["start"] <= current["end"]:
+            if current is not None and rec["start"] <= current["end"] + tolerance:
                 current["end"] = max(current["end"], rec["end"])
                 current["_detectors"].update(rec["detector"].split("+"))
                 current["trace_ids"] = list(dict.fromkeys([*current["trace_ids"],

@@ -91,7 +91,8 @@ class ExtremeValueDetector(_SeriesDetector):
         with the range bound that was crossed as the expected value."""
         filled = _ffill(X)
         period = _rows_per_day(index)
-        params = replace(DEFAULT, warmup=int(self.warmup))
+        # with a daily cycle, the first day sets new highs by nature: learn it before judging
+        params = replace(DEFAULT, warmup=max(int(self.warmup), period))
         raw = raw_excess(filled.T, period, params).T
         scores = 1.0 - np.exp(-raw * np.log(2.0) / float(self.tolerance))
         hi = _lag(np.fmax.accumulate(filled, axis=0))
@@ -215,7 +216,7 @@ class LevelShiftDetector(_SeriesDetector):
     -1
     """
 
-    def __init__(self, threshold: float = 8.0, drift: float = 1.0, window: int = 200) -> None:
+    def __init__(self, threshold: float = 8.0, drift: float = 2.0, window: int = 200) -> None:
         self.threshold = threshold
         self.drift = drift
         self.window = window

@@ -152,6 +152,7 @@ def detect(
     threshold: float = 0.5,
     min_points: int = 10,
     max_gap: int = 2,
+    merge_points: int = 60,
     max_trace_ids: int = 10,
 ) -> pd.DataFrame:
     """Findings for every series of a metrics frame.
@@ -160,7 +161,8 @@ def detect(
     series causally in [0, 1]; runs of points scoring at least ``threshold`` (gaps of up to
     ``max_gap`` points bridged) become findings with start, end, peak score, the observed and
     expected value at the peak and a one-line summary; findings of several detectors that
-    overlap on one series are merged. Trace ids come from ``exemplars`` (a frame with
+    overlap on one series, or follow each other within ``merge_points`` points, are merged into
+    one finding. Trace ids come from ``exemplars`` (a frame with
     ``timestamp`` and ``trace_id``, optionally ``metric`` and label columns) or else from
     ``spans`` overlapping the finding whose agent/model/tool/... match the series' labels.
     Series with fewer than ``min_points`` values give no finding.
@@ -198,7 +200,9 @@ def detect(
                 rows.append(_series_finding(name, keys[col], index, first, last, peak,
                                             scores[peak, col], wide[peak, col],
                                             expected[peak, col]))
-    found = merge_overlapping(findings_frame(rows))
+    step = pd.Series(index).diff().median() if len(index) > 1 else pd.Timedelta(0)
+    tolerance = step * merge_points if pd.notna(step) else pd.Timedelta(0)
+    found = merge_overlapping(findings_frame(rows), tolerance)
     if len(found) and (exemplars is not None or spans is not None):
         found["trace_ids"] = [
             _link_traces(rec, exemplars, spans, max_trace_ids)
