@@ -37,8 +37,12 @@ def _seconds(duration: str, what: str) -> float:
 
 
 class _JSONAPI:
-    url: str
     name: str
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server's HTTP API."""
+        raise NotImplementedError
 
     def api(self, path: str, **params: Any) -> Any:
         """GET ``url + path`` with query ``params`` and return the decoded JSON body."""
@@ -382,7 +386,8 @@ class Jaeger(_JSONAPI, ServerProcess):
     """A real Jaeger v2 (all-in-one, in-memory storage) on free loopback ports.
 
     Only the OTLP receivers (HTTP and gRPC), the query service (``/api/v3/...``) and the health
-    check listen, each on its own free port; Jaeger's own telemetry is off, so nothing binds a
+    check listen, each on its own free port; storage keeps the newest ``max_traces`` traces in
+    memory; Jaeger's own telemetry is off, so nothing binds a
     fixed port. ``config_text`` replaces the generated YAML; the tokens ``{otlp_http_port}``,
     ``{otlp_grpc_port}``, ``{query_port}``, ``{query_grpc_port}`` and ``{health_port}`` in it
     are replaced by the chosen ports.
@@ -397,10 +402,14 @@ class Jaeger(_JSONAPI, ServerProcess):
     uses_data_dir = False
 
     def __init__(
-        self, binary: str | None = None, config_text: str | None = None, **kwargs: Any
+        self, binary: str | None = None, config_text: str | None = None,
+        max_traces: int = 100_000, **kwargs: Any
     ) -> None:
         super().__init__(binary=binary, **kwargs)
         self.config_text = config_text
+        if isinstance(max_traces, bool) or not isinstance(max_traces, int) or max_traces < 1:
+            raise ConfigurationError(f"Jaeger(max_traces={max_traces!r}): expected an int >= 1")
+        self.max_traces = max_traces
         self.ports: dict[str, int] = dict.fromkeys(_JAEGER_TOKENS, 0)
 
     @property
@@ -466,7 +475,8 @@ class Jaeger(_JSONAPI, ServerProcess):
                     "http": {"endpoint": f"{h}:{p['query_port']}"},
                     "grpc": {"endpoint": f"{h}:{p['query_grpc_port']}"},
                 },
-                "jaeger_storage": {"backends": {"memstore": {"memory": {"max_traces": 100000}}}},
+                "jaeger_storage": {"backends": {"memstore": {"memory": {
+                    "max_traces": self.max_traces}}}},
             },
             "receivers": {"otlp": {"protocols": {
                 "grpc": {"endpoint": f"{h}:{p['otlp_grpc_port']}"},
