@@ -195,7 +195,8 @@ class _Scheduler:
         cmd = [sys.executable, "-m", "agentinsight", "report", "run", schedule.report,
                "--out", str(out)]
         for key, value in schedule.params.items():
-            cmd += ["--param", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
+            text = value if isinstance(value, str) else json.dumps(value)
+            cmd += ["--param", f"{key}={text}"]
         if schedule.alertmanager:
             cmd += ["--alertmanager", schedule.alertmanager]
         self.child = subprocess.Popen(cmd)

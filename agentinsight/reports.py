@@ -17,7 +17,8 @@ exception and its value.
 
 Example::
 
-    >>> run = run_report("daily_report", {"source_dir": "data/demo", "start": "now-1d"})  # doctest: +SKIP
+    >>> params = {"source_dir": "data/demo", "start": "now-1d"}
+    >>> run = run_report("daily_report", params)  # doctest: +SKIP
     >>> run.html  # doctest: +SKIP
     PosixPath('reports/daily_report/2026-11-27/061500Z/report.html')
 """
@@ -149,7 +150,7 @@ def _materialise(source: Path, target: Path, kernel_name: str) -> Path:
     """Write the .ipynb for a jupytext percent-format source, with a kernel spec set."""
     import jupytext
 
-    nb = jupytext.read(source)
+    nb = jupytext.read(source, fmt="py:percent")
     nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": "Python 3",
                                  "language": "python"}
     nb.metadata.setdefault("language_info", {"name": "python"})

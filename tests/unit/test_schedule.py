@@ -129,7 +129,8 @@ def test_sigterm_abandons_the_current_run_cleanly(tmp_path):
     slow.mkdir()
     (slow / "slow.py").write_text(
         '# %% tags=["parameters"]\nseconds = 60\n\n# %%\nimport time\ntime.sleep(seconds)\n')
-    config = _config(tmp_path, "out: out\nschedules:\n  - {name: s, report: slow, cron: '* * * * *'}\n")
+    config = _config(tmp_path,
+                     "out: out\nschedules:\n  - {name: s, report: slow, cron: '* * * * *'}\n")
     env = {**os.environ, "AGENTINSIGHT_NOTEBOOKS": str(slow)}
     proc = subprocess.Popen([sys.executable, "-m", "agentinsight", "schedule", "--config",
                              str(config)], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
