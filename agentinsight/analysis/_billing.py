@@ -25,6 +25,7 @@ __all__ = [
     "TASK_TYPE_ATTRIBUTES",
     "UNKNOWN",
     "attribute",
+    "codes_of",
     "example_spans",
     "fill_from_ancestors",
     "parent_rows",
@@ -57,11 +58,16 @@ _TOKEN_TYPES = {"input": "input", "output": "output", "cache_read": "cache_read"
 # --- the span tree -------------------------------------------------------------------------------
 
 
+def codes_of(values: pd.Series) -> np.ndarray:
+    """Integer codes of a column's values (-1 for missing); faster on object arrays."""
+    return pd.factorize(values.to_numpy(dtype=object))[0].astype("int64")
+
+
 def parent_rows(frame: pd.DataFrame) -> np.ndarray:
     """Row position of each span's parent within the frame (-1 for roots and orphans)."""
     n = len(frame)
-    trace_codes = pd.factorize(frame["trace_id"])[0].astype("int64")
-    ids = pd.factorize(pd.concat([frame["span_id"], frame["parent_span_id"]], ignore_index=True))[0]
+    trace_codes = codes_of(frame["trace_id"])
+    ids = codes_of(pd.concat([frame["span_id"], frame["parent_span_id"]], ignore_index=True))
     own = (trace_codes << 32) | ids[:n]
     parent = (trace_codes << 32) | ids[n:]
     uniq, first = np.unique(own, return_index=True)
@@ -189,12 +195,12 @@ def price_spans(
         warnings.warn(f"price_spans: {int(unusable.sum())} billable span(s) left unpriced: "
                       + "; ".join(sorted(set(reason[unusable]))), UserWarning, stacklevel=2)
     ok = ~unusable
-    attrs = out["attributes"].to_numpy(dtype=object)[rows[ok]]
+    attrs = out["attributes"].iloc[rows[ok]].to_numpy(dtype=object)
     result = price_usage(
-        out["provider"].to_numpy(dtype=object)[rows[ok]],
-        out["model"].to_numpy(dtype=object)[rows[ok]],
+        out["provider"].iloc[rows[ok]].to_numpy(dtype=object),
+        out["model"].iloc[rows[ok]].to_numpy(dtype=object),
         out["start"].to_numpy(dtype="datetime64[ns]").astype("int64")[rows[ok]],
-        np.array([_context(a) for a in attrs], dtype=object),
+        np.array([_context(a) if a else "" for a in attrs], dtype=object),
         {k: vals[f"{k}_tokens"][ok] for k in ("input", "output", "cache_read", "cache_write",
                                                 "reasoning")},
         prices=prices,
@@ -299,59 +305,80 @@ def price_token_usage(
     return out.reset_index(drop=True)
 
 
-def traces_frame(priced: pd.DataFrame, parent: np.ndarray) -> pd.DataFrame:
-    """One row per trace: its task root (top-most ``task`` span, else ``invoke_agent`` span,
-    else root span) and its status, root agent, task type (top-most task-type attribute, else
-    the root agent), time range and tool chain."""
+def _first_per_trace(codes: np.ndarray, rows: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """For each trace code, the first of ``rows`` when ordered by ``keys`` (-1 if none)."""
+    n_traces = int(codes.max()) + 1 if len(codes) else 0
+    out = np.full(n_traces, -1, dtype="int64")
+    if len(rows):
+        order = rows[np.lexsort(tuple(k[rows] for k in reversed(keys)) + (codes[rows],))]
+        ordered = codes[order]
+        head = np.r_[True, ordered[1:] != ordered[:-1]]
+        out[ordered[head]] = order[head]
+    return out
+
+
+def traces_frame(
+    priced: pd.DataFrame, parent: np.ndarray, codes: np.ndarray | None = None
+) -> pd.DataFrame:
+    """One row per trace, row ``i`` for trace code ``i`` (``codes_of(trace_id)``): its task
+    root (top-most ``task`` span, else ``invoke_agent`` span, else root span) and its status,
+    root agent, task type (top-most task-type attribute, else the root agent), time range and
+    tool chain."""
     n = len(priced)
+    codes = codes_of(priced["trace_id"]) if codes is None else codes
     depth = np.zeros(n, dtype="int64")
     cursor = parent.copy()
     for _ in range(n):
-        live = cursor >= 0
-        if not live.any():
+        live = np.flatnonzero(cursor >= 0)
+        if not len(live):
             break
         depth[live] += 1
         cursor[live] = parent[cursor[live]]
-    base = pd.DataFrame({"trace_id": priced["trace_id"].to_numpy(object), "depth": depth,
-                         "start": priced["start"].to_numpy(), "row": np.arange(n)})
+    start = priced["start"].to_numpy(dtype="datetime64[ns]").view("int64")
+    end = priced["end"].to_numpy(dtype="datetime64[ns]").view("int64")
     op = priced["operation"].to_numpy(object)
-    agents, tasks = op == "invoke_agent", op == "task"
-    ranked = pd.concat([base[tasks].assign(rank=0), base[agents].assign(rank=1),
-                        base[parent < 0].assign(rank=2)]).sort_values(["rank", "depth", "start"])
-    top = ranked.drop_duplicates("trace_id")
-    task_root = priced.iloc[top["row"].to_numpy()]
+    rank = np.full(n, 3, dtype="int64")
+    rank[parent < 0] = 2
+    rank[op == "invoke_agent"] = 1
+    rank[op == "task"] = 0
+    roots = _first_per_trace(codes, np.flatnonzero(rank < 3), rank, depth, start)
+    agent_col = priced["agent"].to_numpy(object)
+    with_agent = np.flatnonzero((rank == 1) & ~pd.isna(agent_col))
+    agent_rows = _first_per_trace(codes, with_agent, depth, start)
+    named = np.flatnonzero(rank <= 1)
+    attrs = priced["attributes"].to_numpy(object)
+    typed = np.array([attribute(attrs[i], TASK_TYPE_ATTRIBUTES) for i in named], dtype=object)
+    type_rows = _first_per_trace(codes, named[~pd.isna(typed)], depth, rank, start)
+    task_types = np.full(n, None, dtype=object)
+    task_types[named] = typed
+    agent = np.where(agent_rows >= 0, agent_col[agent_rows], UNKNOWN)
+    task_type = np.where(type_rows >= 0, task_types[type_rows], agent)
     traces = pd.DataFrame({
-        "trace_id": top["trace_id"].to_numpy(object),
-        "root_name": task_root["name"].to_numpy(object),
-        "status": task_root["status"].to_numpy(object),
+        "trace_id": priced["trace_id"].iloc[roots].to_numpy(object),
+        "root_name": priced["name"].iloc[roots].to_numpy(object),
+        "agent": agent.astype(object),
+        "task_type": [str(v) for v in task_type],
+        "status": priced["status"].iloc[roots].to_numpy(object),
     })
-    named = ranked[ranked["rank"] < 2]
-    typed = [attribute(a, TASK_TYPE_ATTRIBUTES)
-             for a in priced["attributes"].to_numpy(object)[named["row"].to_numpy()]]
-    named = named.assign(task_type=typed, agent=priced["agent"].to_numpy(object)[named["row"]])
-    first_agent = named[named["rank"] == 1].dropna(subset=["agent"]).drop_duplicates("trace_id")
-    first_type = named.dropna(subset=["task_type"]).drop_duplicates("trace_id")
-    agent = traces["trace_id"].map(first_agent.set_index("trace_id")["agent"])
-    task_type = traces["trace_id"].map(first_type.set_index("trace_id")["task_type"].astype(str))
-    agent, task_type = agent.astype(object), task_type.astype(object)
-    traces["agent"] = agent.fillna(UNKNOWN).to_numpy(object)
-    traces["task_type"] = task_type.fillna(agent).fillna(UNKNOWN).to_numpy(object)
     traces["success"] = traces["status"] != "error"
-    span_times = priced.groupby("trace_id", sort=False).agg(start=("start", "min"),
-                                                            end=("end", "max"))
-    traces = traces.join(span_times, on="trace_id")
-    traces["duration_ms"] = (traces["end"] - traces["start"]).dt.total_seconds() * 1000
-    tools = priced.loc[priced["operation"].to_numpy(object) == "execute_tool",
-                       ["trace_id", "start", "tool", "name"]]
-    if len(tools):
-        tools = tools.assign(tool=tools["tool"].astype(object).fillna(tools["name"]))
-        tools = tools.sort_values(["trace_id", "start"])
-        same = (tools["trace_id"] == tools["trace_id"].shift()) & (
-            tools["tool"] == tools["tool"].shift())
-        chains = tools[~same].groupby("trace_id", sort=False)["tool"].agg(" > ".join)
-        traces["tool_chain"] = traces["trace_id"].map(chains).fillna("(no tools)")
-    else:
-        traces["tool_chain"] = "(no tools)"
+    first = pd.Series(start).groupby(codes).min().to_numpy()
+    last = pd.Series(end).groupby(codes).max().to_numpy()
+    traces["start"] = pd.to_datetime(first, utc=True)
+    traces["end"] = pd.to_datetime(last, utc=True)
+    traces["duration_ms"] = (last - first) / 1e6
+    tool_rows = np.flatnonzero(op == "execute_tool")
+    chain = np.full(len(traces), "(no tools)", dtype=object)
+    if len(tool_rows):
+        tool_rows = tool_rows[np.lexsort((start[tool_rows], codes[tool_rows]))]
+        names = priced["tool"].iloc[tool_rows].to_numpy(object)
+        names = np.where(pd.isna(names), priced["name"].iloc[tool_rows].to_numpy(object), names)
+        trace = codes[tool_rows]
+        repeat = np.r_[False, (trace[1:] == trace[:-1]) & (names[1:] == names[:-1])]
+        names, trace = names[~repeat].tolist(), trace[~repeat]
+        bounds = np.flatnonzero(np.r_[True, trace[1:] != trace[:-1], True])
+        for a, z in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            chain[trace[a]] = " > ".join(map(str, names[a:z]))
+    traces["tool_chain"] = chain
     return traces
 
 

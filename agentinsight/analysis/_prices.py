@@ -377,15 +377,15 @@ def price_usage(
     if n == 0:
         return out
     user = normalise_price_table(prices)
-    keys = pd.DataFrame(
-        {
-            "p": pd.Series(provider, dtype=object).map(provider_key),
-            "m": pd.Series(model, dtype=object).map(
-                lambda m: m.strip().lower() if isinstance(m, str) and m.strip() else None
-            ),
-            "c": pd.Series(context, dtype=object).fillna(""),
-        }
-    )
+    # Normalise each distinct provider/model once, not once per row.
+    prov_codes, prov_uniq = pd.factorize(np.asarray(provider, dtype=object))
+    model_codes, model_uniq = pd.factorize(np.asarray(model, dtype=object))
+    prov_names = np.array([provider_key(p) for p in prov_uniq] + [None], dtype=object)
+    model_names = np.array(
+        [m.strip().lower() if isinstance(m, str) and m.strip() else None for m in model_uniq]
+        + [None], dtype=object)
+    keys = pd.DataFrame({"p": prov_names[prov_codes], "m": model_names[model_codes],
+                         "c": pd.Series(context, dtype=object).fillna("").to_numpy(object)})
     groups = keys.groupby(["p", "m", "c"], dropna=False, sort=False).indices
     for (prov, mod, ctx), rows in groups.items():
         prov = None if not isinstance(prov, str) else prov

@@ -50,6 +50,7 @@ from agentinsight.analysis._billing import (
     SERVICE_TIER_ATTRIBUTES,
     TASK_TYPE_ATTRIBUTES,
     UNKNOWN,
+    codes_of,
     example_spans,
     fill_from_ancestors,
     parent_rows,
@@ -170,13 +171,15 @@ def _time_of(frame: pd.DataFrame) -> pd.Series:
 def _dimensions(priced: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """Billable rows of a priced frame with one column per requested dimension."""
     bill = priced["billable"].to_numpy(dtype=bool)
-    rows = priced.loc[bill].reindex(columns=[*_SUMS, *COST_COLUMNS, "priced", "provider",
-                                             "model", "unpriced_reason"])
+    rows = priced.reindex(columns=[*_SUMS, *COST_COLUMNS, "priced", "provider", "model",
+                                   "unpriced_reason"]).loc[bill]
     when = _time_of(priced)[bill]
     rows["_time"] = when
     spans = _is_spans(priced)
-    parent = parent_rows(priced) if spans and len(priced) else np.zeros(len(priced), "int64")
-    traces = None
+    tree = bool(spans and len(priced) and {"agent", "task_type", "tool_chain", "root_agent"}
+                & set(names))
+    parent = parent_rows(priced) if tree else np.zeros(len(priced), "int64")
+    traces, codes = None, None
     for name in names:
         if name in _TIME_DIMS:
             rows[name] = when.dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period(
@@ -186,9 +189,10 @@ def _dimensions(priced: pd.DataFrame, names: list[str]) -> pd.DataFrame:
             rows[name] = filled[bill]
         elif spans and name in {"task_type", "tool_chain", "root_agent"}:
             if traces is None:
-                traces = traces_frame(priced, parent).set_index("trace_id")
+                codes = codes_of(priced["trace_id"])
+                traces = traces_frame(priced, parent, codes)
             source = "agent" if name == "root_agent" else name
-            rows[name] = priced.loc[bill, "trace_id"].map(traces[source]).to_numpy(object)
+            rows[name] = traces[source].to_numpy(object)[codes[bill]]
         elif name in priced.columns:
             rows[name] = priced.loc[bill, name].to_numpy(object)
         else:
@@ -315,18 +319,20 @@ def _spans_only(frame: pd.DataFrame, what: str) -> None:
 
 
 def _trace_usage(priced: pd.DataFrame) -> pd.DataFrame:
-    """Per-trace usage and cost next to the trace's task root (see ``_traces``)."""
-    traces = traces_frame(priced, parent_rows(priced))
-    bill = priced.loc[priced["billable"].to_numpy(dtype=bool)]
-    bill = bill.assign(calls=1, tokens=bill["input_tokens"] + bill["output_tokens"],
-                       unpriced_calls=(~bill["priced"].to_numpy(dtype=bool)).astype("int64"))
-    grouped = bill.groupby("trace_id", sort=False)
-    usage = grouped[["calls", "tokens", "unpriced_calls"]].sum()
-    usage["cost_usd"] = grouped["cost_usd"].sum(min_count=1)
-    traces = traces.join(usage, on="trace_id")
-    for col in ("calls", "tokens", "unpriced_calls"):
-        traces[col] = traces[col].fillna(0)
-    traces.loc[traces["calls"] == 0, "cost_usd"] = 0.0  # no LLM usage at all: truly free
+    """Per-trace usage and cost next to the trace's task root (see ``traces_frame``)."""
+    codes = codes_of(priced["trace_id"])
+    traces = traces_frame(priced, parent_rows(priced), codes)
+    bill = priced["billable"].to_numpy(dtype=bool)
+    ok = bill & priced["priced"].to_numpy(dtype=bool)
+    tokens = (priced["input_tokens"].fillna(0) + priced["output_tokens"].fillna(0)).to_numpy()
+    size = len(traces)
+    traces["calls"] = np.bincount(codes[bill], minlength=size)
+    traces["tokens"] = np.bincount(codes[bill], weights=tokens[bill], minlength=size)
+    traces["unpriced_calls"] = np.bincount(codes[bill & ~ok], minlength=size)
+    spent = np.bincount(codes[ok], weights=priced["cost_usd"].to_numpy()[ok], minlength=size)
+    priced_calls = traces["calls"] - traces["unpriced_calls"]
+    # no LLM usage at all is truly free; usage that is all unpriced is unknown, not $0
+    traces["cost_usd"] = np.where((priced_calls > 0) | (traces["calls"] == 0), spent, np.nan)
     return traces
 
 

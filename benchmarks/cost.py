@@ -1,0 +1,137 @@
+"""Cost analysis over one million spans: pricing throughput and the tables built on it.
+
+Builds a synthetic spans frame (traces of one ``invoke_agent`` span carrying the sum of its
+LLM calls, LLM calls over 12 models and 3 providers, tool calls, 30 days, 5 % batch calls),
+then times ``price_spans`` and ``cost_table``. Baseline, measured in the same run: calling
+``genai_prices.calc_price`` once per billable span on a random sample, which is what a
+straightforward implementation does; the ratio compares throughput per billable span.
+
+Run: ``python benchmarks/cost.py [--spans 1000000] [--sample 5000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+from genai_prices import Usage, calc_price
+
+from agentinsight.analysis import cost
+from agentinsight.frames import TOKEN_COLUMNS
+
+MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("openai", "o3"), ("openai", "gpt-5"),
+          ("openai", "gpt-4.1"), ("anthropic", "claude-sonnet-4-5"),
+          ("anthropic", "claude-haiku-4-5"), ("anthropic", "claude-opus-4-6"),
+          ("google", "gemini-2.5-pro"), ("google", "gemini-2.5-flash"),
+          ("deepseek", "deepseek-chat"), ("openai", "in-house-finetune")]
+AGENTS = ["planner", "coder", "researcher", "reviewer", "support", "triage"]
+
+
+def synthetic_spans(n_spans: int, seed: int = 0) -> pd.DataFrame:
+    """Traces of 20 spans: 1 agent span (summed usage), 14 LLM calls, 5 tool calls."""
+    rng = np.random.default_rng(seed)
+    per_trace = 20
+    n_traces = n_spans // per_trace
+    n = n_traces * per_trace
+    trace = np.repeat(np.arange(n_traces), per_trace)
+    pos = np.tile(np.arange(per_trace), n_traces)
+    is_agent, is_tool = pos == 0, pos >= 15
+    is_llm = ~is_agent & ~is_tool
+    span_ids = np.array([f"{i:016x}" for i in range(n)], dtype=object)
+    trace_ids = np.array([f"{t:032x}" for t in range(n_traces)], dtype=object)[trace]
+    parent = np.where(is_agent, "", span_ids[trace * per_trace])
+    t0 = pd.Timestamp("2026-10-01T00:00:00Z").value
+    trace_start = t0 + rng.integers(0, 30 * 86400, n_traces) * 10**9
+    start = trace_start[trace] + pos * 2 * 10**9
+    model_idx = rng.integers(0, len(MODELS), n)
+    inp = np.where(is_llm, rng.integers(200, 60_000, n), np.nan)
+    cache = np.where(is_llm, np.floor(inp * rng.random(n) * 0.6), np.nan)
+    out = np.where(is_llm, rng.integers(10, 4_000, n), np.nan)
+    reasoning = np.where(is_llm & (model_idx == 2), np.floor(out * 0.5), np.nan)
+    tokens = {"input_tokens": inp, "output_tokens": out, "cache_read_tokens": cache,
+              "cache_write_tokens": np.full(n, np.nan), "reasoning_tokens": reasoning}
+    for values in tokens.values():  # the agent span repeats the sum of its calls
+        sums = np.bincount(trace, weights=np.nan_to_num(values), minlength=n_traces)
+        values[is_agent] = sums
+    batch = is_llm & (rng.random(n) < 0.05)
+    empty: dict = {}
+    attributes = [{"gen_ai.request.batch": True} if b else empty for b in batch]
+    op = np.where(is_agent, "invoke_agent", np.where(is_tool, "execute_tool", "chat"))
+    providers = np.array([m[0] for m in MODELS], dtype=object)[model_idx]
+    models = np.array([m[1] for m in MODELS], dtype=object)[model_idx]
+    agent = np.array(AGENTS, dtype=object)[rng.integers(0, len(AGENTS), n_traces)][trace]
+    frame = pd.DataFrame({
+        "trace_id": trace_ids, "span_id": span_ids, "parent_span_id": parent,
+        "service": "bench", "name": op, "kind": "internal",
+        "start": pd.to_datetime(start, utc=True), "end": pd.to_datetime(start + 10**9, utc=True),
+        "duration_ms": 1000.0, "status": "ok", "status_message": "",
+        "agent": np.where(is_agent, agent, None), "operation": op,
+        "provider": np.where(is_llm, providers, None), "model": np.where(is_llm, models, None),
+        "tool": np.where(is_tool, "web_search", None), **tokens, "attributes": attributes,
+    })
+    for col in TOKEN_COLUMNS:
+        frame[col] = frame[col].astype("float64")
+    return frame
+
+
+def per_call_baseline(priced: pd.DataFrame, sample: int, seed: int = 1) -> tuple[float, float]:
+    """Seconds per billable span with one calc_price call each, and the largest difference."""
+    rows = priced.loc[priced["billable"] & priced["priced"]]
+    rows = rows.sample(min(sample, len(rows)), random_state=seed)
+    worst = 0.0
+    began = time.perf_counter()
+    for r in rows.itertuples():
+        usage = Usage(input_tokens=int(r.input_tokens), output_tokens=int(r.output_tokens),
+                      cache_read_tokens=int(np.nan_to_num(r.cache_read_tokens)),
+                      output_reasoning_tokens=int(np.nan_to_num(r.reasoning_tokens)))
+        context = {"processing": "batch"} if r.attributes else None
+        price = calc_price(usage, r.model, provider_id=r.provider,
+                           genai_request_timestamp=r.start.to_pydatetime(),
+                           price_context=context)
+        worst = max(worst, abs(float(price.total_price) - r.cost_usd))
+    return (time.perf_counter() - began) / len(rows), worst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, default=1_000_000)
+    parser.add_argument("--sample", type=int, default=5_000)
+    args = parser.parse_args()
+
+    began = time.perf_counter()
+    spans = synthetic_spans(args.spans)
+    print(f"built {len(spans):,} spans in {time.perf_counter() - began:.1f} s")
+
+    began = time.perf_counter()
+    with np.errstate(all="ignore"):
+        priced = cost.price_spans(spans)
+    price_s = time.perf_counter() - began
+    billable = int(priced["billable"].sum())
+    print(f"price_spans: {price_s:.2f} s for {len(spans):,} spans ({billable:,} billable calls, "
+          f"{int(priced['priced'].sum()):,} priced): {len(spans) / price_s:,.0f} spans/s, "
+          f"{billable / price_s:,.0f} billable spans/s")
+
+    began = time.perf_counter()
+    table = cost.cost_table(priced, by=["agent", "model", "day"])
+    print(f"cost_table(by=agent, model, day): {time.perf_counter() - began:.2f} s, "
+          f"{len(table):,} rows")
+    began = time.perf_counter()
+    cost.cost_table(priced, by=["task_type", "tool_chain"])
+    print(f"cost_table(by=task_type, tool_chain): {time.perf_counter() - began:.2f} s")
+    began = time.perf_counter()
+    cost.top_traces(priced, 10)
+    print(f"top_traces(10): {time.perf_counter() - began:.2f} s")
+
+    per_call, worst = per_call_baseline(priced, args.sample)
+    vector_per_call = price_s / billable
+    print(f"baseline calc_price per span: {per_call * 1e6:,.0f} us/span "
+          f"({1 / per_call:,.0f} spans/s) on {args.sample:,} sampled billable spans; "
+          f"largest difference {worst:.2e} USD")
+    print(f"ratio: price_spans is {per_call / vector_per_call:,.0f}x faster per billable span "
+          f"(baseline would take {per_call * billable:,.0f} s for these {billable:,} calls)")
+
+
+if __name__ == "__main__":
+    main()
