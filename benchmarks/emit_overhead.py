@@ -6,7 +6,10 @@ One step = an agent run holding one LLM call (with token usage) and one tool cal
 Tracing is on with a batch processor exporting to a no-op sink, so the network is not measured.
 Figures are the best of several interleaved rounds (microseconds per step).
 
-    python benchmarks/emit_overhead.py [--steps 20000] [--rounds 7]
+It also times the ``file:PATH`` exporter's encoding (OTLP JSON built straight from the SDK's
+spans) against the protobuf route (``encode_spans`` + ``MessageToJson``), in spans per second.
+
+    python benchmarks/emit_overhead.py [--steps 10000] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ def hand_written(registry: prometheus_client.CollectorRegistry, *, tracing: bool
     genai_duration = make("gen_ai_client_operation_duration_seconds")
     provider = TracerProvider(sampler=ALWAYS_ON, shutdown_on_exit=False)
     if tracing:
-        provider.add_span_processor(BatchSpanProcessor(NoopExporter()))
+        # same queue bound as emit's run below, so neither side drops spans
+        provider.add_span_processor(BatchSpanProcessor(NoopExporter(), max_queue_size=1 << 20))
     tracer = provider.get_tracer("bench")
     perf = time.perf_counter
 
@@ -117,8 +121,8 @@ def best_us(step, steps: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=20000)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=10000)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
     floor_traced, floor_provider = hand_written(prometheus_client.CollectorRegistry(),
@@ -155,6 +159,38 @@ def main() -> None:
     print(f"hand-written prometheus_client only:     {best['floor_metrics_only']:7.1f} us/step")
     print(f"ratio metrics only:                      "
           f"{best['emit_metrics_only']/best['floor_metrics_only']:7.2f}x")
+    file_encoding(args.rounds)
+
+
+def file_encoding(rounds: int) -> None:
+    """Spans per second: emit's direct OTLP JSON text vs protobuf + MessageToJson."""
+    from google.protobuf.json_format import MessageToJson
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from agentinsight.emit._otlp_json import traces_data_line
+
+    sink = InMemorySpanExporter()
+    emit.configure(registry=prometheus_client.CollectorRegistry(), span_exporter=sink,
+                   max_queue_size=1 << 20)
+    for _ in range(5000):
+        emit_step()
+    emit.flush()
+    spans = sink.get_finished_spans()
+    batches = [spans[i:i + 512] for i in range(0, len(spans), 512)]
+    direct, protobuf = [], []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for batch in batches:
+            traces_data_line(batch)
+        direct.append(len(spans) / (time.perf_counter() - started))
+        started = time.perf_counter()
+        for batch in batches:
+            MessageToJson(encode_spans(batch), indent=None)
+        protobuf.append(len(spans) / (time.perf_counter() - started))
+    print(f"file exporter encoding, direct:          {max(direct):9.0f} spans/s")
+    print(f"protobuf encode_spans + MessageToJson:   {max(protobuf):9.0f} spans/s")
+    print(f"speed-up:                                {max(direct) / max(protobuf):7.2f}x")
 
 
 def _metrics_only_floor():

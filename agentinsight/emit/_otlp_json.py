@@ -118,6 +118,95 @@ def encode_traces_data(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
     return {"resourceSpans": resource_spans}
 
 
+# -- the fast path: JSON text built directly (the file exporter writes ~10^5 spans a second) ----
+_str = json.encoder.encode_basestring  # C-accelerated: '"escaped"'
+_key_prefix: dict[str, str] = {}
+
+
+def _value_text(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return '{"stringValue":' + _str(value) + "}"
+    if kind is bool:
+        return '{"boolValue":true}' if value else '{"boolValue":false}'
+    if kind is int:
+        return '{"intValue":"' + str(value) + '"}'
+    if kind is float:
+        return _dumps({"doubleValue": value})
+    return _dumps(_value(value))
+
+
+def _attributes_text(attrs: Any) -> str:
+    parts = []
+    for key, value in attrs.items():
+        prefix = _key_prefix.get(key)
+        if prefix is None:
+            prefix = _key_prefix[key] = '{"key":' + _str(key) + ',"value":'
+        parts.append(prefix + _value_text(value) + "}")
+    return "[" + ",".join(parts) + "]"
+
+
+def _span_text(span: ReadableSpan) -> str:
+    ctx = span.context
+    parent = span.parent
+    flags = int(ctx.trace_flags) | (0x300 if parent is not None and parent.is_remote else 0x100)
+    out = ['{"traceId":"', format(ctx.trace_id, "032x"), '","spanId":"',
+           format(ctx.span_id, "016x"), '"']
+    trace_state = ctx.trace_state.to_header() if ctx.trace_state else ""
+    if trace_state:
+        out.append(',"traceState":' + _str(trace_state))
+    if parent is not None:
+        out.append(',"parentSpanId":"' + format(parent.span_id, "016x") + '"')
+    out.append(f',"flags":{flags},"name":{_str(span.name)},"kind":{span.kind.value + 1},'
+               f'"startTimeUnixNano":"{span.start_time}","endTimeUnixNano":"{span.end_time}"')
+    attrs = span.attributes
+    if attrs:
+        out.append(',"attributes":' + _attributes_text(attrs))
+    if span.dropped_attributes:
+        out.append(f',"droppedAttributesCount":{span.dropped_attributes}')
+    if span.events or span.links:
+        rest = encode_span(span)
+        for field in ("events", "links"):
+            if field in rest:
+                out.append(f',"{field}":' + _dumps(rest[field]))
+    status = span.status
+    code = status.status_code.value
+    if status.description:
+        out.append(f',"status":{{"code":{code},"message":{_str(status.description)}}}}}')
+    elif code:
+        out.append(f',"status":{{"code":{code}}}}}')
+    else:
+        out.append(',"status":{}}')
+    return "".join(out)
+
+
+def traces_data_line(spans: Sequence[ReadableSpan]) -> str:
+    """One ``TracesData`` JSON object (no newline) for ``spans``; same content as
+    ``json.dumps(encode_traces_data(spans))``, built without intermediate dicts."""
+    by_resource: dict[int, tuple[Any, dict[Any, list[str]]]] = {}
+    for span in spans:
+        resource = span.resource
+        entry = by_resource.get(id(resource))
+        if entry is None:
+            entry = by_resource[id(resource)] = (resource, {})
+        scope = span.instrumentation_scope
+        key = (scope.name, scope.version) if scope is not None else ("", None)
+        bucket = entry[1].get(key)
+        if bucket is None:
+            bucket = entry[1][key] = []
+        bucket.append(_span_text(span))
+    resource_parts = []
+    for resource, scopes in by_resource.values():
+        scope_parts = []
+        for (name, version), texts in scopes.items():
+            scope = '{"name":' + _str(name) + (',"version":' + _str(version) if version else "")
+            scope_parts.append('{"scope":' + scope + '},"spans":[' + ",".join(texts) + "]}")
+        resource_attrs = _attributes_text(resource.attributes) if resource else "[]"
+        resource_parts.append('{"resource":{"attributes":' + resource_attrs
+                              + '},"scopeSpans":[' + ",".join(scope_parts) + "]}")
+    return '{"resourceSpans":[' + ",".join(resource_parts) + "]}"
+
+
 class FileSpanExporter(SpanExporter):
     """Appends each exported batch to ``path`` as one OTLP JSON line."""
 
@@ -131,7 +220,7 @@ class FileSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if not spans:
             return SpanExportResult.SUCCESS
-        line = _dumps(encode_traces_data(spans))
+        line = traces_data_line(spans)
         with self._lock:
             if self._file.closed:
                 return SpanExportResult.FAILURE

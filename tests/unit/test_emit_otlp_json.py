@@ -101,3 +101,39 @@ def emit_errors():
     from agentinsight import exceptions
 
     return exceptions
+
+
+def test_fast_text_encoding_matches_the_mapping_for_every_value_type():
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import Link
+
+    from agentinsight.emit import _otlp_json, _runtime
+
+    sink = InMemorySpanExporter()
+    emit.configure(registry=prometheus_client.CollectorRegistry(), span_exporter=sink)
+    caller = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+              "tracestate": "vendor=x"}
+    with emit.extract(caller), emit.agent_run('quote "me" \u00e9') as run:
+        run.set_attribute("ratio", 0.25)
+        run.set_attribute("flag", True)
+        run.set_attribute("tags", ["a", "b"])
+        run.set_attribute("sizes", [1, 2])
+        with pytest.raises(ValueError), emit.tool_call("t"):
+            raise ValueError("bad \n input")
+    tracer = _runtime.get().tracer
+    with tracer.start_as_current_span("linked", links=[Link(run.span.get_span_context(),
+                                                            {"why": "retry"})]):
+        pass
+    emit.flush()
+    spans = sink.get_finished_spans()
+    fast = json.loads(_otlp_json.traces_data_line(spans))
+    assert fast == json.loads(json.dumps(_otlp_json.encode_traces_data(spans)))
+    encoded = {s["name"]: s for s in fast["resourceSpans"][0]["scopeSpans"][0]["spans"]}
+    root = encoded['invoke_agent quote "me" \u00e9']
+    assert root["parentSpanId"] == "b7ad6b7169203331" and root["traceState"] == "vendor=x"
+    assert root["flags"] & 0x300 == 0x300  # parent is remote
+    values = {a["key"]: a["value"] for a in root["attributes"]}
+    assert values["ratio"] == {"doubleValue": 0.25} and values["flag"] == {"boolValue": True}
+    assert values["sizes"] == {"arrayValue": {"values": [{"intValue": "1"}, {"intValue": "2"}]}}
+    assert encoded["execute_tool t"]["events"][0]["name"] == "exception"
+    assert encoded["linked"]["links"][0]["spanId"] == root["spanId"]
