@@ -76,6 +76,7 @@ class _Block:
 
     def __enter__(self):
         self._live = False
+        self._token = None
         self.status = "success"
         self.error_type: str | None = None
         self.duration_s = 0.0
@@ -98,6 +99,8 @@ class _Block:
             self._enter_extra(rt)
             self._live = True
         except Exception as exc:
+            if self._token is not None:  # leave the caller's context as it was
+                _detach(self._token)
             _errors.internal_error(f"entering {self._kind} block", exc)
         return self
 
@@ -188,10 +191,10 @@ class AgentRun(_Block):
         return attrs
 
     def _enter_extra(self, rt: _runtime.Runtime) -> None:
-        self._agent_token = current_agent.set(self.name)
         active = self._active = rt.agent_active.child((self.name,))
         if active is not None:
             active.inc()
+        self._agent_token = current_agent.set(self.name)
 
     def _exit_extra(self) -> None:
         current_agent.reset(self._agent_token)

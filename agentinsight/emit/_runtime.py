@@ -234,7 +234,7 @@ def configure(
         )
     registry = prometheus_client.REGISTRY if registry is None else registry
     metrics_for(registry, settings["metrics_namespace"], settings["label_value_limit"])
-    processor = _processor(settings, span_exporter)
+    processor = None if settings["sdk_disabled"] else _processor(settings, span_exporter)
     provider = TracerProvider(
         sampler=_sampler(settings),
         resource=Resource.create({"service.name": settings["service_name"]}),
@@ -242,8 +242,9 @@ def configure(
     )
     if processor is not None:
         provider.add_span_processor(processor)
-    runtime = Runtime(settings, registry, provider.get_tracer(SCOPE, __version__), provider,
-                      processor)
+    tracer = trace.NoOpTracer() if settings["sdk_disabled"] else provider.get_tracer(
+        SCOPE, __version__)
+    runtime = Runtime(settings, registry, tracer, provider, processor)
     _logging.reconfigure(settings["log_dir"])
     with _lock:
         previous, _current = _current, runtime

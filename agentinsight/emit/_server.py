@@ -114,6 +114,12 @@ def serve(port: int = 9464, addr: str = "127.0.0.1") -> MetricsServer:
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ConfigurationError(f"serve(port={port!r}): expected an integer in 0..65535")
+    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiproc_dir and not os.path.isdir(multiproc_dir):
+        raise ConfigurationError(
+            f"serve(): PROMETHEUS_MULTIPROC_DIR={multiproc_dir!r} is not a directory; create it "
+            "(empty) before the worker processes start"
+        )
     try:
         if ":" in addr:
             import socket

@@ -117,6 +117,17 @@ def _positive_float(raw: Any, name: str, source: str) -> float:
     return value
 
 
+def _flag(raw: Any, name: str, source: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ConfigurationError(f"{name}={raw!r} ({_where(source)}): expected true or false")
+
+
 def _path(raw: Any, name: str, source: str) -> str:
     return os.fspath(raw) if not isinstance(raw, str) else _text(raw, name, source)
 
@@ -162,6 +173,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Finished spans buffered for export; beyond it spans are dropped and counted."),
     Setting("schedule_delay_ms", ("OTEL_BSP_SCHEDULE_DELAY",), 5000, _positive_int,
             "Milliseconds between two exports of buffered spans."),
+    Setting("sdk_disabled", ("OTEL_SDK_DISABLED",), False, _flag,
+            "true: make no spans at all (metrics and logs keep working)."),
     Setting("max_export_batch_size", ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE",), 512, _positive_int,
             "Spans per export request."),
 )

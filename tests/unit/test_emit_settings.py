@@ -69,3 +69,18 @@ def test_bad_environment_names_the_variable(monkeypatch):
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "jaeger-thrift")
     with pytest.raises(ConfigurationError, match="OTEL_TRACES_EXPORTER"):
         emit.configure(registry=prometheus_client.CollectorRegistry())
+
+
+def test_otel_sdk_disabled_keeps_metrics_and_makes_no_spans(monkeypatch):
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    sink = InMemorySpanExporter()
+    registry = prometheus_client.CollectorRegistry()
+    emit.configure(registry=registry, span_exporter=sink)
+    with emit.agent_run("planner") as run:
+        pass
+    emit.flush()
+    assert run.trace_id == "" and sink.get_finished_spans() == ()
+    assert registry.get_sample_value(
+        "agent_execution_total", {"agent": "planner", "status": "success"}) == 1
