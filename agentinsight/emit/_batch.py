@@ -33,7 +33,7 @@ class _WorkerThreadFilter(logging.Filter):
     """Drops exporter log records made on our worker thread: the processor reports once."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.threadName.startswith(_THREAD_NAME)
+        return not (record.threadName or "").startswith(_THREAD_NAME)
 
 
 _filter = _WorkerThreadFilter()
@@ -119,7 +119,7 @@ class BatchProcessor(SpanProcessor):
     def _drain(self) -> None:
         queue = self.queue
         while queue:
-            batch = []
+            batch: list[ReadableSpan] = []
             while queue and len(batch) < self.batch_size:
                 batch.append(queue.popleft())
             if self.block_when_full:

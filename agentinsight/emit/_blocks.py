@@ -9,7 +9,7 @@ block ``status="error"`` and propagates unchanged.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Self
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -54,6 +54,10 @@ class _Block:
     __slots__ = ("_end_ns", "_live", "_rt", "_span", "_start_ns", "_t0", "_token", "duration_s",
                  "error_type", "status")
     _kind = "block"
+    error_type: str | None
+    _start_ns: int | None
+    _span: Any
+    _token: Any
     _span_kind = SpanKind.INTERNAL
 
     def _span_name(self) -> str:
@@ -74,15 +78,16 @@ class _Block:
     def _event(self) -> _events.Event:
         raise NotImplementedError
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self._live = False
         self._token = None
         self.status = "success"
-        self.error_type: str | None = None
+        self.error_type = None
         self.duration_s = 0.0
         try:
             rt = self._rt = _runtime.get()
             clock = _clock.clock
+            start: int | None
             if clock is not None:
                 start = self._start_ns = clock()
             else:
@@ -104,7 +109,8 @@ class _Block:
             _errors.internal_error(f"entering {self._kind} block", exc)
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: Any) -> None:
         if not self._live:
             return None
         self._live = False
@@ -303,8 +309,8 @@ class LLMCall(_Block):
         Called several times, the counts add up. Negative or non-integer counts are logged and
         the whole record is dropped.
         """
-        counts = (input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-                  reasoning_tokens)
+        counts: tuple[int, ...] = (input_tokens, output_tokens, cache_read_tokens,
+                                   cache_write_tokens, reasoning_tokens)
         for name, value in zip(_USAGE_FIELDS, counts, strict=True):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 _errors.warn_once(

@@ -117,11 +117,11 @@ def reconfigure(log_dir: str | None) -> None:
             outputs = [main, errors]
         _dispatch.outputs = outputs
         _log_dir = log_dir
-        for handler in old:
-            if not isinstance(handler, logging.StreamHandler) or isinstance(
-                handler, logging.FileHandler
+        for previous in old:
+            if not isinstance(previous, logging.StreamHandler) or isinstance(
+                previous, logging.FileHandler
             ):
-                handler.close()
+                previous.close()
 
 
 def flush() -> None:

@@ -53,9 +53,11 @@ class _Request:
         self.end_done = True
         try:
             clock = _clock.clock
-            if clock is not None and self.start_ns is not None:
-                end: int | None = clock()
-                duration = (end - self.start_ns) / 1e9
+            start_ns = self.start_ns
+            if clock is not None and start_ns is not None:
+                now = clock()
+                end: int | None = now
+                duration = (now - start_ns) / 1e9
             else:
                 end, duration = None, time.perf_counter() - self.t0
             span = self.span

@@ -100,8 +100,8 @@ def encode_traces_data(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
         entry = by_resource.get(id(resource))
         if entry is None:
             entry = by_resource[id(resource)] = (resource, {})
-        scope = span.instrumentation_scope
-        key = (scope.name, scope.version) if scope is not None else ("", None)
+        scoped = span.instrumentation_scope
+        key = (scoped.name, scoped.version) if scoped is not None else ("", None)
         entry[1].setdefault(key, []).append(encode_span(span))
     resource_spans = []
     for resource, scopes in by_resource.values():
@@ -199,8 +199,8 @@ def traces_data_line(spans: Sequence[ReadableSpan]) -> str:
     for resource, scopes in by_resource.values():
         scope_parts = []
         for (name, version), texts in scopes.items():
-            scope = '{"name":' + _str(name) + (',"version":' + _str(version) if version else "")
-            scope_parts.append('{"scope":' + scope + '},"spans":[' + ",".join(texts) + "]}")
+            head = '{"name":' + _str(name) + (',"version":' + _str(version) if version else "")
+            scope_parts.append('{"scope":' + head + '},"spans":[' + ",".join(texts) + "]}")
         resource_attrs = _attributes_text(resource.attributes) if resource else "[]"
         resource_parts.append('{"resource":{"attributes":' + resource_attrs
                               + '},"scopeSpans":[' + ",".join(scope_parts) + "]}")
