@@ -159,7 +159,7 @@ def price_spans(
     ``cache_savings_usd`` (what cache reads saved against the full input price),
     ``cache_write_premium_usd`` (what cache writes cost above it), ``price_source`` (e.g.
     ``"genai-prices 0.2.3: openai/gpt-4o"``, ``"user table: acme/llm-1"``) and
-    ``unpriced_reason``.
+    ``unpriced_reason`` (the last two categorical).
 
     >>> priced = price_spans(example_spans())
     >>> priced.loc[priced["billable"], ["span_id", "cost_usd"]].round(5).to_dict("list")
@@ -225,8 +225,9 @@ def price_spans(
     out["priced"] = priced
     for name, values in columns.items():
         out[name] = values
-    out["price_source"] = source
-    out["unpriced_reason"] = why
+    # few distinct values over many rows: categorical, like the metrics frame's labels
+    out["price_source"] = pd.Categorical(source)
+    out["unpriced_reason"] = pd.Categorical(why)
     return out
 
 
@@ -300,8 +301,8 @@ def price_token_usage(
         strict=True,
     ):
         out[name] = values
-    out["price_source"] = result.source
-    out["unpriced_reason"] = np.where(result.priced, None, result.reason)
+    out["price_source"] = pd.Categorical(result.source)
+    out["unpriced_reason"] = pd.Categorical(np.where(result.priced, None, result.reason))
     return out.reset_index(drop=True)
 
 
@@ -321,9 +322,9 @@ def traces_frame(
     priced: pd.DataFrame, parent: np.ndarray, codes: np.ndarray | None = None
 ) -> pd.DataFrame:
     """One row per trace, row ``i`` for trace code ``i`` (``codes_of(trace_id)``): its task
-    root (top-most ``task`` span, else ``invoke_agent`` span, else root span) and its status,
-    root agent, task type (top-most task-type attribute, else the root agent), time range and
-    tool chain."""
+    root (top-most task span — operation ``task``, or a task-type attribute without a GenAI
+    operation — else ``invoke_agent`` span, else root span) and its status, root agent, task
+    type (top-most task-type attribute, else the root agent), time range and tool chain."""
     n = len(priced)
     codes = codes_of(priced["trace_id"]) if codes is None else codes
     depth = np.zeros(n, dtype="int64")
@@ -337,20 +338,23 @@ def traces_frame(
     start = priced["start"].to_numpy(dtype="datetime64[ns]").view("int64")
     end = priced["end"].to_numpy(dtype="datetime64[ns]").view("int64")
     op = priced["operation"].to_numpy(object)
+    # task spans: operation "task", or no GenAI operation but a task-type attribute
+    maybe = np.flatnonzero((op == "task") | (op == "invoke_agent") | (parent < 0) | pd.isna(op))
+    attrs = priced["attributes"].iloc[maybe].to_numpy(object)
+    typed = np.array([attribute(a, TASK_TYPE_ATTRIBUTES) for a in attrs], dtype=object)
+    named = maybe[~pd.isna(typed)]
     rank = np.full(n, 3, dtype="int64")
     rank[parent < 0] = 2
     rank[op == "invoke_agent"] = 1
+    rank[named[op[named] != "invoke_agent"]] = 0
     rank[op == "task"] = 0
     roots = _first_per_trace(codes, np.flatnonzero(rank < 3), rank, depth, start)
     agent_col = priced["agent"].to_numpy(object)
     with_agent = np.flatnonzero((rank == 1) & ~pd.isna(agent_col))
     agent_rows = _first_per_trace(codes, with_agent, depth, start)
-    named = np.flatnonzero(rank <= 1)
-    attrs = priced["attributes"].to_numpy(object)
-    typed = np.array([attribute(attrs[i], TASK_TYPE_ATTRIBUTES) for i in named], dtype=object)
-    type_rows = _first_per_trace(codes, named[~pd.isna(typed)], depth, rank, start)
+    type_rows = _first_per_trace(codes, named, depth, rank, start)
     task_types = np.full(n, None, dtype=object)
-    task_types[named] = typed
+    task_types[maybe] = typed
     agent = np.where(agent_rows >= 0, agent_col[agent_rows], UNKNOWN)
     task_type = np.where(type_rows >= 0, task_types[type_rows], agent)
     traces = pd.DataFrame({

@@ -402,3 +402,41 @@ def test_reference_helper_uses_decimal_prices():
         warnings.simplefilter("error")
         assert reference(dict(provider="openai", model="gpt-4o", input=1e6,
                               start="2026-01-01")) == 2.5
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    """Frames from the real pipeline: the simulated fleet read back through FileSource."""
+    from agentinsight.simulate import simulate
+    from agentinsight.sources.files import FileSource
+
+    out = tmp_path_factory.mktemp("sim")
+    simulate(out, days=0.05, start="2026-11-02T10:00:00Z", seed=3)
+    source = FileSource(out)
+    return source.spans(), source.token_usage(by=["agent", "provider", "model", "token_type"]), \
+        source.truth()
+
+
+def test_simulated_fleet_is_fully_priced_and_matches_its_ground_truth(simulated):
+    spans_, _, truth = simulated
+    priced = cost.price_spans(spans_)
+    billed = priced.loc[priced["billable"]]
+    assert billed["priced"].all()
+    assert set(billed["operation"]) == {"chat"}  # agent spans never billed
+    tokens = billed.groupby("model")[["input_tokens", "output_tokens"]].sum()
+    for model, expected in truth["totals"]["tokens"].items():
+        # the spans and the counters' final values cover the same calls, give or take the
+        # calls in flight at the end
+        assert tokens.loc[model, "input_tokens"] == pytest.approx(expected["input"], rel=0.03)
+        assert tokens.loc[model, "output_tokens"] == pytest.approx(expected["output"], rel=0.03)
+    by_task = cost.cost_table(priced, by="task_type")
+    assert set(by_task["task_type"]) <= {"coding", "research", "support", "review", "triage"}
+    assert by_task["cost_usd"].gt(0).all()
+
+
+def test_simulated_counters_reconcile_with_spans(simulated):
+    spans_, usage, _ = simulated
+    table = cost.reconcile(spans_, usage, by="model")
+    assert table["coverage"].between(0.9, 1.1).all()
+    assert (table["span_cost_usd"] - table["counter_cost_usd"]).abs().max() < 0.1 * table[
+        "span_cost_usd"].max()
