@@ -149,6 +149,13 @@ def _bad_tokens(
     return [(text, mask) for text, mask in problems if mask.any()]
 
 
+def _reasons(priced: np.ndarray, reason: np.ndarray) -> np.ndarray:
+    """The unpriced reason per row, ``None`` where the row was priced."""
+    out = reason.astype(object)
+    out[priced] = None
+    return out
+
+
 def price_spans(
     spans: pd.DataFrame, *, prices: Any = None, errors: Errors = "raise"
 ) -> pd.DataFrame:
@@ -220,7 +227,7 @@ def price_spans(
     priced[target] = result.priced
     source[target] = result.source
     why[rows] = reason
-    why[target] = np.where(result.priced, None, result.reason)
+    why[target] = _reasons(result.priced, result.reason)
     out["billable"] = billable
     out["priced"] = priced
     for name, values in columns.items():
@@ -302,7 +309,7 @@ def price_token_usage(
     ):
         out[name] = values
     out["price_source"] = pd.Categorical(result.source)
-    out["unpriced_reason"] = pd.Categorical(np.where(result.priced, None, result.reason))
+    out["unpriced_reason"] = pd.Categorical(_reasons(result.priced, result.reason))
     return out.reset_index(drop=True)
 
 

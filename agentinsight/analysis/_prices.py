@@ -396,6 +396,9 @@ def price_usage(
         ts = timestamp_ns[rows]
         remaining = np.ones(len(rows), dtype=bool)
         entry = user.get((prov, mod)) or user.get((None, mod))
+        if entry is None and prov is None:  # no provider on the span: a unique model name will do
+            matches = [v for (p, m), v in user.items() if m == mod]
+            entry = matches[0] if len(matches) == 1 else None
         if entry is None and prov is not None:
             found = _lookup(prov, mod)[0]
             if found is not None:

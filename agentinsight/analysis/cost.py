@@ -179,7 +179,8 @@ def _dimensions(priced: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     tree = bool(spans and len(priced) and {"agent", "task_type", "tool_chain", "root_agent"}
                 & set(names))
     parent = parent_rows(priced) if tree else np.zeros(len(priced), "int64")
-    traces, codes = None, None
+    traces: pd.DataFrame | None = None
+    codes = np.zeros(0, dtype="int64")
     for name in names:
         if name in _TIME_DIMS:
             rows[name] = when.dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period(

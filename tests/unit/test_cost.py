@@ -275,6 +275,9 @@ def test_user_price_table_overrides_and_extends_with_history():
     as_dict = cost.price_spans(spans(dict(provider="acme", model="llm-1", input=1e6, output=0)),
                                prices={"acme/llm-1": {"input_mtok": 4}})
     assert as_dict["cost_usd"].iloc[0] == 4.0
+    no_provider = cost.price_spans(spans(dict(model="llm-1", input=1e6, output=0)),
+                                   prices={"acme/llm-1": {"input": 4, "output": 8}})
+    assert no_provider["cost_usd"].iloc[0] == 4.0
 
 
 @pytest.mark.parametrize(("table", "message"), [
