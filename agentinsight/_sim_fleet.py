@@ -228,7 +228,8 @@ def schedule_incidents(start: float, end: float, seed: int) -> list[tuple[str, f
     """``(kind, start, cause_end)`` for one incident of each kind, well apart, none on day one.
 
     Spans of two days or more use daytime slots; shorter spans spread the incidents evenly over
-    the part after the first 40 % (at most a day), shortening them to fit.
+    the part after the first 40 % (at most a day), within 08:00-20:00 UTC when that leaves seven
+    hours, shortening them to fit.
     """
     rnd = random.Random(seed * 7919 + 17)
     kinds = list(INCIDENT_KINDS)
@@ -244,6 +245,9 @@ def schedule_incidents(start: float, end: float, seed: int) -> list[tuple[str, f
         return out
     lo = start + min(DAY, 0.4 * (end - start))
     hi = end - min(2 * HOUR, 0.1 * (end - start))
+    evening = lo - lo % DAY + 20 * HOUR  # keep to business hours when they hold a 7 h stretch
+    if min(hi, evening) - max(lo, evening - 12 * HOUR) >= 7 * HOUR:
+        lo, hi = max(lo, evening - 12 * HOUR), min(hi, evening)
     spacing = (hi - lo) / n
     if spacing < 20 * 60:
         return []

@@ -84,8 +84,9 @@ class FleetRun:
                 self.workflows.append((task_type, share, present))
         self.task_types = [w[0] for w in self.workflows]
         self.task_weights = [w[1] for w in self.workflows]
-        self.queue: deque[tuple[str, tuple[str, ...]]] = deque()
+        self.queue: deque[tuple[str, tuple[str, ...], float]] = deque()
         self.busy = 0
+        self._drained = False
         self.totals: dict[tuple[str, tuple[str, ...]], int] = defaultdict(int)
         self.spans_until_end = 0
         self.incidents: list[Incident] = []
@@ -149,10 +150,10 @@ class FleetRun:
                                "iteration limit stops them (MaxIterationsExceeded)")
         elif kind == "queue_backlog":
             inc.labels = {"queue": "default", "database": "postgres"}
-            inc.metrics = ["task_queue_size", "database_connections"]
-            inc.details = {"workers": f"{WORKERS} -> 1", "db_pool": DB_POOL}
-            inc.description = (f"the postgres pool ({DB_POOL}) is exhausted: {WORKERS - 1} of "
-                               f"{WORKERS} workers stall and the default queue backs up until it "
+            inc.metrics = ["task_queue_size", "database_connections", "task_total"]
+            inc.details = {"workers": f"{WORKERS} -> 0", "db_pool": DB_POOL}
+            inc.description = (f"the postgres pool ({DB_POOL}) is exhausted: the workers stall "
+                               "before starting new tasks, the default queue backs up, then "
                                "drains (end = drained)")
         elif kind == "traffic_drop":
             inc.labels = {}
@@ -327,13 +328,13 @@ class FleetRun:
                 await self._tool(spec.name, tool, slow=slow)
         raise MaxIterationsExceeded(f"{spec.name} stopped after {iterations} iterations")
 
-    async def _task(self, task_type: str, chain: tuple[str, ...]) -> None:
+    async def _task(self, task_type: str, chain: tuple[str, ...], arrived: float) -> None:
         status = "success"
-        backlog = self._active("queue_backlog")
+        backlog = self._by_kind.get("queue_backlog")
         try:
             with emit.task(task_type) as task:
-                if backlog is not None:
-                    backlog.touch(self.now_s, task.trace_id)
+                if backlog is not None and backlog.active(arrived):
+                    backlog.touch(self.now_s, task.trace_id)  # it waited out the stall
                 for name in chain:
                     await self._agent(self.agents[name])
         except SimulatedFailure:
@@ -346,7 +347,7 @@ class FleetRun:
 
     # -- queue, arrivals, scrapes ---------------------------------------------------------------
     def _capacity(self) -> int:
-        return 1 if self._active("queue_backlog") is not None else WORKERS
+        return 0 if self._active("queue_backlog") is not None else WORKERS
 
     def _dispatch(self) -> None:
         if self.sched.now_ns > self.end_ns:
@@ -355,15 +356,16 @@ class FleetRun:
         started = False
         capacity = self._capacity()
         while queue and self.busy < capacity:
-            task_type, chain = queue.popleft()
+            task_type, chain, arrived = queue.popleft()
             self.busy += 1
-            self.sched.spawn(self._task(task_type, chain))
+            self.sched.spawn(self._task(task_type, chain, arrived))
             started = True
         if started:
             emit.set_queue_size("default", len(queue))
             backlog = self._by_kind.get("queue_backlog")
-            if (backlog is not None and self.now_s >= backlog.cause_end
-                    and backlog.effect_end < backlog.cause_end and len(queue) <= 2):
+            if (backlog is not None and not self._drained and len(queue) <= 2
+                    and self.now_s >= backlog.cause_end):
+                self._drained = True
                 backlog.touch(self.now_s)
 
     async def _arrivals(self, times_ns: list[int]) -> None:
@@ -373,7 +375,7 @@ class FleetRun:
         for t in times_ns:
             await sleep_ns(t - self.sched.now_ns)
             task_type = rnd.choices(types, weights)[0]
-            self.queue.append((task_type, chains[task_type]))
+            self.queue.append((task_type, chains[task_type], self.now_s))
             emit.set_queue_size("default", len(self.queue))
             self._dispatch()
 
