@@ -78,23 +78,33 @@ def read_openmetrics(paths: list[Path]) -> tuple[SeriesSet, dict[str, str]]:
     for path in paths:
         lines = _lines(path)
         is_comment = pc.starts_with(lines, "#")
-        is_blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(lines)), 0)
+        is_blank = pc.equal(pc.binary_length(pc.utf8_rtrim_whitespace(lines)), 0)
         for text in pc.filter(lines, pc.starts_with(lines, "# TYPE ")).to_pylist():
             parts = text.split()
             if len(parts) >= 4:
                 types[parts[2]] = parts[3]
-        sample_idx = pc.indices_nonzero(pc.invert(pc.or_(is_comment, is_blank)))
-        samples = pc.take(lines, sample_idx)
-        # Drop an exemplar: "<series> <value> <ts> # {labels} <value> [<ts>]".
-        samples = pc.list_element(pc.split_pattern(samples, " # {", max_splits=1), 0)
-        parts = pc.split_pattern(pc.utf8_rtrim_whitespace(samples), " ", max_splits=2,
-                                 reverse=True)
+        is_sample = pc.invert(pc.or_(is_comment, is_blank))
+        sample_idx = pc.indices_nonzero(is_sample)
+        samples = pc.utf8_rtrim_whitespace(pc.filter(lines, is_sample))
+        # Drop exemplars: "<series> <value> <ts> # {labels} <value> [<ts>]".
+        has_exemplar = pc.match_substring(samples, " # {")
+        if pc.any(has_exemplar).as_py():
+            stripped = pc.list_element(
+                pc.split_pattern(pc.filter(samples, has_exemplar), " # {", max_splits=1), 0)
+            samples = pc.replace_with_mask(samples, has_exemplar, stripped)
+        parts = pc.split_pattern(samples, " ", max_splits=2, reverse=True)
         nparts = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
         if len(nparts) and (nparts < 3).any():
             i = int(np.flatnonzero(nparts < 3)[0])
             raise _fail(path, int(sample_idx[i].as_py()), samples[i].as_py(),
                         "sample without a timestamp (or malformed)")
         keys = pc.list_element(parts, 0) if len(samples) else pa.array([], pa.large_string())
+        # A label value with a space in a line without timestamp splits inside the braces.
+        torn = pc.and_(pc.match_substring(keys, "{"), pc.invert(pc.ends_with(keys, "}")))
+        if len(keys) and pc.any(torn).as_py():
+            i = pc.index(torn, True).as_py()
+            raise _fail(path, int(sample_idx[i].as_py()), samples[i].as_py(),
+                        "sample without a timestamp (or malformed)")
         values = _floats(path, sample_idx, samples, parts, 1, "value")
         stamps = _floats(path, sample_idx, samples, parts, 2, "timestamp")
         encoded = pc.dictionary_encode(keys) if len(keys) else None
