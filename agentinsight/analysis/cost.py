@@ -20,10 +20,14 @@ Counting rules, chosen so that no token is billed twice and none is billed at $0
   parent's rate. ``cache_read_tokens + cache_write_tokens > input_tokens`` (for instance raw
   Anthropic counts, whose ``input_tokens`` excludes the cache) is reported as bad input.
 * **Prices** come from genai-prices (pinned; see ``GENAI_PRICES_VERSION``) at each call's start
-  time, with tiers, date and time-of-day price periods. A user table (``prices=``) overrides or
-  extends it (see ``normalise_price_table`` in ``agentinsight.analysis._prices``).
+  time, with tiers, date and time-of-day price periods. OpenTelemetry provider names are mapped
+  to genai-prices' (``gcp.gemini`` → google, ``aws.bedrock`` → aws, ...); a span without a
+  provider is matched by model name; a provider genai-prices does not know is *not* guessed from
+  the model name. A user table (``prices=``, see :func:`normalise_price_table`) overrides or
+  extends genai-prices from each row's ``valid_from``.
 * **Batch / service tier** honoured from span attributes: ``gen_ai.request.batch`` (true) or a
-  service tier of ``batch`` selects genai-prices' ``processing=batch`` prices; a service tier from
+  service tier of ``batch`` selects genai-prices' ``processing=batch`` prices (where it lists
+  them for that date; ``price_source`` ends ``[processing=batch]`` when they applied); a tier from
   ``openai.response.service_tier``, ``gen_ai.openai.response.service_tier``,
   ``gen_ai.response.service_tier`` (then the ``.request.`` forms) selects its variant
   (``auto`` is ignored). Counters carry no such context: standard prices, base tier.
