@@ -9,6 +9,9 @@ with the last lines of the server's log. Servers also stop when the Python proce
 >>> with Prometheus(scrape_targets=["127.0.0.1:9464"]) as prom:  # doctest: +SKIP
 ...     prom.query("up")
 
+History is loaded the operators' way with :mod:`agentinsight.load` (``promtool`` backfill into
+a directory that ``Prometheus(data_dir=...)`` then serves; OTLP/HTTP into Jaeger).
+
 Programs come from Debian packages (``prometheus``, ``prometheus-alertmanager``,
 ``victoria-metrics``) and Jaeger v2 from ``tools/jaeger/build.sh``; see :func:`find_program`.
 On the command line, ``agentinsight stack up`` starts Prometheus, Alertmanager and Jaeger together
@@ -23,7 +26,6 @@ import signal
 import sys
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -43,7 +45,6 @@ from agentinsight._stack_servers import (
     Prometheus,
     VictoriaMetrics,
 )
-from agentinsight.exceptions import ConfigurationError
 
 __all__ = [
     "Alertmanager",
@@ -55,7 +56,6 @@ __all__ = [
     "Stack",
     "VictoriaMetrics",
     "amtool",
-    "backfill_openmetrics",
     "configure_parser",
     "find_program",
     "free_port",
@@ -82,26 +82,6 @@ def amtool(*args: PathLike, timeout: float = 120.0) -> str:
     """
     done = run_tool("amtool", [str(a) for a in args], timeout=timeout)
     return done.stdout + done.stderr
-
-
-def backfill_openmetrics(
-    openmetrics_file: PathLike, data_dir: PathLike, *, timeout: float = 1800.0
-) -> Path:
-    """Write TSDB blocks from an OpenMetrics file into ``data_dir`` (the operators' backfill).
-
-    Runs ``promtool tsdb create-blocks-from openmetrics``; start ``Prometheus(data_dir=...)``
-    on the same directory afterwards to query the history. The file must end with ``# EOF``.
-
-    >>> backfill_openmetrics("history.om", "tsdb")  # doctest: +SKIP
-    PosixPath('tsdb')
-    """
-    source = Path(openmetrics_file)
-    if not source.is_file():
-        raise ConfigurationError(f"backfill_openmetrics: no such file: {source}")
-    target = Path(data_dir)
-    target.mkdir(parents=True, exist_ok=True)
-    promtool("tsdb", "create-blocks-from", "openmetrics", source, target, timeout=timeout)
-    return target
 
 
 class Stack:

@@ -18,13 +18,13 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from agentinsight.exceptions import ConfigurationError, StackError
+from agentinsight.load import backfill_prometheus
 from agentinsight.stack import (
     JAEGER_VERSION,
     Jaeger,
     ProgramNotFoundError,
     Prometheus,
     Stack,
-    backfill_openmetrics,
     find_program,
     free_port,
     promtool,
@@ -120,7 +120,7 @@ def test_prometheus_serves_backfilled_history_and_keeps_a_given_data_dir(
         lines.append(f'demo_tokens_total{{agent="planner"}} {100 * minute} {ts}')
     om = tmp_path / "history.om"
     om.write_text("\n".join(lines) + "\n# EOF\n")
-    data_dir = backfill_openmetrics(om, tmp_path / "tsdb")
+    data_dir = backfill_prometheus(om, tmp_path / "tsdb")
 
     prom = prometheus_factory(data_dir=data_dir)
     at = (start + timedelta(minutes=29)).timestamp()
