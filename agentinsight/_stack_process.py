@@ -279,6 +279,10 @@ class ServerProcess:
                     continue  # a port was taken between free_port() and the bind: new ports
                 self._cleanup()
                 raise
+            except BaseException:  # e.g. Ctrl-C while waiting: leave no server behind
+                self._kill()
+                self._cleanup()
+                raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def stop(self) -> None:

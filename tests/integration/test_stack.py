@@ -340,3 +340,19 @@ def test_cli_stack_up_prints_urls_and_stops_on_sigterm(require_program):
     finally:
         proc.kill()
         proc.wait()
+
+
+@integration
+def test_a_port_taken_before_the_server_binds_it_is_replaced(monkeypatch, prometheus_factory):
+    import agentinsight._stack_servers as servers
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        ports = iter([busy])
+        monkeypatch.setattr(servers, "free_port", lambda host: next(ports, None) or free_port())
+        prom = prometheus_factory()
+        assert prom.port != busy
+        assert "address already in use" in prom.log_text()
+        assert prom.query("vector(3)")[0]["value"][1] == "3"
