@@ -149,6 +149,12 @@ def _bad_tokens(
     return [(text, mask) for text, mask in problems if mask.any()]
 
 
+def _categorical(values: np.ndarray) -> pd.Categorical:
+    """Few distinct strings over many rows, as a categorical (``None`` stays missing)."""
+    codes, uniques = pd.factorize(values)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
+
+
 def _reasons(priced: np.ndarray, reason: np.ndarray) -> np.ndarray:
     """The unpriced reason per row, ``None`` where the row was priced."""
     out = reason.astype(object)
@@ -233,8 +239,8 @@ def price_spans(
     for name, values in columns.items():
         out[name] = values
     # few distinct values over many rows: categorical, like the metrics frame's labels
-    out["price_source"] = pd.Categorical(source)
-    out["unpriced_reason"] = pd.Categorical(why)
+    out["price_source"] = _categorical(source)
+    out["unpriced_reason"] = _categorical(why)
     return out
 
 
@@ -308,8 +314,8 @@ def price_token_usage(
         strict=True,
     ):
         out[name] = values
-    out["price_source"] = pd.Categorical(result.source)
-    out["unpriced_reason"] = pd.Categorical(_reasons(result.priced, result.reason))
+    out["price_source"] = _categorical(result.source)
+    out["unpriced_reason"] = _categorical(_reasons(result.priced, result.reason))
     return out.reset_index(drop=True)
 
 

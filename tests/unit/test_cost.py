@@ -320,6 +320,17 @@ def test_token_usage_with_unknown_token_type_names_it():
         cost.cost_from_token_usage(frame)
 
 
+@pytest.mark.parametrize(("frame", "message"), [
+    (metrics_frame([0.0], "m", [-5.0], {"model": ["gpt-4o"], "token_type": ["input"]}),
+     "'value'"),
+    (metrics_frame([0.0], "m", [5.0], {"token_type": ["input"]}), "'model'"),
+    (empty_spans_frame().drop(columns=["input_tokens"]), "input_tokens"),
+])
+def test_bad_frames_name_the_column(frame, message):
+    with pytest.raises(SchemaError, match=message):
+        cost.cost_table(frame, by="model")
+
+
 def test_reconcile_shows_sampling_coverage():
     traced = cost.example_spans()  # gpt-4o: 3,500 tokens; gpt-4o-mini: 2,500
     counters = metrics_frame(
