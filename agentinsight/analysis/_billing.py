@@ -194,6 +194,7 @@ def price_spans(
     vals = {c: np.nan_to_num(tok[c][rows], nan=0.0) for c in TOKEN_COLUMNS}
     reason = np.full(len(rows), "", dtype=object)
     reason[np.isnan(tok["input_tokens"][rows])] = "missing input_tokens"
+    reason[out["start"].iloc[rows].isna().to_numpy()] = "missing start time"
     for text, mask in _bad_tokens(vals, rows):
         if errors == "raise":
             first = rows[np.flatnonzero(mask)[0]]

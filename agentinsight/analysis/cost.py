@@ -118,6 +118,9 @@ class CostTable(pd.DataFrame):
         def ratio(v: Any) -> str:
             return "–" if pd.isna(v) else f"{v:.1%}"
 
+        def number(v: Any) -> str:
+            return "–" if pd.isna(v) else f"{v:,.2f}"
+
         formats: dict[str, Any] = {}
         for col in self.columns:
             name = str(col)
@@ -127,6 +130,8 @@ class CostTable(pd.DataFrame):
                 formats[col] = count
             elif name.endswith(("_ratio", "_fraction", "coverage", "_rate", "share")):
                 formats[col] = ratio
+            elif pd.api.types.is_float_dtype(self[col].dtype):
+                formats[col] = number
         styler = pd.DataFrame(self).style.format(formats, na_rep="–").hide(axis="index")
         caption = " ".join(str(self.attrs[k]) for k in ("title", "note") if self.attrs.get(k))
         return styler.set_caption(caption) if caption else styler

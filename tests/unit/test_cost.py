@@ -247,6 +247,10 @@ def test_missing_input_tokens_is_unpriced_with_a_warning():
     with pytest.warns(UserWarning, match="missing input_tokens"):
         priced = cost.price_spans(spans(dict(model="gpt-4o", output=100)))
     assert priced["billable"].iloc[0] and not priced["priced"].iloc[0]
+    no_time = spans(dict(model="gpt-4o", input=100, output=1))
+    no_time["start"] = pd.Series([pd.NaT], dtype="datetime64[ns, UTC]")
+    with pytest.warns(UserWarning, match="missing start time"):
+        assert not cost.price_spans(no_time)["priced"].iloc[0]
 
 
 def test_empty_frames_give_empty_tables():
