@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Self
 
+from agentinsight._stack_jaeger import Jaeger
 from agentinsight._stack_process import (
     JAEGER_VERSION,
     ProgramNotFoundError,
@@ -38,13 +39,7 @@ from agentinsight._stack_process import (
     jaeger_cache_path,
     run_tool,
 )
-from agentinsight._stack_servers import (
-    Alertmanager,
-    Jaeger,
-    PathLike,
-    Prometheus,
-    VictoriaMetrics,
-)
+from agentinsight._stack_servers import Alertmanager, PathLike, Prometheus, VictoriaMetrics
 
 __all__ = [
     "Alertmanager",
