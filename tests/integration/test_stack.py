@@ -21,10 +21,12 @@ from agentinsight.exceptions import ConfigurationError, StackError
 from agentinsight.load import backfill_prometheus
 from agentinsight.stack import (
     JAEGER_VERSION,
+    Alertmanager,
     Jaeger,
     ProgramNotFoundError,
     Prometheus,
     Stack,
+    amtool,
     find_program,
     free_port,
     promtool,
@@ -216,6 +218,20 @@ def test_promtool_failure_carries_promtool_output(tmp_path, require_program):
     expected = "(?s)promtool check rules.*exit code 1.*unclosed left parenthesis"
     with pytest.raises(StackError, match=expected):
         promtool("check", "rules", bad)
+
+
+@integration
+def test_amtool_accepts_the_default_alertmanager_config_and_names_a_bad_one(
+    tmp_path, require_program
+):
+    require_program("amtool")
+    good = tmp_path / "alertmanager.yml"
+    good.write_text(json.dumps(Alertmanager.DEFAULT_CONFIG))
+    assert "SUCCESS" in amtool("check-config", good)
+    bad = tmp_path / "bad.yml"
+    bad.write_text("route: {receiver: nowhere}\nreceivers: []\n")
+    with pytest.raises(StackError, match="(?s)amtool check-config.*nowhere"):
+        amtool("check-config", bad)
 
 
 @integration
