@@ -100,11 +100,14 @@ class Stack:
         alertmanager_config_text: str | None = None,
         jaeger: bool = True,
         jaeger_binary: str | None = None,
+        jaeger_max_traces: int = 100_000,
     ) -> None:
         self.alertmanager = (
             Alertmanager(config_text=alertmanager_config_text) if alertmanager else None
         )
-        self.jaeger = Jaeger(binary=jaeger_binary) if jaeger else None
+        self.jaeger = (
+            Jaeger(binary=jaeger_binary, max_traces=jaeger_max_traces) if jaeger else None
+        )
         self.prometheus = Prometheus(
             scrape_targets=scrape_targets,
             scrape_interval=scrape_interval,
