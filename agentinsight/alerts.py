@@ -55,24 +55,18 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from agentinsight import _alertmanager as _am
 from agentinsight._alertmanager import PushResult, Rejection
+from agentinsight._findings_json import Findings, _iso, _records, load_findings, write_findings
 from agentinsight._rules import Baseline, learn_baselines, rules_from_baselines, write_rule_file
 from agentinsight.exceptions import AlertError, ConfigurationError
-from agentinsight.frames import (
-    FINDINGS_COLUMNS,
-    SEVERITIES,
-    finding_fingerprint,
-    validate_findings_frame,
-)
+from agentinsight.frames import SEVERITIES
 
 __all__ = [
     "Baseline",
@@ -93,7 +87,6 @@ __all__ = [
 ALERTNAME_PREFIX = "AgentInsightAnomaly"
 _RESERVED = ("alertname", "severity", "detector", "fingerprint")
 _MAX_TRACE_LINKS = 5
-Findings = pd.DataFrame | Iterable[Mapping[str, Any]]
 
 
 # --- findings → alert documents ------------------------------------------------------------------
@@ -106,6 +99,8 @@ def alerts_from_findings(
     jaeger_url: str | None = None,
     report_url: str | None = None,
     now: float | None = None,
+    data_end: Any = None,
+    ongoing_within: Any = "5m",
 ) -> list[dict[str, Any]]:
     """The Alertmanager v2 alert documents for ``findings`` (a findings frame or list of dicts).
 
@@ -118,7 +113,8 @@ def alerts_from_findings(
     now = time.time() if now is None else now
     return [
         _alert(rec, generator_url, jaeger_url, report_url, now)
-        for rec in _records(findings, where="findings")
+        for rec in _records(findings, where="findings", data_end=data_end,
+                            ongoing_within=ongoing_within)
     ]
 
 
@@ -199,10 +195,15 @@ def push(
     timeout: float = 10,
     retries: int = 3,
     backoff: float = 0.5,
+    data_end: Any = None,
+    ongoing_within: Any = "5m",
 ) -> PushResult:
     """Send findings to Alertmanager (``POST /api/v2/alerts``); see the module docstring.
 
     Alerts left in ``spool_dir`` by an earlier push to the same Alertmanager are sent first.
+    ``data_end`` is the end of the data the findings were computed from: a finding whose end is
+    within ``ongoing_within`` of it was still anomalous when the data ended, so it is sent
+    firing (ongoing) rather than resolved.
     Without ``spool_dir``, alerts that cannot be delivered raise :class:`AlertError` (its
     ``result`` attribute holds the :class:`PushResult`) instead of being kept.
 
@@ -211,7 +212,8 @@ def push(
     """
     url = _check_url(alertmanager_url, "alertmanager_url")
     new = alerts_from_findings(
-        findings, generator_url=generator_url, jaeger_url=jaeger_url, report_url=report_url
+        findings, generator_url=generator_url, jaeger_url=jaeger_url, report_url=report_url,
+        data_end=data_end, ongoing_within=ongoing_within,
     )
     spool = Path(spool_dir).expanduser() if spool_dir is not None else None
     if spool is None:
@@ -295,6 +297,8 @@ def webhook_payload(
     jaeger_url: str | None = None,
     report_url: str | None = None,
     generator_url: str | None = None,
+    data_end: Any = None,
+    ongoing_within: Any = "5m",
 ) -> dict[str, Any]:
     """A JSON document in the shape of Alertmanager's webhook notification, for systems without
     Alertmanager.
@@ -313,7 +317,8 @@ def webhook_payload(
     ('resolved', 'resolved', 'coder')
     """
     alerts = alerts_from_findings(
-        findings, generator_url=generator_url, jaeger_url=jaeger_url, report_url=report_url
+        findings, generator_url=generator_url, jaeger_url=jaeger_url, report_url=report_url,
+        data_end=data_end, ongoing_within=ongoing_within,
     )
     now = time.time()
     items = []
@@ -347,208 +352,8 @@ def _common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
         return {}
     return {k: v for k, v in maps[0].items() if all(m.get(k) == v for m in maps[1:])}
 
-
-# --- findings.json -------------------------------------------------------------------------------
-
-
-def write_findings(findings: Findings, path: str | os.PathLike[str]) -> Path:
-    """Write findings as findings.json (format in the module docstring), atomically.
-
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "findings.json"
-    >>> _ = write_findings([{"detector": "d", "series": {"agent": "a"},
-    ...     "start": "2026-01-05T10:00:00Z", "severity": "info"}], p)
-    >>> load_findings(p)["detector"].tolist()
-    ['d']
-    """
-    target = Path(path)
-    docs = []
-    for rec in _records(findings, where=str(target)):
-        doc = {
-            "fingerprint": rec["fingerprint"],
-            "detector": rec["detector"],
-            "series": {str(k): _plain(v) for k, v in rec["series"].items()},
-            "start": _iso(rec["start"]),
-            "end": None if rec["end"] is None else _iso(rec["end"]),
-            "score": _finite(rec["score"]),
-            "severity": rec["severity"],
-            "observed": _finite(rec["observed"]),
-            "expected": _finite(rec["expected"]),
-            "summary": rec["summary"],
-            "trace_ids": list(rec["trace_ids"]),
-        }
-        doc.update({k: _plain(v) for k, v in rec["extra"].items()})
-        docs.append(doc)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(docs, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
-    return target
-
-
-def load_findings(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a findings.json into a findings frame; AlertError names the file and finding index.
-
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "findings.json"
-    >>> _ = p.write_text('[{"detector": "d", "series": {}, "start": "2026-01-05", '
-    ...                  '"severity": "loud"}]')
-    >>> load_findings(p)
-    Traceback (most recent call last):
-    agentinsight.exceptions.AlertError: ...findings.json: finding 0: severity must be one of ...
-    """
-    source = Path(path)
-    try:
-        doc = json.loads(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AlertError(f"{source}: cannot read findings file: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise AlertError(f"{source}: not valid JSON: {exc}") from None
-    if not isinstance(doc, list):
-        raise AlertError(f"{source}: expected a JSON list of findings, got {type(doc).__name__}")
-    records = _records(doc, where=str(source))
-    extra_keys = sorted({k for r in records for k in r["extra"]})
-    frame = pd.DataFrame({
-        "fingerprint": pd.Series([r["fingerprint"] for r in records], dtype=object),
-        "detector": pd.Series([r["detector"] for r in records], dtype=object),
-        "series": pd.Series([r["series"] for r in records], dtype=object),
-        "start": pd.Series([r["start"] for r in records], dtype="datetime64[ns, UTC]"),
-        "end": pd.Series([r["end"] if r["end"] is not None else pd.NaT for r in records],
-                         dtype="datetime64[ns, UTC]"),
-        "score": pd.Series([r["score"] for r in records], dtype="float64"),
-        "severity": pd.Series([r["severity"] for r in records], dtype=object),
-        "observed": pd.Series([r["observed"] for r in records], dtype="float64"),
-        "expected": pd.Series([r["expected"] for r in records], dtype="float64"),
-        "summary": pd.Series([r["summary"] for r in records], dtype=object),
-        "trace_ids": pd.Series([r["trace_ids"] for r in records], dtype=object),
-    })
-    for key in extra_keys:
-        frame[key] = pd.Series([r["extra"].get(key) for r in records], dtype=object)
-    return validate_findings_frame(frame)
-
-
-# --- normalising findings ------------------------------------------------------------------------
-
-
-def _records(findings: Findings, *, where: str) -> list[dict[str, Any]]:
-    """Findings (frame or mappings) as checked plain records; AlertError names the index."""
-    if isinstance(findings, pd.DataFrame):
-        missing = [c for c in ("detector", "series", "start", "severity") if c not in findings]
-        if missing:
-            raise AlertError(f"{where}: findings frame lacks column(s) {missing}")
-        rows: Iterable[Any] = findings.to_dict("records")
-    elif isinstance(findings, (str, bytes, Mapping)):
-        raise AlertError(f"{where}: expected a findings frame or a list of finding objects, got "
-                         f"{type(findings).__name__}")
-    else:
-        rows = findings
-    out = []
-    for index, row in enumerate(rows):
-        try:
-            out.append(_record(row))
-        except (TypeError, ValueError) as exc:
-            raise AlertError(f"{where}: finding {index}: {exc}") from None
-    return out
-
-
-def _record(row: Any) -> dict[str, Any]:
-    if not isinstance(row, Mapping):
-        raise TypeError(f"expected an object, got {type(row).__name__}")
-    detector = row.get("detector")
-    if not isinstance(detector, str) or not detector.strip():
-        raise ValueError(f"detector must be a non-empty string, got {detector!r}")
-    series = row.get("series")
-    if not isinstance(series, Mapping):
-        raise ValueError(f"series must be an object of label → value, got {series!r}")
-    for key, value in series.items():
-        if not isinstance(key, str) or isinstance(value, (Mapping, list, tuple)):
-            raise ValueError(f"series label {key!r} must be a string with a scalar value")
-    severity = row.get("severity")
-    if severity not in SEVERITIES:
-        raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
-    start = _time(row.get("start"), "start")
-    if start is None:
-        raise ValueError("start is required (an RFC 3339 time)")
-    end = _time(row.get("end"), "end")
-    fingerprint = row.get("fingerprint")
-    if _missing(fingerprint):
-        fingerprint = finding_fingerprint(detector, series, start)
-    elif not isinstance(fingerprint, str):
-        raise ValueError(f"fingerprint must be a string, got {fingerprint!r}")
-    summary = row.get("summary")
-    summary = "" if _missing(summary) else summary
-    if not isinstance(summary, str):
-        raise ValueError(f"summary must be a string, got {summary!r}")
-    trace_ids = row.get("trace_ids")
-    trace_ids = [] if _missing(trace_ids) else trace_ids
-    if isinstance(trace_ids, str) or not all(isinstance(t, str) for t in trace_ids):
-        raise ValueError(f"trace_ids must be a list of hex strings, got {trace_ids!r}")
-    extra = {k: v for k, v in row.items() if k not in FINDINGS_COLUMNS}
-    return {
-        "fingerprint": fingerprint,
-        "detector": detector,
-        "series": dict(series),
-        "start": start,
-        "end": end,
-        "score": _number(row.get("score"), "score"),
-        "severity": severity,
-        "observed": _number(row.get("observed"), "observed"),
-        "expected": _number(row.get("expected"), "expected"),
-        "summary": summary,
-        "trace_ids": list(trace_ids),
-        "ongoing": extra.get("ongoing") is True,
-        "extra": extra,
-    }
-
-
-def _missing(value: Any) -> bool:
-    if value is None or value is pd.NaT:
-        return True
-    return isinstance(value, float) and math.isnan(value)
-
-
-def _time(value: Any, what: str) -> pd.Timestamp | None:
-    if _missing(value):
-        return None
-    if not isinstance(value, (str, datetime, np.datetime64)):
-        raise ValueError(f"{what} must be an RFC 3339 time, got {value!r}")
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise ValueError(f"{what} must be an RFC 3339 time, got {value!r}") from None
-    if stamp is pd.NaT:
-        return None
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-def _number(value: Any, what: str) -> float:
-    if _missing(value):
-        return math.nan
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{what} must be a number or null, got {value!r}")
-    return float(value)
-
-
-def _iso(stamp: pd.Timestamp) -> str:
-    return stamp.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def _num(value: float) -> str:
     return "unknown" if math.isnan(value) else f"{value:.6g}"
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, pd.Timestamp):
-        return _iso(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return value
 
 
 def _camel(detector: str) -> str:
@@ -578,6 +383,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         "$AGENTINSIGHT_ALERT_SPOOL or ~/.cache/agentinsight/alert-spool)")
     _link_args(p)
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per request (10)")
+    p.add_argument("--data-end", default=None, metavar="TIME",
+                   help="end of the analysed data: findings ending near it are still firing")
+    p.add_argument("--ongoing-within", default="5m", metavar="DURATION",
+                   help="how near to --data-end a finding must end to be ongoing (5m)")
     r = sub.add_parser("rules", help="write Prometheus alerting rules from learned baselines")
     r.add_argument("--baselines", required=True, type=Path,
                    help="baselines as JSON/YAML ({kind: {name: value}} or a list of "
@@ -607,7 +416,8 @@ def run(args: argparse.Namespace) -> int:
         result = push(
             load_findings(args.findings), args.alertmanager, spool_dir=spool,
             generator_url=args.generator_url, jaeger_url=args.jaeger,
-            report_url=args.report_url, timeout=args.timeout,
+            report_url=args.report_url, timeout=args.timeout, data_end=args.data_end,
+            ongoing_within=args.ongoing_within,
         )
         print(result)
         if result.spooled:

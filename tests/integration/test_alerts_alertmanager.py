@@ -267,3 +267,33 @@ def test_cli_push_reads_findings_json(
     assert code == 0
     assert "2 firing sent, 1 resolved sent, 0 spooled, 0 rejected" in capsys.readouterr().out
     assert len(active_alerts(am)) == 2
+
+
+def test_findings_from_a_simulated_incident_reach_the_webhook(
+    alertmanager_factory: Callable[..., Alertmanager], webhook: Webhook, tmp_path: Path
+) -> None:
+    from agentinsight.analysis.anomaly import detect
+    from agentinsight.simulate import simulate
+    from agentinsight.sources.files import FileSource
+
+    sim = simulate(tmp_path / "sim", days=1.2, start="2026-11-02T06:00:00Z",
+                   scrape_interval=120, agents=4, seed=1)
+    burst = next(i for i in sim.incidents if i["kind"] == "error_burst")
+    agent = burst["labels"]["agent"]
+    start, end = pd.Timestamp(burst["start"]), pd.Timestamp(burst["end"])
+    report_end = start + (end - start) / 2  # the report ran while the burst was going on
+    findings = detect(FileSource(sim.out_dir).error_ratio(end=report_end))
+    path = alerts.write_findings(findings, tmp_path / "findings.json", data_end=report_end,
+                                 ongoing_within="15m")
+    am = alertmanager_factory(config_text=am_config(webhook.url))
+
+    result = alerts.push(alerts.load_findings(path), am.url, jaeger_url=JAEGER)
+
+    assert result.ok and len(result.sent) + len(result.resolved) == len(findings)
+    firing = [a for a in active_alerts(am) if a["labels"].get("agent") == agent]
+    assert firing, f"no firing alert for the {agent} error burst; sent {result}"
+    assert firing[0]["labels"]["metric"] == "agent_execution_total:error_ratio"
+    assert firing[0]["labels"]["alertname"].startswith("AgentInsightAnomaly")
+    note = webhook.wait_for(lambda n: n["status"] == "firing" and any(
+        a["labels"].get("agent") == agent for a in n["alerts"]))
+    assert note["alerts"][0]["annotations"]["summary"]

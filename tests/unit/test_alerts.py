@@ -68,6 +68,22 @@ def test_an_ended_finding_is_sent_resolved_and_a_future_end_stays_firing() -> No
     assert "endsAt" not in one_alert(end="2026-11-27T11:00:00Z", ongoing=True)
 
 
+def test_a_finding_still_anomalous_when_the_data_ended_is_ongoing(tmp_path: Path) -> None:
+    # A report over data ending at 11:30 found an anomaly whose last point is 11:28: it was
+    # still going on when the data ended, so it must fire, not arrive already resolved.
+    rows = [finding(end="2026-11-27T11:28:00Z"), finding(detector="b", end="2026-11-27T10:00Z")]
+    docs = alerts.alerts_from_findings(rows, data_end="2026-11-27T11:30:00Z",
+                                       now=NOW.timestamp())
+    assert ["endsAt" in d for d in docs] == [False, True]
+    path = alerts.write_findings(rows, tmp_path / "findings.json",
+                                 data_end="2026-11-27T11:30:00Z", ongoing_within="5m")
+    assert [d.get("ongoing") for d in json.loads(path.read_text())] == [True, None]
+    reread = alerts.alerts_from_findings(alerts.load_findings(path), now=NOW.timestamp())
+    assert ["endsAt" in d for d in reread] == [False, True]
+    with pytest.raises(ConfigurationError, match="ongoing_within"):
+        alerts.alerts_from_findings(rows, data_end="2026-11-27T11:30:00Z", ongoing_within="soon")
+
+
 def test_label_names_are_sanitised_and_long_values_cut_with_a_marker() -> None:
     doc = one_alert(series={"gen_ai.request.model": "m" * 300, "5xx": "yes",
                             "severity": "series-own", "empty": "", "agent": None})
