@@ -21,13 +21,14 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable
-from itertools import chain
+from itertools import accumulate, chain
 from typing import IO, Any
 
 import numpy as np
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.utils import floatToGoString
+from prometheus_client.values import MutexValue
 
 __all__ = ["Recorder"]
 
@@ -76,23 +77,29 @@ class _FastCollector:
 
 
 def _reader(kind: str, child: Any) -> Callable[[], list[float]]:
+    # prometheus_client's in-process values keep a plain float in ``_value`` (``get()`` only adds
+    # a lock, and nothing else writes while the simulator scrapes); others are asked politely.
     if kind in ("counter", "gauge"):
         value = child._value
+        if type(value) is MutexValue:
+            return lambda: [value._value]
         return lambda: [value.get()]
     if kind == "summary":
         count, total = child._count, child._sum
         return lambda: [count.get(), total.get()]
     buckets, total = child._buckets, child._sum
-
-    def read_histogram() -> list[float]:
-        out = []
-        acc = 0.0
-        for b in buckets:
-            acc += b.get()
-            out.append(acc)
-        out.append(acc)
-        out.append(total.get())
-        return out
+    if all(type(b) is MutexValue for b in buckets) and type(total) is MutexValue:
+        def read_histogram() -> list[float]:
+            out = list(accumulate([b._value for b in buckets]))
+            out.append(out[-1])
+            out.append(total._value)
+            return out
+    else:
+        def read_histogram() -> list[float]:
+            out = list(accumulate([b.get() for b in buckets]))
+            out.append(out[-1])
+            out.append(total.get())
+            return out
 
     return read_histogram
 

@@ -89,6 +89,7 @@ class FleetRun:
         self._drained = False
         self.totals: dict[tuple[str, tuple[str, ...]], int] = defaultdict(int)
         self.spans_until_end = 0
+        self.spans_total = 0
         self.incidents: list[Incident] = []
         self._by_kind: dict[str, Incident] = {}
         if incidents:
@@ -175,6 +176,7 @@ class FleetRun:
             self.totals[(series, labels)] += value
 
     def _spanned(self) -> None:
+        self.spans_total += 1
         if self.sched.now_ns <= self.end_ns:
             self.spans_until_end += 1
 

@@ -11,8 +11,9 @@ writes, into ``out_dir``:
     held at each scrape. Load it with :func:`agentinsight.load.backfill_prometheus` or
     :func:`agentinsight.load.import_victoriametrics`, or read it with ``FileSource``.
 ``spans.jsonl``
-    OTLP JSON, one ``TracesData`` per line, written by emit's file exporter. Load it into Jaeger
-    with :func:`agentinsight.load.load_jaeger_otlp`.
+    OTLP JSON, one ``TracesData`` per line (1,000 spans each, in the order they ended), encoded
+    by emit's file-exporter code. Load it into Jaeger with
+    :func:`agentinsight.load.load_jaeger_otlp`.
 ``truth.json``
     The ground truth: the fleet (agents, models), every injected incident (kind, affected labels
     and metrics, start, end, a few affected trace ids) and exact totals of every counter at the
@@ -162,6 +163,7 @@ def simulate(
     from agentinsight import emit
     from agentinsight._sim_fleet import AGENTS, MODELS
     from agentinsight._sim_run import FleetRun
+    from agentinsight._sim_spans import SpanFile
 
     _validate(days, agents, scrape_interval, seed)
     if not isinstance(service, str) or not service:
@@ -188,13 +190,16 @@ def simulate(
     registry = CollectorRegistry()
     sim = FleetRun(start_s=start_s, end_s=end_s, scrape_interval=interval, agents=fleet,
                    seed=seed, incidents=incidents, registry=registry)
+    instance = str(uuid.uuid5(uuid.NAMESPACE_URL, f"agentinsight-sim/{service}/{seed}"))
+    span_file = SpanFile(str(spans_path), instance_id=instance)
     # OpenTelemetry draws trace and span ids from the `random` module: seed it for the run so
     # the same seed writes the same ids, and give the caller's generator state back afterwards.
     saved = random.getstate()
     random.seed(seed)
     try:
-        emit.configure(service, traces_exporter=f"file:{spans_path}", registry=registry,
-                       sample_ratio=1.0, max_queue_size=16_384, max_export_batch_size=2_048)
+        # The export queue holds more spans than a run makes, so none can be dropped.
+        emit.configure(service, span_exporter=span_file, registry=registry, sample_ratio=1.0,
+                       max_queue_size=1 << 22, max_export_batch_size=4096)
         emit.use_clock(sim.sched.clock)
         try:
             sim.run()
@@ -203,8 +208,9 @@ def simulate(
             emit.shutdown()
     finally:
         random.setstate(saved)
-    _rechunk_spans(spans_path, instance_id=str(uuid.uuid5(uuid.NAMESPACE_URL,
-                                                          f"agentinsight-sim/{service}/{seed}")))
+    if span_file.written != sim.spans_total:
+        raise RuntimeError(f"simulate: {sim.spans_total} spans made but {span_file.written} "
+                           f"written to {spans_path}")
     with open(metrics_path, "w", encoding="utf-8") as fh:
         sim.recorder.write(fh)
 
@@ -213,44 +219,6 @@ def simulate(
     truth_path.write_text(json.dumps(truth, indent=1, sort_keys=False) + "\n", encoding="utf-8")
     return SimulationResult(out, metrics_path, spans_path, truth_path, truth,
                             time.perf_counter() - t0)
-
-
-def _rechunk_spans(path: Path, *, instance_id: str, per_line: int = 1_000) -> None:
-    """Rewrite the exporter's lines into fixed-size ``TracesData`` lines.
-
-    The exporter's batches end wherever its background thread happened to wake, and the SDK
-    gives every process a random ``service.instance.id``; regrouping the (identically ordered)
-    spans and naming the instance after the seed make the file a function of the seed alone.
-    """
-    if not path.exists():
-        path.write_text("", encoding="utf-8")
-        return
-    head: dict[str, Any] | None = None
-    spans: list[Any] = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            doc = json.loads(line)
-            for rs in doc.get("resourceSpans", []):
-                for ss in rs.get("scopeSpans", []):
-                    if head is None:
-                        resource = rs.get("resource", {})
-                        for attr in resource.get("attributes", []):
-                            if attr.get("key") == "service.instance.id":
-                                attr["value"] = {"stringValue": instance_id}
-                        head = {"resource": resource, "scope": ss.get("scope", {})}
-                    spans.extend(ss.get("spans", []))
-    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-    tmp = path.with_suffix(".jsonl.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for i in range(0, len(spans), per_line):
-            assert head is not None
-            doc = {"resourceSpans": [{"resource": head["resource"], "scopeSpans": [
-                {"scope": head["scope"], "spans": spans[i:i + per_line]}]}]}
-            fh.write(dumps(doc))
-            fh.write("\n")
-    os.replace(tmp, path)
 
 
 def _nested(totals: dict[tuple[str, tuple[str, ...]], int], series: str, outer: int,
