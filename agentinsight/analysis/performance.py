@@ -24,6 +24,7 @@ from agentinsight.analysis.traces import (
     TOOL_OPERATIONS,
     _critical_sections,
     _Forest,
+    _summary,
     queue_wait,
     slowest_traces,
     span_agents,
@@ -544,8 +545,10 @@ def performance_summary(spans: pd.DataFrame, metrics: pd.DataFrame | None = None
     """
     if objective is not None:
         _check_objective(objective)
-    runs = trace_summary(spans, per="agent_run")
-    traces = trace_summary(spans)
+    trace_summary(spans.iloc[:0])  # checks the columns before any work
+    forest = _Forest(spans)
+    runs = _summary(forest, "agent_run")
+    traces = _summary(forest, "trace")
     if traces.empty:
         return pd.DataFrame(columns=["agent", "runs", "runs_per_hour", "error_ratio", "p50_ms",
                                      "p95_ms", "p99_ms"])
@@ -571,14 +574,14 @@ def performance_summary(spans: pd.DataFrame, metrics: pd.DataFrame | None = None
             row["slo_met"] = bool(good.mean() >= objective)
         rows.append(row)
     out = pd.DataFrame(rows)
-    out = out.merge(_critical_by_agent(spans, traces), on="agent", how="left")
+    out = out.merge(_critical_by_agent(forest, traces), on="agent", how="left")
     if metrics is not None:
         out = out.merge(_metric_columns(metrics), on="agent", how="left")
     return out
 
 
-def _critical_by_agent(spans: pd.DataFrame, traces: pd.DataFrame) -> pd.DataFrame:
-    sections = _critical_sections(_Forest(spans))
+def _critical_by_agent(forest: _Forest, traces: pd.DataFrame) -> pd.DataFrame:
+    sections = _critical_sections(forest)
     agent_of = traces.set_index("trace_id")["agent"].fillna("(no agent)")
     sections["agent"] = sections["trace_id"].map(agent_of)
     parts = [sections, sections.assign(agent="(all traces)")]

@@ -60,13 +60,14 @@ class _Forest:
         _require(spans, _NEEDED)
         frame = spans.drop_duplicates(["trace_id", "span_id"]).reset_index(drop=True)
         self.frame = frame
+        self._cols: dict[str, np.ndarray] = {}
         n = len(frame)
-        trace = frame["trace_id"].astype(object).to_numpy()
-        span = frame["span_id"].astype(object).to_numpy()
-        parent_id = frame["parent_span_id"].astype(object).fillna("").to_numpy()
+        trace, span = self.col("trace_id"), self.col("span_id")
+        parent_id = np.where(pd.isna(self.col("parent_span_id")), "", self.col("parent_span_id"))
         index = pd.MultiIndex.from_arrays([trace, span])
         parent = index.get_indexer(pd.MultiIndex.from_arrays([trace, parent_id])).astype(np.int64)
         parent[parent == np.arange(n)] = -1  # a span naming itself as parent is a root
+        self.trace_code = pd.factorize(trace)[0]
         self.parent = parent
         self.start = _ns(frame["start"], "start")
         self.end = _ns(frame["end"], "end")
@@ -80,6 +81,13 @@ class _Forest:
         self.cend = _ancestor_scan(parent, self.end, np.minimum, frame)
         self.on_tree = self.cstart <= self.cend
 
+    def col(self, name: str) -> np.ndarray:
+        """A column as an object array (missing values as None), converted once."""
+        if name not in self._cols:
+            values = self.frame[name].to_numpy(dtype=object, na_value=None)
+            self._cols[name] = values
+        return self._cols[name]
+
     def nearest(self, mask: np.ndarray) -> np.ndarray:
         """Index of the nearest ancestor-or-self where ``mask`` holds, -1 where there is none."""
         init = np.where(mask, np.arange(len(mask)), -1)
@@ -91,7 +99,7 @@ class _Forest:
         roots = np.flatnonzero(self.parent < 0)
         if not len(roots):
             return roots
-        trace = self.frame["trace_id"].astype(object).to_numpy()[roots]
+        trace = self.col("trace_id")[roots]
         order = np.lexsort((self.start[roots], -(self.end[roots] - self.start[roots]), trace))
         roots = roots[order]
         first = np.ones(len(roots), dtype=bool)
@@ -139,7 +147,7 @@ def span_agents(spans: pd.DataFrame) -> pd.Series:
         raise SchemaError("spans frame: column 'span_id' repeats within a trace; drop duplicates "
                           "first")
     forest = _Forest(spans)
-    agent = forest.frame["agent"].astype(object).to_numpy()
+    agent = forest.col("agent")
     owner = forest.nearest(pd.notna(agent))
     out = np.where(owner >= 0, agent[np.maximum(owner, 0)], None)
     return pd.Series(out, index=spans.index, name="agent", dtype=object)
@@ -169,7 +177,7 @@ def trace_tree(spans: pd.DataFrame, trace_id: str | None = None) -> pd.DataFrame
     for i in order[forest.parent[order] >= 0].tolist():
         kids_of.setdefault(int(forest.parent[i]), []).append(i)
     roots = np.flatnonzero(forest.parent < 0)
-    trace = forest.frame["trace_id"].astype(object).to_numpy()
+    trace = forest.col("trace_id")
     roots = roots[np.lexsort((forest.start[roots], trace[roots]))].tolist()
     seq: list[int] = []
     stack = roots[::-1]
@@ -258,7 +266,7 @@ def _critical_sections(forest: _Forest) -> pd.DataFrame:
     keep[1:] = (pos[1:] != pos[:-1]) | (s_ns[1:] != e_ns[:-1])
     merged_end = np.zeros(int(keep.sum()), dtype=np.int64)
     np.maximum.at(merged_end, np.cumsum(keep) - 1, e_ns)
-    out = _section_frame(forest.frame, pos[keep], s_ns[keep], merged_end)
+    out = _section_frame(forest, pos[keep], s_ns[keep], merged_end)
     return out.sort_values(["trace_id", "start"], kind="stable").reset_index(drop=True)
 
 
@@ -280,7 +288,7 @@ def critical_path_share(spans: pd.DataFrame, by: str = "component") -> pd.DataFr
     forest = _Forest(spans)
     cp = _critical_sections(forest)
     if by != "component":
-        cp[by] = forest.frame[by].astype(object).to_numpy()[cp["_pos"].to_numpy()]
+        cp[by] = forest.col(by)[cp["_pos"].to_numpy()]
     key = cp[by].astype(object)
     grouped = cp.assign(_key=key.where(key.notna(), "(other)")).groupby("_key", sort=False)
     out = pd.DataFrame({
@@ -315,13 +323,17 @@ def trace_summary(spans: pd.DataFrame, per: str = "trace") -> pd.DataFrame:
     if per not in ("trace", "agent_run"):
         raise ConfigurationError(f"trace_summary: per must be 'trace' or 'agent_run', got {per!r}")
     _require(spans, (*_NEEDED, "status", "operation", "model", "tool", "agent", *TOKEN_COLUMNS))
-    forest = _Forest(spans)
+    return _summary(_Forest(spans), per)
+
+
+def _summary(forest: _Forest, per: str) -> pd.DataFrame:
     f = forest.frame
     n = len(f)
-    op = f["operation"].astype(object)
+    op = pd.Series(forest.col("operation"), dtype=object)
+    has_model = pd.notna(forest.col("model"))
     is_agent = op.isin(AGENT_OPERATIONS).to_numpy()
-    is_tool = (op.isin(TOOL_OPERATIONS) | f["tool"].notna()).to_numpy()
-    is_llm = (op.isin(LLM_OPERATIONS) | (f["model"].notna() & ~op.isin(_NOT_LLM))).to_numpy()
+    is_tool = op.isin(TOOL_OPERATIONS).to_numpy() | pd.notna(forest.col("tool"))
+    is_llm = op.isin(LLM_OPERATIONS).to_numpy() | (has_model & ~op.isin(_NOT_LLM).to_numpy())
     tokens = f[list(TOKEN_COLUMNS)].astype("float64")
     for col in TOKEN_COLUMNS:
         negative = tokens[col] < 0
@@ -338,7 +350,7 @@ def trace_summary(spans: pd.DataFrame, per: str = "trace") -> pd.DataFrame:
     counted = tokens.where(pd.Series(carries & ~summed, index=f.index), axis=0)
 
     if per == "trace":
-        group = f["trace_id"].astype(object).to_numpy()
+        group = forest.trace_code
         heads = forest.main_roots()
         depth = forest.depth
     else:
@@ -351,8 +363,8 @@ def trace_summary(spans: pd.DataFrame, per: str = "trace") -> pd.DataFrame:
         "_g": group, "start": forest.start, "end": forest.end,
         "llm_calls": is_llm, "tool_calls": is_tool,
         "agent_runs": is_agent, "errors": (f["status"] == "error").to_numpy(),
-        "depth": depth + 1, "model": f["model"].astype(object).to_numpy(),
-        "agent": f["agent"].astype(object).to_numpy(),
+        "depth": depth + 1, "model": _codes(forest.col("model")),
+        "agent": _codes(forest.col("agent")),
     })
     for col in TOKEN_COLUMNS:
         work[col] = counted[col].to_numpy()
@@ -371,14 +383,17 @@ def trace_summary(spans: pd.DataFrame, per: str = "trace") -> pd.DataFrame:
     })
     head = pd.DataFrame({
         "_g": group[heads] if per == "trace" else heads,
-        "trace_id": f["trace_id"].astype(object).to_numpy()[heads],
-        "span_id": f["span_id"].astype(object).to_numpy()[heads],
-        "name": f["name"].astype(object).to_numpy()[heads],
+        "trace_id": forest.col("trace_id")[heads],
+        "span_id": forest.col("span_id")[heads],
+        "name": forest.col("name")[heads],
         "status": np.where(f["status"].to_numpy()[heads] == "error", "error", "ok"),
-        "head_agent": f["agent"].astype(object).to_numpy()[heads],
+        "head_agent": forest.col("agent")[heads],
     }).set_index("_g")
     out = head.join(out, how="inner")
-    out["agent"] = out["head_agent"].where(out["head_agent"].notna(), out["agent"])
+    agents = pd.unique(pd.Series(forest.col("agent"), dtype=object).dropna())
+    inherited = np.where(out["agent"].notna(), agents[np.nan_to_num(out["agent"]).astype(int)]
+                         if len(agents) else None, None)
+    out["agent"] = np.where(pd.notna(out["head_agent"]), out["head_agent"], inherited)
     out["start"] = pd.to_datetime(out["start"], utc=True)
     out["end"] = pd.to_datetime(out["end"], utc=True)
     out["duration_ms"] = (out["end"] - out["start"]).dt.total_seconds() * 1e3
@@ -407,14 +422,14 @@ def queue_wait(spans: pd.DataFrame) -> pd.DataFrame:
     _require(spans, ("kind", "attributes"))
     forest = _Forest(spans)
     f = forest.frame
-    kind = f["kind"].astype(object).to_numpy()
+    kind = forest.col("kind")
     parent = forest.parent
     mask = (kind == "consumer") & (parent >= 0)
     mask[mask] = kind[parent[mask]] == "producer"
     idx = np.flatnonzero(mask)
     wait = np.maximum(forest.start[idx] - forest.end[parent[idx]], 0) / 1e6
     attrs = f["attributes"].to_numpy()[idx]
-    names = f["name"].astype(object).to_numpy()[idx]
+    names = forest.col("name")[idx]
     queue = [(a or {}).get("messaging.destination.name") if isinstance(a, dict) else None
              for a in attrs]
     work = pd.DataFrame({"queue": [q or n for q, n in zip(queue, names, strict=True)],
@@ -457,38 +472,70 @@ def component_of(frame: pd.DataFrame) -> pd.Series:
     ...     "operation": ["chat", None]})).tolist()
     ['model: gpt-4o', 'db']
     """
-    name = frame["name"].astype(object)
-    out = name.copy()
-    for col, label in (("agent", "agent"), ("model", "model"), ("tool", "tool")):
-        if col not in frame.columns:
-            continue
-        value = frame[col].astype(object)
-        mask = value.notna()
-        if col == "agent":
-            op = frame["operation"].astype(object) if "operation" in frame else None
-            mask &= op.isin(AGENT_OPERATIONS) if op is not None else False
-        elif col == "model" and "operation" in frame:
-            mask &= ~frame["operation"].astype(object).isin(_NOT_LLM)
-        out = out.where(~mask, label + ": " + value.astype(str))
-    return out
+    def column(name: str) -> np.ndarray:
+        if name not in frame.columns:
+            return np.full(len(frame), None, dtype=object)
+        return frame[name].to_numpy(dtype=object, na_value=None)
+
+    return pd.Series(_components(*(column(c) for c in ("name", "operation", "agent", "model",
+                                                        "tool"))),
+                     index=frame.index, name="component", dtype=object)
 
 
-def _section_frame(frame: pd.DataFrame, rows: Sequence[int], start: Sequence[int],
-                   end: Sequence[int]) -> pd.DataFrame:
-    pos = np.asarray(rows, dtype=np.int64)
-    picked = frame.iloc[pos]
-    start_ns = np.asarray(start, dtype=np.int64)
-    end_ns = np.asarray(end, dtype=np.int64)
+def _components(name: np.ndarray, op: np.ndarray, agent: np.ndarray, model: np.ndarray,
+                tool: np.ndarray) -> np.ndarray:
+    ops = pd.Series(op, dtype=object)
+    is_tool = _filled(tool)
+    is_model = _filled(model) & ~ops.isin(_NOT_LLM).to_numpy()
+    is_agent = _filled(agent) & ops.isin(AGENT_OPERATIONS).to_numpy()
+    kind = np.select([is_tool, is_model, is_agent], [3, 2, 1], 0)
+    value = np.where(kind == 3, tool, np.where(kind == 2, model,
+                                               np.where(kind == 1, agent, name)))
+    # Few distinct components: build each label once, then take.
+    code, uniques = pd.factorize(value)
+    combo, inverse = np.unique(kind * (len(uniques) + 1) + code + 1, return_inverse=True)
+    prefix = ("", "agent: ", "model: ", "tool: ")
+    labels = np.array([prefix[c // (len(uniques) + 1)]
+                       + (str(uniques[c % (len(uniques) + 1) - 1])
+                          if c % (len(uniques) + 1) else "")
+                       for c in combo.tolist()], dtype=object)
+    return labels[inverse.ravel()] if len(labels) else np.zeros(0, dtype=object)
+
+
+def _filled(values: np.ndarray) -> np.ndarray:
+    present = pd.notna(values)
+    present[present] = values[present] != ""
+    return present
+
+
+def _codes(values: np.ndarray) -> np.ndarray:
+    """Integer codes of an object column as float (NaN for missing), for fast groupby."""
+    codes = pd.factorize(values)[0].astype("float64")  # codes in order of first appearance
+    codes[codes < 0] = np.nan
+    return codes
+
+
+def _section_frame(forest: _Forest, pos: np.ndarray, start: np.ndarray,
+                   end: np.ndarray) -> pd.DataFrame:
+    cols = {c: (forest.col(c)[pos] if c in forest.frame.columns
+                else np.full(len(pos), None, dtype=object))
+            for c in ("trace_id", "span_id", "name", "operation", "agent", "model", "tool")}
+    component = _components(cols["name"], cols["operation"], cols["agent"], cols["model"],
+                            cols["tool"])
     return pd.DataFrame({
-        "trace_id": picked["trace_id"].astype(object).to_numpy(),
-        "span_id": picked["span_id"].astype(object).to_numpy(),
-        "name": picked["name"].astype(object).to_numpy(),
-        "component": component_of(picked).to_numpy(),
-        "start": pd.to_datetime(start_ns, utc=True),
-        "end": pd.to_datetime(end_ns, utc=True),
-        "duration_ms": (end_ns - start_ns) / 1e6,
+        "trace_id": pd.Series(cols["trace_id"], dtype=object),
+        "span_id": pd.Series(cols["span_id"], dtype=object),
+        "name": pd.Series(cols["name"], dtype=object),
+        "component": pd.Series(component, dtype=object),
+        "start": _utc(start),
+        "end": _utc(end),
+        "duration_ms": (end - start) / 1e6,
         "_pos": pos,
     })
+
+
+def _utc(ns: np.ndarray) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(np.asarray(ns, dtype=np.int64).view("datetime64[ns]"), tz="UTC")
 
 
 def _ns(col: pd.Series, name: str) -> np.ndarray:
