@@ -32,7 +32,10 @@ def llm_call(model: str, provider: str | None = None, *, operation: str = "chat"
 
     ``model`` may carry a provider prefix (``"openai/gpt-4o"``), which becomes the provider;
     date suffixes are kept. Without a provider, well-known model families name it, else
-    ``unknown``. Use ``call.record_usage(...)`` or ``call.record_response(response)``.
+    ``unknown``. Use ``call.record_usage(...)`` or ``call.record_response(response)``; tokens
+    are counted when the block ends (or at once if recorded after it ended). The ``model`` label
+    is the (normalised) request model; the response model goes on the span. ``agent`` defaults
+    to the enclosing ``agent_run`` ("" outside any run).
 
     >>> from agentinsight import emit
     >>> with emit.llm_call(model="openai/gpt-4o") as call:
@@ -45,7 +48,8 @@ def llm_call(model: str, provider: str | None = None, *, operation: str = "chat"
 
 def tool_call(name: str, *, agent: str | None = None) -> ToolCall:
     """Instrument one tool call: span ``execute_tool {name}``, ``tool_usage_total`` and
-    ``tool_execution_duration_seconds``.
+    ``tool_execution_duration_seconds``. ``agent`` defaults to the enclosing ``agent_run``
+    ("" outside any run).
 
     >>> from agentinsight import emit
     >>> with emit.tool_call("web_search") as call:
