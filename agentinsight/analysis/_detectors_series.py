@@ -93,7 +93,7 @@ class ExtremeValueDetector(_SeriesDetector):
         period = _rows_per_day(index)
         # with a daily cycle, the first day sets new highs by nature: learn it before judging
         params = replace(DEFAULT, warmup=max(int(self.warmup), period))
-        raw = raw_excess(filled.T, period, params).T
+        raw = raw_excess(filled, period, params)
         scores = 1.0 - np.exp(-raw * np.log(2.0) / float(self.tolerance))
         hi = _lag(np.fmax.accumulate(filled, axis=0))
         lo = _lag(np.fmin.accumulate(filled, axis=0))
@@ -187,7 +187,7 @@ class SeasonalBaselineDetector(_SeriesDetector):
         trail = frame.rolling(4 * self.window, min_periods=8).median().shift(1).to_numpy()
         expected = trail
         if period and values.shape[0] > 2 * period:
-            seasonal = _lagged_median(values, period, self.window)
+            seasonal = _lagged_median(_ffill(values), period, self.window)
             halflife = max(period // 4, 8)
             err_trail = _ewm_lagged(np.abs(values - trail), halflife)
             err_seas = _ewm_lagged(np.abs(values - seasonal), halflife)
@@ -318,19 +318,28 @@ def _ewm_lagged(a: np.ndarray, halflife: float) -> np.ndarray:
 
 
 def _lagged_median(values: np.ndarray, period: int, cycles: int) -> np.ndarray:
-    """Median of the values 1..``cycles`` periods earlier (NaN until two of them exist)."""
+    """Median of the values 1..``cycles`` periods earlier (NaN until two of them exist).
+
+    ``values`` must be gap-free (forward-filled): a NaN among the lags makes that median NaN.
+    """
     n, m = values.shape
     out = np.full(values.shape, np.nan)
+    full = min(cycles * period, n)  # from here on every lag exists: plain median, no NaN logic
     for c0 in range(0, m, 128):  # column blocks keep the stacked copy small
         block = values[:, c0:c0 + 128]
         stack = np.full((cycles, *block.shape), np.nan)
         for k in range(1, cycles + 1):
             if k * period < n:
                 stack[k - 1, k * period:] = block[: n - k * period]
-        enough = np.isfinite(stack).sum(axis=0) >= 2
-        with np.errstate(all="ignore"), _quiet():
-            med = np.nanmedian(stack, axis=0)
-        out[:, c0:c0 + 128] = np.where(enough, med, np.nan)
+        if n > full:
+            out[full:, c0:c0 + 128] = np.median(stack[:, full:], axis=0)
+        head = np.sort(stack[:, :full], axis=0)  # NaN sort last
+        count = np.isfinite(head).sum(axis=0)
+        lo_i = np.maximum(count - 1, 0) // 2
+        hi_i = count // 2
+        med = 0.5 * (np.take_along_axis(head, lo_i[None], 0)[0]
+                     + np.take_along_axis(head, np.minimum(hi_i, cycles - 1)[None], 0)[0])
+        out[:full, c0:c0 + 128] = np.where(count >= 2, med, np.nan)
     return out
 
 

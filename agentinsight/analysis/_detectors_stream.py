@@ -16,7 +16,8 @@ and a point whose raw score does not beat the highest raw score of the previous 
 zeroed: one incident is reported once, at its start, instead of on every point while it lasts.
 
 All arithmetic is vectorised numpy (running max/min and cumulative sums), so scoring is linear in
-the series length and the same code scores a batch of equal-length series at once.
+the series length and the same code scores a batch of equal-length series at once (a 2-d array
+with one column per series, points along axis 0).
 """
 
 from __future__ import annotations
@@ -62,55 +63,55 @@ def day_period(spacing_seconds: float) -> int:
 
 
 def _shift(a: np.ndarray, k: int, fill: float) -> np.ndarray:
-    """``a`` moved ``k`` rows later along the last axis, the first ``k`` rows set to ``fill``."""
+    """``a`` moved ``k`` rows later along axis 0, the first ``k`` rows set to ``fill``."""
     out = np.full_like(a, fill)
-    if k < a.shape[-1]:
-        out[..., k:] = a[..., : a.shape[-1] - k]
+    if k < a.shape[0]:
+        out[k:] = a[: a.shape[0] - k]
     return out
 
 
 def _excess(view: np.ndarray, warmup: int, two_sided: bool = True) -> np.ndarray:
     """Excess of each point over the running max (or under the running min) of the points
     before it, as a fraction of their range; 0 while the range is empty or during warm-up."""
-    hi = _shift(np.maximum.accumulate(view, axis=-1), 1, np.nan)
-    lo = _shift(np.minimum.accumulate(view, axis=-1), 1, np.nan)
+    hi = _shift(np.maximum.accumulate(view, axis=0), 1, np.nan)
+    lo = _shift(np.minimum.accumulate(view, axis=0), 1, np.nan)
     span = hi - lo
     with np.errstate(invalid="ignore", divide="ignore"):
         above = (view - hi) / span
         below = (lo - view) / span if two_sided else np.zeros_like(view)
         out = np.fmax(above, below)
     out[~(span > 0)] = 0.0
-    out[..., :warmup] = 0.0
+    out[:warmup] = 0.0
     return np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
 
 
 def _trailing_mean(x: np.ndarray, k: int) -> np.ndarray:
-    """Mean of the last ``k`` points (fewer at the start), along the last axis."""
-    csum = np.cumsum(x, axis=-1)
+    """Mean of the last ``k`` points (fewer at the start), along axis 0."""
+    csum = np.cumsum(x, axis=0)
     lagged = _shift(csum, k, 0.0)
-    count = np.minimum(np.arange(1, x.shape[-1] + 1), k)
+    count = np.minimum(np.arange(1, x.shape[0] + 1), k).reshape((-1,) + (1,) * (x.ndim - 1))
     return (csum - lagged) / count
 
 
 def raw_excess(x: np.ndarray, period: int, params: StreamParams = DEFAULT) -> np.ndarray:
     """The weighted excess of every view, maximised over views (before report-once).
 
-    ``x`` is 1-d or 2-d (series × points), without NaN. ``period`` is rows per day (0: none).
+    ``x`` is 1-d or 2-d (points × series), without NaN. ``period`` is rows per day (0: none).
     """
     p = params
     best = _excess(x, p.warmup)
     for k in p.mean_windows:
         np.fmax(best, p.mean_weight * _excess(_trailing_mean(x, k), p.warmup), out=best)
-    if period and x.shape[-1] > 2 * period:
+    if period and x.shape[0] > 2 * period:
         seasonal = x - _shift(x, period, np.nan)
-        seasonal[..., :period] = 0.0
+        seasonal[:period] = 0.0
         np.fmax(best, p.seasonal_weight * _excess(seasonal, period + p.warmup), out=best)
     return best
 
 
 def stream_scores(x: np.ndarray, period: int,
                   params: StreamParams = DEFAULT) -> np.ndarray:
-    """Scores in [0, 1) for a gap-free array (1-d, or 2-d: one series per row)."""
+    """Scores in [0, 1) for a gap-free array (1-d, or 2-d: one series per column)."""
     raw = raw_excess(np.asarray(x, dtype=float), period, params)
     recent = _running_max(raw, params.suppress)
     raw = np.where(raw > recent, raw, 0.0)
@@ -118,7 +119,7 @@ def stream_scores(x: np.ndarray, period: int,
 
 
 def _running_max(a: np.ndarray, window: int) -> np.ndarray:
-    """Max of the ``window`` points before each point (0 before the first), along the last axis.
+    """Max of the ``window`` points before each point (0 before the first), along axis 0.
 
     Sparse tables would be faster for huge windows; a doubling sweep is O(n log window).
     """

@@ -274,9 +274,13 @@ def _to_wide(frame: pd.DataFrame, labels: list[str]
     if frame["timestamp"].isna().any():
         raise SchemaError("metrics frame: column 'timestamp' has missing values")
     key_cols = ["metric", *labels]
-    codes, uniques = pd.MultiIndex.from_frame(
-        frame[key_cols].astype(object)).factorize()
-    ts_codes, ts_uniques = pd.factorize(frame["timestamp"], sort=True)
+    codes = frame.groupby(key_cols, observed=True, sort=False, dropna=False).ngroup()
+    codes = codes.to_numpy()
+    _, first = np.unique(codes, return_index=True)  # group g's first row is first[g]
+    firsts = frame[key_cols].iloc[first].astype(object)
+    uniques = list(firsts.itertuples(index=False, name=None))
+    stamps = pd.DatetimeIndex(frame["timestamp"]).as_unit("ns").asi8
+    ts_uniques, ts_codes = np.unique(stamps, return_inverse=True)
     wide = np.full((len(ts_uniques), len(uniques)), np.nan)
     wide[ts_codes, codes] = frame["value"].to_numpy(dtype=float)
     wide[~np.isfinite(wide)] = np.nan
@@ -287,6 +291,7 @@ def _to_wide(frame: pd.DataFrame, labels: list[str]
             if value is not None and not (isinstance(value, float) and np.isnan(value)):
                 series[label] = str(value)
         keys.append(series)
+    ts_uniques = pd.to_datetime(ts_uniques, utc=True).as_unit("ns")
     return wide, pd.DatetimeIndex(ts_uniques), keys
 
 
