@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ from agentinsight.frames import (
 
 __all__ = ["load_findings", "write_findings"]
 
-Findings = pd.DataFrame | Iterable[Mapping[str, Any]]
+Findings: TypeAlias = pd.DataFrame | Iterable[Mapping[str, Any]]
 
 # --- findings.json -------------------------------------------------------------------------------
 
@@ -188,9 +188,11 @@ def _record(row: Any) -> dict[str, Any]:
     summary = "" if _missing(summary) else summary
     if not isinstance(summary, str):
         raise ValueError(f"summary must be a string, got {summary!r}")
-    trace_ids = row.get("trace_ids")
-    trace_ids = [] if _missing(trace_ids) else trace_ids
-    if isinstance(trace_ids, str) or not all(isinstance(t, str) for t in trace_ids):
+    raw_ids = row.get("trace_ids")
+    trace_ids: Any = [] if _missing(raw_ids) else raw_ids
+    if isinstance(trace_ids, (str, bytes, Mapping)) or not hasattr(trace_ids, "__iter__") or (
+        not all(isinstance(t, str) for t in trace_ids)
+    ):
         raise ValueError(f"trace_ids must be a list of hex strings, got {trace_ids!r}")
     extra = {k: v for k, v in row.items() if k not in FINDINGS_COLUMNS}
     return {
