@@ -37,7 +37,7 @@ class ServerWarning(UserWarning):
 def make_retry(retries: int, backoff: float = 0.5) -> Retry:
     """Retry reads on connection errors, 429 and 5xx; never on read timeouts."""
     return Retry(
-        total=retries, connect=retries, read=0, status=retries, other=0,
+        total=retries, connect=retries, read=False, status=retries, other=0,
         backoff_factor=backoff, status_forcelist=RETRY_STATUSES,
         allowed_methods=frozenset({"GET", "POST"}),  # every request here is a read
         raise_on_status=False, respect_retry_after_header=True,
@@ -90,6 +90,9 @@ def get(session: requests.Session, url: str, *, params: Any = None, query: str |
     except requests.exceptions.Timeout:
         raise SourceTimeoutError(f"no answer within {timeout} s", url=url, query=query) from None
     except requests.exceptions.ConnectionError as exc:
+        if "Read timed out" in str(exc):
+            raise SourceTimeoutError(f"no answer within {timeout} s", url=url,
+                                     query=query) from None
         raise SourceConnectionError(f"cannot reach the server ({_reason(exc)})", url=url,
                                     query=query) from None
     except requests.exceptions.RequestException as exc:

@@ -146,7 +146,8 @@ class PrometheusSource:
                 results.extend(data["result"])
                 messages.extend(chunk_messages)
             frame = result_frame({"resultType": "matrix", "result": results}, name, dedupe=True)
-        frame.attrs.update(query=query, url=self.url, step=g.step, warnings=messages)
+        frame.attrs.update(query=query, url=self.url, step=g.step, chunks=len(chunks),
+                           warnings=messages)
         return frame
 
     def _range_chunk(self, query: str, g: Grid) -> tuple[dict[str, Any], list[str]]:
