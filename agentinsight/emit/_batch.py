@@ -171,12 +171,13 @@ class BatchProcessor(SpanProcessor):
     def shutdown(self, timeout_millis: int = 10000) -> None:
         if self._stopping:
             return
+        deadline = time.monotonic() + timeout_millis / 1000.0
         self.force_flush(timeout_millis)
         self._stopping = True
         self._wake.set()
         with self._room:
             self._room.notify_all()
-        self._worker.join(timeout=timeout_millis / 1000.0)
+        self._worker.join(timeout=max(0.05, deadline - time.monotonic()))
         try:
             self.exporter.shutdown()
         except Exception as exc:

@@ -87,7 +87,9 @@ class Runtime:
         self.closed = True
         if self.provider is not None:
             try:
-                self.provider.force_flush(timeout_millis)
+                # One bounded wait in all: a hanging endpoint must not hold up exit twice.
+                if self.processor is not None:
+                    self.processor.shutdown(timeout_millis)
                 self.provider.shutdown()
             except Exception as exc:
                 _errors.internal_error("shutting down the tracer provider", exc)

@@ -179,3 +179,20 @@ def test_export_resumes_when_the_endpoint_is_back(server, caplog):
         assert "fault-test" in services
     finally:
         jaeger.stop()
+
+
+def test_shutdown_with_a_hanging_endpoint_returns_within_its_timeout():
+    silent = _Silent()
+    try:
+        _configure(f"http://127.0.0.1:{silent.port}", timeout=10.0)
+        for _ in range(50):
+            _step()
+        started = time.perf_counter()
+        emit.shutdown(timeout_s=1.0)
+        assert time.perf_counter() - started < 2.5
+        _step()  # metrics keep working after shutdown
+        assert emit.get_registry().get_sample_value(
+            "agent_execution_total", {"agent": "planner", "status": "success"}) == 51
+    finally:
+        silent.close()
+        emit.configure(registry=prometheus_client.CollectorRegistry(), traces_exporter="none")
