@@ -10,6 +10,7 @@ the registry every scrape interval. Alongside, the run keeps its own exact tally
 from __future__ import annotations
 
 import random
+import time
 from collections import defaultdict, deque
 from typing import Any
 
@@ -90,6 +91,7 @@ class FleetRun:
         self.totals: dict[tuple[str, tuple[str, ...]], int] = defaultdict(int)
         self.spans_until_end = 0
         self.spans_total = 0
+        self.scrape_seconds = 0.0
         self.incidents: list[Incident] = []
         self._by_kind: dict[str, Incident] = {}
         if incidents:
@@ -389,7 +391,9 @@ class FleetRun:
             active = min(DB_POOL, self.busy + int(self.rnd.random() * 3))
         emit.set_db_connections("postgres", "active", active)
         emit.set_db_connections("postgres", "idle", DB_POOL - active)
+        t0 = time.perf_counter()
         self.recorder.scrape(now / _NS)
+        self.scrape_seconds += time.perf_counter() - t0
         if now + self.interval_ns <= self.end_ns:
             self.sched.call_at(now + self.interval_ns, self._scrape)
 

@@ -69,6 +69,9 @@ class SimulationResult:
     truth_path: Path
     truth: dict[str, Any] = field(repr=False)
     seconds: float = 0.0
+    #: wall seconds per phase: "run" (the fleet through emit, scrapes included), "scrape" (the
+    #: part of "run" spent recording the registry), "write_metrics", "truth"
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def incidents(self) -> list[dict[str, Any]]:
@@ -186,6 +189,7 @@ def simulate(
     metrics_path, spans_path, truth_path = (out / name for name in _FILES)
 
     t0 = time.perf_counter()
+    timings: dict[str, float] = {}
     fleet = [a for a in AGENTS[:agents]]
     registry = CollectorRegistry()
     sim = FleetRun(start_s=start_s, end_s=end_s, scrape_interval=interval, agents=fleet,
@@ -202,7 +206,9 @@ def simulate(
                        max_queue_size=1 << 22, max_export_batch_size=4096)
         emit.use_clock(sim.sched.clock)
         try:
+            t_run = time.perf_counter()
             sim.run()
+            timings["run"] = time.perf_counter() - t_run
         finally:
             emit.use_clock(None)
             emit.shutdown()
@@ -211,14 +217,19 @@ def simulate(
     if span_file.written != sim.spans_total:
         raise RuntimeError(f"simulate: {sim.spans_total} spans made but {span_file.written} "
                            f"written to {spans_path}")
+    timings["scrape"] = sim.scrape_seconds
+    t_write = time.perf_counter()
     with open(metrics_path, "w", encoding="utf-8") as fh:
         sim.recorder.write(fh)
+    timings["write_metrics"] = time.perf_counter() - t_write
+    t_truth = time.perf_counter()
 
     truth = _truth(sim, seed=seed, start_s=start_s, end_s=end_s, interval=interval,
                    service=service, agents=fleet, models=MODELS)
     truth_path.write_text(json.dumps(truth, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    timings["truth"] = time.perf_counter() - t_truth
     return SimulationResult(out, metrics_path, spans_path, truth_path, truth,
-                            time.perf_counter() - t0)
+                            time.perf_counter() - t0, timings)
 
 
 def _nested(totals: dict[tuple[str, tuple[str, ...]], int], series: str, outer: int,
