@@ -20,22 +20,16 @@ import pandas as pd
 from scipy import stats
 
 from agentinsight.analysis.traces import (
-    AGENT_OPERATIONS,
-    TOOL_OPERATIONS,
     _critical_sections,
     _Forest,
     _summary,
+    breakdown,
     queue_wait,
     slowest_traces,
-    span_agents,
     trace_summary,
 )
 from agentinsight.exceptions import ConfigurationError, InvalidTimeError, SchemaError
-from agentinsight.frames import (
-    empty_metrics_frame,
-    label_columns,
-    validate_metrics_frame,
-)
+from agentinsight.frames import empty_metrics_frame, label_columns, validate_metrics_frame
 
 __all__ = [
     "SRE_BURN_WINDOWS",
@@ -70,11 +64,10 @@ SRE_BURN_WINDOWS: tuple[tuple[str, str, str, float], ...] = (
 
 
 def bucket_increments(counters: pd.DataFrame) -> pd.DataFrame:
-    """Turn cumulative counter samples into per-step increases, per series.
+    """Per-step increases of cumulative counter samples, per series (first sample left out).
 
-    A drop in value is a counter reset (the process restarted): the increase over that step is
-    the new value, as in PromQL's ``increase``. Each series' first sample has no increase and
-    is left out.
+    A drop in value is a counter reset: the increase over that step is the new value, as in
+    PromQL's ``increase``.
 
     >>> from agentinsight.frames import metrics_frame
     >>> f = metrics_frame([0., 15., 30., 45.], "x_total", [5, 8, 2, 6])
@@ -86,10 +79,8 @@ def bucket_increments(counters: pd.DataFrame) -> pd.DataFrame:
     if counters.empty:
         return counters.copy()
     frame = counters.sort_values("timestamp", kind="stable")
-    series = frame.groupby(keys, sort=False, observed=True, dropna=False)["value"]
-    step = series.diff()
-    step = step.where(~(step < 0), frame["value"])  # reset: the counter restarted from zero
-    out = frame.assign(value=step)
+    step = frame.groupby(keys, sort=False, observed=True, dropna=False)["value"].diff()
+    out = frame.assign(value=step.where(~(step < 0), frame["value"]))  # reset: restart from 0
     return out[out["value"].notna()].sort_index().reset_index(drop=True)
 
 
@@ -105,16 +96,12 @@ def histogram_quantile(
     ``by`` lists the labels to keep (``None``: every label but ``le``; ``()``: one result for
     all series), as in ``sum by (le, ...)``. ``window`` says what the values are:
 
-    - ``None``: take each timestamp's values as they are (e.g. the result of
-      ``rate(x_bucket[5m])`` or of a single scrape);
-    - ``"5m"`` (any pandas offset): cumulative counters, turned into their increase over the
-      trailing window ending at each timestamp;
-    - ``"all"``: cumulative counters, their increase over the whole frame (one row per group,
-      stamped with the last timestamp).
+    ``None``, each timestamp's values as they are (e.g. from ``rate(x_bucket[5m])``);
+    ``"5m"`` (any offset), cumulative counters turned into their increase over the trailing
+    window; ``"all"``, their increase over the whole frame (one row per group, last timestamp).
 
-    The result is a metrics frame whose metric is ``<name>:p<100q>`` (e.g.
-    ``agent_execution_duration_seconds:p95``). Groups with no observations, or without a
-    ``+Inf`` bucket, give NaN as Prometheus does.
+    Returns a metrics frame with metric ``<name>:p<100q>`` (``..._seconds:p95``). Groups with
+    no observations or no ``+Inf`` bucket give NaN, as in Prometheus.
 
     >>> from agentinsight.frames import metrics_frame
     >>> f = metrics_frame([0.0] * 3, "d_bucket", [10, 30, 40], {"le": ["1", "2", "+Inf"]})
@@ -131,13 +118,10 @@ def histogram_quantile(
     missing = [c for c in keep if c not in labels]
     if missing:
         raise SchemaError(f"metrics frame: missing label column(s) {missing} named in by")
-    if buckets.empty:
+    frame = buckets if window is None else bucket_increments(buckets)
+    if frame.empty:
         return empty_metrics_frame(keep)
-    frame = buckets
     if window is not None:
-        frame = bucket_increments(buckets)
-        if frame.empty:
-            return empty_metrics_frame(keep)
         if isinstance(window, str) and window == "all":
             frame = frame.groupby(["metric", *labels, "le"], observed=True, dropna=False,
                                   sort=False)["value"].sum().reset_index()
@@ -150,17 +134,13 @@ def histogram_quantile(
         raise SchemaError(f"metrics frame: column 'le' has a non-numeric bucket bound {bad!r}")
     frame = frame.assign(_le=le.to_numpy(), metric=frame["metric"].astype(str))
     table = frame.pivot_table(index=["timestamp", "metric", *keep], columns="_le", values="value",
-                              aggfunc="sum", observed=True, dropna=False)
-    table = table.sort_index(axis=1)
+                              aggfunc="sum", observed=True, dropna=False).sort_index(axis=1)
     values = _bucket_quantile(table.columns.to_numpy(dtype="float64"),
                               table.to_numpy(dtype="float64"), q)
     index = table.index.to_frame(index=False)
     name = index["metric"].str.removesuffix("_bucket") + f":p{q * 100:g}"
-    labels_out = {c: index[c].astype(object).to_numpy() for c in keep}
     out = pd.DataFrame({"timestamp": index["timestamp"], "metric": pd.Categorical(name),
-                        "value": values})
-    for c, col in labels_out.items():
-        out[c] = pd.Categorical(col)
+                        "value": values, **{c: pd.Categorical(index[c]) for c in keep}})
     return out.sort_values("timestamp", kind="stable").reset_index(drop=True)
 
 
@@ -169,30 +149,25 @@ def _bucket_quantile(bounds: np.ndarray, counts: np.ndarray, q: float) -> np.nda
     out = np.full(len(counts), np.nan)
     if len(bounds) < 2 or not np.isposinf(bounds[-1]) or not len(counts):
         return out
-    counts = np.nan_to_num(counts, nan=0.0)
-    counts = np.maximum.accumulate(counts, axis=1)  # ensureMonotonic
+    counts = np.maximum.accumulate(np.nan_to_num(counts, nan=0.0), axis=1)  # ensureMonotonic
     total = counts[:, -1]
     rank = q * total
-    b = (counts < rank[:, None]).sum(axis=1)  # first bucket whose count reaches the rank
-    b = np.minimum(b, len(bounds) - 1)
-    rows = np.arange(len(counts))
-    upper = bounds[b]
-    lower = np.where(b > 0, bounds[np.maximum(b - 1, 0)], 0.0)
-    below = np.where(b > 0, counts[rows, np.maximum(b - 1, 0)], 0.0)
-    in_bucket = counts[rows, b] - below
+    # The first bucket whose count reaches the rank (sort.Search in Prometheus).
+    b = np.minimum((counts < rank[:, None]).sum(axis=1), len(bounds) - 1)
+    rows, prev = np.arange(len(counts)), np.maximum(b - 1, 0)
+    lower = np.where(b > 0, bounds[prev], 0.0)
+    below = np.where(b > 0, counts[rows, prev], 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        value = lower + (upper - lower) * ((rank - below) / in_bucket)
+        value = lower + (bounds[b] - lower) * ((rank - below) / (counts[rows, b] - below))
     value = np.where(b == len(bounds) - 1, bounds[-2], value)  # the +Inf bucket
     value = np.where((b == 0) & (bounds[0] <= 0), bounds[0], value)
     return np.where(total > 0, value, out)
 
 
 def _trailing_sum(frame: pd.DataFrame, keys: list[str], window: pd.Timedelta) -> pd.DataFrame:
-    parts = []
-    for _, part in frame.groupby(keys, observed=True, dropna=False, sort=False):
-        part = part.sort_values("timestamp")
-        summed = part.set_index("timestamp")["value"].rolling(window).sum().to_numpy()
-        parts.append(part.assign(value=summed))
+    parts = [part.sort_values("timestamp").pipe(lambda p: p.assign(
+                 value=p.set_index("timestamp")["value"].rolling(window).sum().to_numpy()))
+             for _, part in frame.groupby(keys, observed=True, dropna=False, sort=False)]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -254,49 +229,6 @@ def error_ratios(spans: pd.DataFrame, by: Sequence[str] = ("operation",), *,
     out = _ungroup(pd.DataFrame({"total": g.size(), "errors": g.sum().astype("int64")}), by)
     out["error_ratio"] = out["errors"] / out["total"].where(out["total"] > 0)
     return out
-
-
-def breakdown(spans: pd.DataFrame, by: str = "tool") -> pd.DataFrame:
-    """Per-tool (``by="tool"``) or per-model (``by="model"``) calls, errors, latency, time.
-
-    Columns: the key, ``agents`` (distinct calling agents, inherited from the agent run),
-    ``calls``, ``errors``, ``error_ratio``, ``p50_ms``, ``p95_ms``, ``total_ms`` and
-    ``time_share`` (of all time spent in that kind of call); per model also ``input_tokens``
-    and ``output_tokens``. Busiest first.
-
-    >>> from agentinsight.frames import empty_spans_frame
-    >>> breakdown(empty_spans_frame(), by="model").empty
-    True
-    """
-    if by not in ("tool", "model"):
-        raise ConfigurationError(f"breakdown: by must be 'tool' or 'model', got {by!r}")
-    _require(spans, (by, "operation", "duration_ms", "status"))
-    op = spans["operation"].astype(object)
-    if by == "tool":
-        mask = spans["tool"].notna() | op.isin(TOOL_OPERATIONS)
-    else:
-        mask = spans["model"].notna() & ~op.isin(AGENT_OPERATIONS | TOOL_OPERATIONS)
-    frame = spans[mask]
-    frame = frame.assign(agent=span_agents(spans)[mask] if "agent" in spans else None,
-                         _err=frame["status"].eq("error"),
-                         _key=frame[by].astype(object).fillna("(unnamed)"))
-    g = frame.groupby("_key")
-    out = pd.DataFrame({
-        "agents": g["agent"].nunique(), "calls": g.size(), "errors": g["_err"].sum(),
-        "p50_ms": g["duration_ms"].quantile(0.5), "p95_ms": g["duration_ms"].quantile(0.95),
-        "total_ms": g["duration_ms"].sum(),
-    })
-    out["errors"] = out["errors"].astype("int64")
-    out["error_ratio"] = out["errors"] / out["calls"]
-    total = out["total_ms"].sum()
-    out["time_share"] = out["total_ms"] / total if total > 0 else np.nan
-    if by == "model":
-        for col in ("input_tokens", "output_tokens"):
-            out[col] = g[col].sum(min_count=1) if col in frame else np.nan
-    cols = ["agents", "calls", "errors", "error_ratio", "p50_ms", "p95_ms", "total_ms",
-            "time_share"] + (["input_tokens", "output_tokens"] if by == "model" else [])
-    out = out[cols].rename_axis(by).reset_index()
-    return out.sort_values(["calls", "total_ms"], ascending=False).reset_index(drop=True)
 
 
 # --- SLOs and burn rates -------------------------------------------------------------------------
@@ -399,9 +331,8 @@ def burn_rates(events: pd.DataFrame, objective: float,
         burns = []
         for w in (long_w, short_w):
             rolled = ev.rolling(pd.Timedelta(w)).sum()
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = rolled["bad"] / rolled["total"].where(rolled["total"] > 0)
-            burns.append(ratio / (1.0 - objective))
+            burns.append(rolled["bad"] / rolled["total"].where(rolled["total"] > 0)
+                         / (1.0 - objective))
         parts.append(pd.DataFrame({
             "timestamp": ev.index, "severity": severity, "long_window": long_w,
             "short_window": short_w, "factor": factor, "long_burn": burns[0].to_numpy(),

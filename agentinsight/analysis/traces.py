@@ -28,6 +28,7 @@ __all__ = [
     "AGENT_OPERATIONS",
     "LLM_OPERATIONS",
     "TOOL_OPERATIONS",
+    "breakdown",
     "component_of",
     "critical_path",
     "critical_path_share",
@@ -406,6 +407,49 @@ def _summary(forest: _Forest, per: str) -> pd.DataFrame:
     for col in ("spans", "llm_calls", "tool_calls", "agent_runs", "errors", "depth", "models"):
         out[col] = out[col].astype("int64")
     return out.sort_values(["start", "trace_id"], kind="stable").reset_index(drop=True)
+
+
+def breakdown(spans: pd.DataFrame, by: str = "tool") -> pd.DataFrame:
+    """Per-tool (``by="tool"``) or per-model (``by="model"``) calls, errors, latency, time.
+
+    Columns: the key, ``agents`` (distinct calling agents, inherited from the agent run),
+    ``calls``, ``errors``, ``error_ratio``, ``p50_ms``, ``p95_ms``, ``total_ms`` and
+    ``time_share`` (of all time spent in that kind of call); per model also ``input_tokens``
+    and ``output_tokens``. Busiest first.
+
+    >>> from agentinsight.frames import empty_spans_frame
+    >>> breakdown(empty_spans_frame(), by="model").empty
+    True
+    """
+    if by not in ("tool", "model"):
+        raise ConfigurationError(f"breakdown: by must be 'tool' or 'model', got {by!r}")
+    _require(spans, (by, "operation", "duration_ms", "status"))
+    op = spans["operation"].astype(object)
+    if by == "tool":
+        mask = spans["tool"].notna() | op.isin(TOOL_OPERATIONS)
+    else:
+        mask = spans["model"].notna() & ~op.isin(AGENT_OPERATIONS | TOOL_OPERATIONS)
+    frame = spans[mask]
+    frame = frame.assign(agent=span_agents(spans)[mask] if "agent" in spans else None,
+                         _err=frame["status"].eq("error"),
+                         _key=frame[by].astype(object).fillna("(unnamed)"))
+    g = frame.groupby("_key")
+    out = pd.DataFrame({
+        "agents": g["agent"].nunique(), "calls": g.size(), "errors": g["_err"].sum(),
+        "p50_ms": g["duration_ms"].quantile(0.5), "p95_ms": g["duration_ms"].quantile(0.95),
+        "total_ms": g["duration_ms"].sum(),
+    })
+    out["errors"] = out["errors"].astype("int64")
+    out["error_ratio"] = out["errors"] / out["calls"]
+    total = out["total_ms"].sum()
+    out["time_share"] = out["total_ms"] / total if total > 0 else np.nan
+    if by == "model":
+        for col in ("input_tokens", "output_tokens"):
+            out[col] = g[col].sum(min_count=1) if col in frame else np.nan
+    cols = ["agents", "calls", "errors", "error_ratio", "p50_ms", "p95_ms", "total_ms",
+            "time_share"] + (["input_tokens", "output_tokens"] if by == "model" else [])
+    out = out[cols].rename_axis(by).reset_index()
+    return out.sort_values(["calls", "total_ms"], ascending=False).reset_index(drop=True)
 
 
 def queue_wait(spans: pd.DataFrame) -> pd.DataFrame:
