@@ -338,6 +338,16 @@ def _apply(
     out.reason[rows] = ""
 
 
+def _data_name() -> str:
+    """``genai-prices 0.2.3``, or with the update date when the caller installed newer prices
+    (``genai_prices.UpdatePrices``) so a table never claims the pinned data it did not use."""
+    snapshot = data_snapshot.get_snapshot()
+    name = f"genai-prices {GENAI_PRICES_VERSION}"
+    if snapshot.from_auto_update:
+        name += f" (prices updated {snapshot.timestamp:%Y-%m-%d %H:%M})"
+    return name
+
+
 def _parse_context(key: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in key.split(",") if part) if key else {}
 
@@ -420,7 +430,7 @@ def price_usage(
             continue
         ctx_dict = _parse_context(ctx)
         period_idx, periods = _genai_periods(info, gp_provider, ctx_dict, ts[remaining])
-        label = f"genai-prices {GENAI_PRICES_VERSION}: {gp_provider.id}/{info.id}"
+        label = f"{_data_name()}: {gp_provider.id}/{info.id}"
         for p, (price, applied) in enumerate(periods):
             text = f"{label} [{ctx}]" if applied else label
             _apply(out, sub[period_idx == p], price, tokens, per_request, text)
