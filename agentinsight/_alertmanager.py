@@ -67,6 +67,19 @@ class PushResult:
         """True when every alert reached Alertmanager and none was refused."""
         return not self.spooled and not self.rejected
 
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            f"<tr><td>{html.escape(name)}</td><td>{len(items)}</td></tr>"
+            for name, items in (("firing sent", self.sent), ("resolved sent", self.resolved),
+                                ("spooled", self.spooled), ("rejected", self.rejected))
+        )
+        notes = "".join(f"<li>rejected {html.escape(str(r))}</li>" for r in self.rejected)
+        if self.spooled:
+            notes += f"<li>spooled because: {html.escape(self.spool_reason)}</li>"
+        return f"<table>{rows}</table>" + (f"<ul>{notes}</ul>" if notes else "")
+
     def __str__(self) -> str:
         parts = [
             f"{len(self.sent)} firing sent",

@@ -159,9 +159,12 @@ def test_findings_reach_alertmanager_and_a_webhook_and_repush_adds_nothing(
     )
     assert note["alerts"][0]["annotations"]["summary"] == "planner runs are 6x slower than usual"
 
+    webhook.wait_for(lambda n: n["alerts"][0]["labels"].get("model") == "gpt-4o")
+
     # Pushing the same findings again changes nothing: same alerts, no new notification.
     time.sleep(1.5)
     seen = len(webhook.received)
+    assert seen == 2  # one per group (group_by fingerprint); the ended finding never fired
     again = alerts.push(findings, am.url, jaeger_url=JAEGER, report_url="http://reports/r.html")
     assert again.ok
     assert len(active_alerts(am)) == 2

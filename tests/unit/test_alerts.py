@@ -245,7 +245,8 @@ def _history() -> pd.DataFrame:
 def test_baselines_are_learned_from_a_metrics_frame() -> None:
     learned = {(b.kind, tuple(sorted(b.labels.items()))): b.value
                for b in alerts.learn_baselines(_history())}
-    assert learned[("agent_error_ratio", (("agent", "planner"),))] == pytest.approx(4 / 99, rel=1e-4)
+    ratio = learned[("agent_error_ratio", (("agent", "planner"),))]
+    assert ratio == pytest.approx(4 / 99, rel=1e-4)
     # 95th of 100 runs: between the le=2.5 (80) and le=5 (96) buckets
     assert learned[("agent_p95_latency_seconds", (("agent", "planner"),))] == pytest.approx(
         2.5 + 2.5 * (95 - 80) / (96 - 80))
@@ -328,3 +329,15 @@ def test_cli_reports_a_bad_findings_file(
     assert code == 1
     assert (f"{path}: finding 0: severity must be one of info, warning, critical"
             in capsys.readouterr().err)
+
+
+def test_push_result_reads_well_in_a_terminal_and_a_notebook() -> None:
+    result = alerts.PushResult(sent=["a", "b"], resolved=["c"],
+                               rejected=[alerts.Rejection("d", "start time must be <b>before</b>")])
+    assert str(result).splitlines() == [
+        "2 firing sent, 1 resolved sent, 0 spooled, 1 rejected",
+        "rejected d: start time must be <b>before</b>",
+    ]
+    assert not result.ok
+    html = result._repr_html_()
+    assert "<td>firing sent</td><td>2</td>" in html and "&lt;b&gt;before" in html
