@@ -21,7 +21,9 @@ annotations
 times
     ``startsAt`` is the finding's start. A finding that has ended (``end`` set and not in the
     future) is sent with ``endsAt`` = its end, i.e. resolved. An ongoing finding (``end`` is
-    null/NaT, or an extra ``ongoing`` column is true) is sent without ``endsAt``: Alertmanager
+    null/NaT, an extra ``ongoing`` column is true, or ``end`` is within ``ongoing_within`` of
+    the ``data_end`` given to :func:`push` / :func:`write_findings` — still anomalous when the
+    analysed data ended) is sent without ``endsAt``: Alertmanager
     keeps it firing for its ``resolve_timeout``, so re-push it while it lasts (scheduled reports
     do). ``generatorURL`` is ``generator_url`` (or ``report_url``).
 
