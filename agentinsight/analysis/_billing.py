@@ -149,6 +149,11 @@ def _bad_tokens(
     return [(text, mask) for text, mask in problems if mask.any()]
 
 
+def _check_errors(errors: str) -> None:
+    if errors not in ("raise", "unprice"):
+        raise ConfigurationError(f"errors: expected 'raise' or 'unprice', got {errors!r}")
+
+
 def _categorical(values: np.ndarray) -> pd.Categorical:
     """Few distinct strings over many rows, as a categorical (``None`` stays missing)."""
     codes, uniques = pd.factorize(values)
@@ -178,8 +183,7 @@ def price_spans(
     >>> priced.loc[priced["billable"], ["span_id", "cost_usd"]].round(5).to_dict("list")
     {'span_id': ['b1', 'b2'], 'cost_usd': [0.0006, 0.01125]}
     """
-    if errors not in ("raise", "unprice"):
-        raise ConfigurationError(f"errors: expected 'raise' or 'unprice', got {errors!r}")
+    _check_errors(errors)
     validate_spans_frame(spans)
     normalise_price_table(prices)  # bad tables fail here, before any work
     out = spans.copy()
@@ -254,6 +258,7 @@ def price_token_usage(
     cache_write, reasoning) and a ``model`` label; values are tokens per step. Counters carry
     no per-call detail, so standard prices at base tier are used and ``calls`` is unknown; a
     step where cache or reasoning counts exceed their whole (scrape skew) is clipped to it.
+    A negative count raises :class:`SchemaError`; ``errors="unprice"`` drops it with a warning.
 
     >>> from agentinsight.frames import metrics_frame
     >>> m = metrics_frame([0.0, 0.0], "llm_tokens_used_total", [1e6, 1e5],
@@ -262,6 +267,7 @@ def price_token_usage(
     >>> float(price_token_usage(m)["cost_usd"].iloc[0])
     3.5
     """
+    _check_errors(errors)
     for col in ("timestamp", "value", "token_type", "model"):
         if col not in metrics.columns:
             raise SchemaError(f"token usage frame: missing column {col!r} "
