@@ -6,8 +6,9 @@ far?", measured on a few views of the series at once:
 * the value itself, and its mean over the last 3, 12 and 48 points (a burst of spikes, a slow
   drift or a level shift raises a short mean past anything seen before even when no single point
   is extreme);
-* the day-over-day difference (the value minus the value one day earlier), which flags a broken
-  daily pattern whose values stay inside the normal range.
+* the day-over-day difference (the value minus the median of the values at the same time on
+  the previous three days), which flags a broken daily pattern whose values stay inside the
+  normal range; the median keeps a one-off spike from echoing a day later.
 
 For each view the excess over the running maximum (or under the running minimum) is divided by
 the running range, so the score is scale-free and a series' own history calibrates it: a
@@ -34,17 +35,19 @@ class StreamParams:
     """The one parameter set ``score_series`` uses for every series.
 
     ``mean_windows`` are the trailing-mean lengths (points); ``mean_weight`` and
-    ``seasonal_weight`` scale those views against the value itself (weight 1); ``warmup`` points
+    ``seasonal_weight`` scale those views against the value itself (weight 1);
+    ``seasonal_days`` is how many earlier days the daily view takes the median of; ``warmup`` points
     score 0 while the running range forms; ``suppress`` is the look-back (points) of the
     report-once rule; ``scale`` maps the weighted excess (a fraction of the range) to [0, 1).
     """
 
     mean_windows: tuple[int, ...] = (3, 12, 48)
-    mean_weight: float = 0.5
-    seasonal_weight: float = 0.5
+    mean_weight: float = 0.35
+    seasonal_weight: float = 0.35
+    seasonal_days: int = 3
     warmup: int = 20
     suppress: int = 50
-    scale: float = 0.05
+    scale: float = 0.035
 
 
 DEFAULT = StreamParams()
@@ -103,10 +106,19 @@ def raw_excess(x: np.ndarray, period: int, params: StreamParams = DEFAULT) -> np
     for k in p.mean_windows:
         np.fmax(best, p.mean_weight * _excess(_trailing_mean(x, k), p.warmup), out=best)
     if period and x.shape[0] > 2 * period:
-        seasonal = x - _shift(x, period, np.nan)
+        seasonal = x - _lag_median(x, period, p.seasonal_days)
         seasonal[:period] = 0.0
         np.fmax(best, p.seasonal_weight * _excess(seasonal, period + p.warmup), out=best)
     return best
+
+
+def _lag_median(x: np.ndarray, period: int, days: int) -> np.ndarray:
+    """Median of the values 1..``days`` periods earlier, over those that exist (NaN for none)."""
+    stack = np.sort(np.stack([_shift(x, k * period, np.nan) for k in range(1, days + 1)]), axis=0)
+    count = np.isfinite(stack).sum(axis=0)  # NaN sort last
+    lo = np.take_along_axis(stack, (np.maximum(count - 1, 0) // 2)[None], 0)[0]
+    hi = np.take_along_axis(stack, np.minimum(count // 2, days - 1)[None], 0)[0]
+    return np.where(count > 0, 0.5 * (lo + hi), np.nan)
 
 
 def stream_scores(x: np.ndarray, period: int,
