@@ -110,9 +110,10 @@ def enable_offline_plotly() -> None:
 
     class _OfflineHTML(MimetypeRenderer):
         def to_mimebundle(self, fig_dict: dict[str, Any]) -> dict[str, Any]:
-            div = pio.to_html(fig_dict, full_html=False, include_plotlyjs=False,
+            plain = json.loads(pio.to_json(fig_dict, validate=False, remove_uids=False))
+            div = pio.to_html(plain, full_html=False, include_plotlyjs=False,
                               validate=False, config={"displaylogo": False})
-            return {"text/html": div, "application/vnd.plotly.v1+json": fig_dict}
+            return {"text/html": div, "application/vnd.plotly.v1+json": plain}
 
     pio.renderers["agentinsight"] = _OfflineHTML()
     pio.renderers.default = "agentinsight"
@@ -318,8 +319,8 @@ def _execute(notebook: Path, output: Path, params: dict[str, Any], kernel_name: 
         )
     except PapermillExecutionError as exc:
         first_line = next((ln for ln in exc.source.splitlines() if ln.strip()), "")
-        return (f"cell {exc.exec_count} (`{first_line.strip()[:80]}`) raised "
-                f"{exc.ename}: {exc.evalue}")
+        value = exc.evalue if len(exc.evalue) <= 300 else exc.evalue[:300] + " …"
+        return f"cell {exc.exec_count} (`{first_line.strip()[:80]}`) raised {exc.ename}: {value}"
     return None
 
 
@@ -328,8 +329,12 @@ def _export_html(notebook: Path, target: Path) -> None:
     import plotly.offline
     from nbconvert import HTMLExporter
 
+    # A report reads as a document: code cells and prompts are left out of the HTML (the
+    # executed notebook beside it keeps them).
     exporter = HTMLExporter(template_name="agentinsight_report",
-                            extra_template_basedirs=[str(_TEMPLATE_DIR)])
+                            extra_template_basedirs=[str(_TEMPLATE_DIR)],
+                            exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(
         nbformat.read(notebook, as_version=4),
         resources={"plotly_js": plotly.offline.get_plotlyjs()},

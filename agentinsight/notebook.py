@@ -1,0 +1,138 @@
+"""The steps report notebooks share: fetch the fleet's standard frames, find anomalies, headline.
+
+Notebooks stay thin: they take their source as parameters, call ``connect`` and these steps, and
+display what comes back. Everything here works on any source the ``sources`` helpers speak.
+
+>>> from agentinsight.notebook import STANDARD_SERIES
+>>> sorted(STANDARD_SERIES)[:2]
+['agent_errors', 'agent_latency_p95']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from agentinsight.frames import empty_findings_frame, empty_spans_frame
+from agentinsight.sources import parse_duration, parse_time
+
+__all__ = [
+    "STANDARD_SERIES",
+    "fleet_findings",
+    "headline",
+    "standard_frames",
+    "time_window",
+]
+
+#: name -> (helper, keyword arguments): the series a daily report watches.
+STANDARD_SERIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "agent_runs": ("rate", {"metric": "agent_execution_total", "by": ["agent"]}),
+    "agent_errors": ("error_ratio", {"metric": "agent_execution_total", "by": ["agent"]}),
+    "agent_latency_p95": ("latency_quantiles",
+                          {"metric": "agent_execution_duration_seconds", "q": 0.95,
+                           "by": ["agent"]}),
+    "tool_latency_p95": ("latency_quantiles",
+                         {"metric": "tool_execution_duration_seconds", "q": 0.95,
+                          "by": ["tool"]}),
+    "tokens": ("token_usage", {"by": ["agent", "model", "token_type"],
+                               "matchers": {"token_type": "input|output"}}),
+    "queue": ("range", {"selector": "task_queue_size"}),
+}
+
+
+def time_window(start: Any, end: Any, history: Any = "2d"
+                ) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
+    """``(history_start, start, end)``: detectors learn from ``history`` before ``start``.
+
+    >>> [t.isoformat() for t in time_window("2026-01-03", "2026-01-04", "1d")]
+    ['2026-01-02T00:00:00+00:00', '2026-01-03T00:00:00+00:00', '2026-01-04T00:00:00+00:00']
+    """
+    begin, finish = parse_time(start, what="start"), parse_time(end, what="end")
+    return begin - pd.Timedelta(seconds=parse_duration(history, what="history")), begin, finish
+
+
+def standard_frames(fleet: Any, start: Any, end: Any, step: Any = "5m",
+                    agents: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
+    """The metrics frames of :data:`STANDARD_SERIES` over ``[start, end]``, optionally for some
+    agents only (series without an ``agent`` label are kept)."""
+    wanted = list(agents or [])
+    frames: dict[str, pd.DataFrame] = {}
+    for name, (helper, kwargs) in STANDARD_SERIES.items():
+        call = dict(kwargs)
+        if helper == "range":
+            frame = fleet.range(call.pop("selector"), start=start, end=end, step=step)
+        elif helper == "token_usage":
+            frame = _token_usage(fleet, call, start, end, step)
+        else:
+            frame = getattr(fleet, helper)(**call, start=start, end=end, step=step)
+        if wanted and "agent" in frame.columns:
+            frame = frame[frame["agent"].isin(wanted)].reset_index(drop=True)
+        frames[name] = frame
+    return frames
+
+
+def _token_usage(fleet: Any, call: dict[str, Any], start: Any, end: Any, step: Any
+                 ) -> pd.DataFrame:
+    # Input includes cache reads/writes and reasoning is part of output: watch those two only.
+    frame = fleet.token_usage(by=call["by"], start=start, end=end, step=step)
+    return _filtered_tokens(frame, call["matchers"])
+
+
+def _filtered_tokens(frame: pd.DataFrame, matchers: Mapping[str, str]) -> pd.DataFrame:
+    if "token_type" not in frame.columns:
+        return frame
+    keep = set(matchers["token_type"].split("|"))
+    return frame[frame["token_type"].isin(keep)].reset_index(drop=True)
+
+
+def fleet_findings(frames: Mapping[str, pd.DataFrame], spans: pd.DataFrame | None = None, *,
+                   start: Any = None, end: Any = None,
+                   exemplars: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Anomaly findings over the standard frames and the spans, kept where they overlap
+    ``[start, end]``, most severe first."""
+    from agentinsight.analysis.anomaly import detect, detect_traces
+
+    spans = spans if spans is not None else empty_spans_frame()
+    found = [detect(frame, spans=spans, exemplars=exemplars)
+             for frame in frames.values() if len(frame)]
+    if len(spans):
+        found.append(detect_traces(spans))
+    found = [f for f in found if len(f)]
+    if not found:
+        return empty_findings_frame()
+    findings = pd.concat(found, ignore_index=True)
+    if start is not None:
+        findings = findings[findings["end"] >= parse_time(start)]
+    if end is not None:
+        findings = findings[findings["start"] <= parse_time(end)]
+    order = findings["severity"].map({"critical": 0, "warning": 1, "info": 2})
+    findings = findings.assign(_order=order).sort_values(["_order", "score"],
+                                                         ascending=[True, False])
+    return findings.drop(columns="_order").reset_index(drop=True)
+
+
+def headline(spans: pd.DataFrame, priced: pd.DataFrame | None, findings: pd.DataFrame
+             ) -> pd.DataFrame:
+    """The few numbers a report opens with, as a one-column table."""
+    roots = spans[spans["parent_span_id"].eq("")] if len(spans) else spans
+    agent_runs = spans[spans["operation"].eq("invoke_agent")] if len(spans) else spans
+    llm = spans[spans["input_tokens"].notna()] if len(spans) else spans
+    rows = {
+        "traces": len(roots),
+        "agent runs": len(agent_runs),
+        "agent error ratio": (agent_runs["status"].eq("error").mean()
+                              if len(agent_runs) else float("nan")),
+        "LLM calls": len(llm),
+        "tokens (input + output)": (llm["input_tokens"].sum() + llm["output_tokens"].sum()
+                                    if len(llm) else 0),
+    }
+    if priced is not None and "cost_usd" in priced.columns and len(priced):
+        rows["cost (USD, priced calls)"] = round(float(priced["cost_usd"].sum()), 2)
+        rows["unpriced LLM calls"] = int((~priced["priced"] & priced["input_tokens"].notna())
+                                         .sum()) if "priced" in priced.columns else 0
+    rows["anomaly findings"] = len(findings)
+    rows["critical findings"] = int(findings["severity"].eq("critical").sum()) if len(
+        findings) else 0
+    return pd.DataFrame({"value": pd.Series(rows, dtype="object")})

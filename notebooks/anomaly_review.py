@@ -1,0 +1,84 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Agent fleet — anomaly review
+#
+# Every finding of the period with the series it came from, what was expected, and the traces
+# behind it; for triage before findings become alerts.
+
+# %% tags=["parameters"]
+source_dir = "data/demo"  # files written by `agentinsight simulate` (the embedded default)
+prometheus_url = ""  # or a Prometheus-compatible server
+jaeger_url = ""  # Jaeger query URL, used with prometheus_url
+start = "now-1d"
+end = "now"
+history = "2d"  # how much earlier data the detectors learn from
+agents = []  # agent filter (empty: every agent)
+severity = "info"  # lowest severity shown: info, warning or critical
+step = "5m"
+findings_path = "findings.json"  # output: the anomaly findings (alerts read this file)
+
+# %%
+from IPython.display import HTML, display
+
+from agentinsight import plots
+from agentinsight.alerts import write_findings
+from agentinsight.analysis.anomaly import findings_html
+from agentinsight.notebook import fleet_findings, standard_frames, time_window
+from agentinsight.reports import enable_offline_plotly
+from agentinsight.sources._connect import connect
+
+enable_offline_plotly()
+fleet = connect(source_dir, prometheus_url or None, jaeger_url or None)
+learn_from, start, end = time_window(start, end, history)
+print(fleet.describe())
+frames = standard_frames(fleet, learn_from, end, agents=agents, step=step)
+all_spans = fleet.spans(learn_from, end)
+findings = fleet_findings(frames, all_spans, start=start, end=end)
+levels = ["info", "warning", "critical"]
+findings = findings[findings["severity"].map(levels.index) >= levels.index(severity)]
+_ = write_findings(findings, findings_path)
+print(f"{len(findings)} finding(s) at or above {severity}")
+
+# %%
+plots.findings_timeline(findings)
+
+# %%
+display(HTML(findings_html(findings)))
+
+# %% [markdown]
+# ## Each finding on its series
+
+# %%
+for finding in findings.head(12).itertuples():
+    labels = {k: v for k, v in finding.series.items() if k != "__name__"}
+    metric = finding.series.get("__name__")
+    source = next((f for f in frames.values() if len(f) and metric in set(f["metric"])), None)
+    if source is None:
+        print(f"{finding.summary}  (trace finding; traces: {', '.join(finding.trace_ids[:3])})")
+        continue
+    mask = source["metric"] == metric
+    for key, value in labels.items():
+        if key in source.columns:
+            mask &= source[key] == value
+    display(plots.timeseries(source[mask], findings[findings["fingerprint"] == finding.fingerprint],
+                             title=finding.summary[:110]))
+
+# %% [markdown]
+# ## A trace behind the top finding
+
+# %%
+linked = [t for ids in findings["trace_ids"] for t in (ids or [])]
+if linked:
+    display(plots.trace_waterfall(all_spans, linked[0]))
+else:
+    print("no finding links to a trace")

@@ -1,0 +1,102 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Agent fleet — cost report
+#
+# What the fleet's LLM usage cost, by agent, model, task and day, priced call by call with the
+# price in force at each call (genai-prices). Usage no price table knows is reported as unpriced,
+# never as $0, and tokens are counted once across the span hierarchy.
+
+# %% tags=["parameters"]
+source_dir = "data/demo"  # files written by `agentinsight simulate` (the embedded default)
+prometheus_url = ""  # or a Prometheus-compatible server
+jaeger_url = ""  # Jaeger query URL, used with prometheus_url
+start = "now-7d"
+end = "now"
+agents = []  # agent filter (empty: every agent)
+budget_usd = 0.0  # monthly budget in USD (0: no budget section)
+top_n = 10
+findings_path = "findings.json"  # output: this report finds nothing; written empty for alerts
+
+# %%
+from IPython.display import display
+
+from agentinsight import plots
+from agentinsight.alerts import write_findings
+from agentinsight.analysis import cost
+from agentinsight.frames import empty_findings_frame
+from agentinsight.reports import enable_offline_plotly
+from agentinsight.sources import parse_time
+from agentinsight.sources._connect import connect
+
+enable_offline_plotly()
+fleet = connect(source_dir, prometheus_url or None, jaeger_url or None)
+start, end = parse_time(start, what="start"), parse_time(end, what="end")
+print(fleet.describe())
+print(f"period: {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC")
+spans = fleet.spans(start, end)
+if agents:
+    spans = spans[spans["agent"].isin(agents) | spans["agent"].isna()]
+priced = cost.price_spans(spans)
+_ = write_findings(empty_findings_frame(), findings_path)
+
+# %% [markdown]
+# ## Where the money went
+
+# %%
+cost.cost_table(priced, by=["agent"])
+
+# %%
+cost.cost_table(priced, by=["model", "provider"])
+
+# %%
+plots.cost_area(cost.cost_table(priced, by=["day", "model"]))
+
+# %%
+plots.token_sankey(spans)
+
+# %%
+cost.cost_table(priced, by=["task_type"])
+
+# %%
+cost.cost_per_successful_task(priced)
+
+# %% [markdown]
+# ## The most expensive traces
+
+# %%
+cost.top_traces(priced, top_n)
+
+# %% [markdown]
+# ## Caching, projection and budget
+
+# %%
+cost.cache_savings(priced)
+
+# %%
+cost.month_end_projection(priced, now=end)
+
+# %%
+if budget_usd:
+    display(cost.budget_burn(priced, budget_usd, now=end))
+
+# %% [markdown]
+# ## Unpriced usage and reconciliation with the token counters
+# Spans can be sampled; Prometheus counters see every call. The difference is shown per agent and
+# model together with the trace sampling coverage.
+
+# %%
+cost.unpriced_usage(priced)
+
+# %%
+usage = fleet.token_usage(by=["agent", "model", "token_type"], start=start, end=end)
+cost.reconcile(priced, usage)
