@@ -220,11 +220,14 @@ def push(
     spool = Path(spool_dir).expanduser() if spool_dir is not None else None
     if spool is None:
         return _deliver(url, [], new, None, [], timeout, retries, backoff)
-    with _am.spool_lock(spool):
-        entries = _am.read_spool(spool)
-        mine = [e for e in entries if _same_url(e.get("alertmanager_url", ""), url)]
-        others = [e for e in entries if not _same_url(e.get("alertmanager_url", ""), url)]
-        return _deliver(url, mine, new, spool, others, timeout, retries, backoff)
+    try:
+        with _am.spool_lock(spool):
+            entries = _am.read_spool(spool)
+            mine = [e for e in entries if _same_url(e.get("alertmanager_url", ""), url)]
+            others = [e for e in entries if not _same_url(e.get("alertmanager_url", ""), url)]
+            return _deliver(url, mine, new, spool, others, timeout, retries, backoff)
+    except OSError as exc:
+        raise AlertError(f"cannot use the alert spool {spool}: {exc.strerror or exc}") from None
 
 
 def _deliver(

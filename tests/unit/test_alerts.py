@@ -174,6 +174,13 @@ def test_push_checks_its_url_and_sends_nothing_for_no_findings(tmp_path: Path) -
     assert alerts.push([], "http://127.0.0.1:9", spool_dir=tmp_path).ok
 
 
+def test_an_unusable_spool_dir_is_an_alert_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(AlertError, match="cannot use the alert spool"):
+        alerts.push([finding()], "http://127.0.0.1:9", spool_dir=blocker / "spool")
+
+
 def test_a_corrupt_spool_line_is_reported_not_dropped(tmp_path: Path) -> None:
     spool = tmp_path / "pending-alerts.jsonl"
     spool.write_text('{"alertmanager_url": "http://a", "alert": {"labels": {}}}\n{oops\n')
