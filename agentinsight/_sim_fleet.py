@@ -15,14 +15,14 @@ import numpy as np
 
 __all__ = [
     "AGENTS",
-    "INCIDENT_KINDS",
-    "MODELS",
-    "TOOLS",
-    "WORKFLOWS",
     "AgentSpec",
+    "INCIDENT_KINDS",
     "Incident",
+    "MODELS",
     "ModelSpec",
+    "TOOLS",
     "ToolSpec",
+    "WORKFLOWS",
     "arrival_times",
     "schedule_incidents",
     "traffic_rate",
