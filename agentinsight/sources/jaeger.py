@@ -266,7 +266,7 @@ def _filter_attributes(frame: pd.DataFrame, search: _Search, lo: int, hi: int) -
     """Keep the traces with one span that meets the whole search, attributes included."""
     if not len(frame):
         return frame
-    start_ns = frame["start"].to_numpy().astype("int64")
+    start_ns = frame["start"].astype("int64").to_numpy()
     ok = (frame["service"] == search.service).to_numpy() & (start_ns >= lo) & (start_ns <= hi)
     if search.operation:
         ok &= (frame["name"] == search.operation).to_numpy()
