@@ -198,6 +198,8 @@ class SeasonalBaselineDetector(_SeriesDetector):
         floor = 1e-3 * np.maximum(np.abs(np.nan_to_num(expected)), 1e-9)
         with np.errstate(all="ignore"):
             z = np.nan_to_num(resid / np.fmax(spread, floor), nan=0.0)
+        # the spread means little until some residuals have been seen
+        z[np.cumsum(np.isfinite(resid), axis=0) <= 4 * self.window] = 0.0
         scores = z / (z + float(self.n_sigmas))
         scores[np.isnan(values)] = 0.0
         return scores, expected
