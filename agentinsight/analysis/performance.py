@@ -43,6 +43,7 @@ __all__ = [
     "latency_percentiles",
     "performance_summary",
     "queue_wait",
+    "queue_wait_estimate",
     "slo_attainment",
     "slo_events",
     "slowest_traces",
@@ -229,6 +230,34 @@ def error_ratios(spans: pd.DataFrame, by: Sequence[str] = ("operation",), *,
     out = _ungroup(pd.DataFrame({"total": g.size(), "errors": g.sum().astype("int64")}), by)
     out["error_ratio"] = out["errors"] / out["total"].where(out["total"] > 0)
     return out
+
+
+def queue_wait_estimate(metrics: pd.DataFrame, freq: str = "1h", *,
+                        queue_metric: str = "task_queue_size",
+                        done_metric: str = "task_total") -> pd.DataFrame:
+    """Mean queue wait per interval from metrics alone, by Little's law (W = L / λ).
+
+    L is the mean of the queue-size gauge (summed over queues), λ the rate at which tasks
+    complete (the counter's increase per second). Use it where spans carry no producer/consumer
+    pair (``queue_wait``). Columns: ``timestamp``, ``queue_size``, ``tasks_per_second``,
+    ``wait_s`` (NaN where no task completed).
+
+    >>> from agentinsight.frames import empty_metrics_frame
+    >>> queue_wait_estimate(empty_metrics_frame()).empty
+    True
+    """
+    frame = _as_metrics(metrics)
+    name = frame["metric"].astype(str)
+    size = frame[name == queue_metric].groupby("timestamp")["value"].sum()
+    done = bucket_increments(frame[name == done_metric]).groupby("timestamp")["value"].sum()
+    if size.empty:
+        return pd.DataFrame(columns=["timestamp", "queue_size", "tasks_per_second", "wait_s"])
+    out = pd.DataFrame({"queue_size": size.resample(freq).mean(),
+                        "tasks_per_second": done.resample(freq).sum()
+                        / pd.Timedelta(freq).total_seconds()})
+    out["wait_s"] = out["queue_size"] / out["tasks_per_second"].where(
+        out["tasks_per_second"] > 0)
+    return out.rename_axis("timestamp").reset_index()
 
 
 # --- SLOs and burn rates -------------------------------------------------------------------------
@@ -512,13 +541,22 @@ def performance_summary(spans: pd.DataFrame, metrics: pd.DataFrame | None = None
 
 
 def _critical_by_agent(forest: _Forest, traces: pd.DataFrame) -> pd.DataFrame:
-    sections = _critical_sections(forest)
-    agent_of = traces.set_index("trace_id")["agent"].fillna("(no agent)")
-    sections["agent"] = sections["trace_id"].map(agent_of)
-    parts = [sections, sections.assign(agent="(all traces)")]
-    per = pd.concat(parts).groupby(["agent", "component"])["duration_ms"].sum().reset_index()
-    total = per.groupby("agent")["duration_ms"].transform("sum")
-    per["critical_share"] = per["duration_ms"] / total
+    """Per agent, what its runs' critical paths waited on most (per trace for all traces)."""
+    agent = forest.col("agent")
+    runs = np.flatnonzero(pd.Series(forest.col("operation"), dtype=object)
+                          .isin(["invoke_agent"]).to_numpy() & pd.notna(agent))
+    whole = _critical_sections(forest)
+    if len(runs):
+        per_run = _critical_sections(forest, runs)
+        per_run["agent"] = agent[per_run["_root"].to_numpy()]
+    else:  # no agent runs: each trace counts for its root's agent
+        per_run = whole.assign(agent=whole["trace_id"].map(
+            traces.set_index("trace_id")["agent"]).fillna("(no agent)"))
+    whole = whole.assign(agent="(all traces)")
+    per = pd.concat([per_run, whole]).groupby(["agent", "component"])["duration_ms"].sum()
+    per = per.reset_index()
+    per["critical_share"] = per["duration_ms"] / per.groupby("agent")["duration_ms"].transform(
+        "sum")
     per = per.sort_values("duration_ms", ascending=False).drop_duplicates("agent")
     return per.rename(columns={"component": "critical_component"})[
         ["agent", "critical_component", "critical_share"]]

@@ -215,10 +215,15 @@ def critical_path(spans: pd.DataFrame, trace_id: str | None = None) -> pd.DataFr
     if trace_id is not None:
         _require(spans, ("trace_id",))
         spans = spans[spans["trace_id"] == trace_id]
-    return _critical_sections(_Forest(spans)).drop(columns="_pos")
+    return _critical_sections(_Forest(spans)).drop(columns=["_pos", "_root"])
 
 
-def _critical_sections(forest: _Forest) -> pd.DataFrame:
+def _critical_sections(forest: _Forest, roots: np.ndarray | None = None) -> pd.DataFrame:
+    """Critical-path sections under each root (default: each trace's main root).
+
+    Any span can serve as a root (e.g. each ``invoke_agent`` span, for per-run paths); the
+    ``_root`` column says which walk a section belongs to.
+    """
     n = len(forest.frame)
     # Children of every parent, contiguous and sorted by clipped end: one global sort.
     kids = np.flatnonzero((forest.parent >= 0) & forest.on_tree)
@@ -234,7 +239,9 @@ def _critical_sections(forest: _Forest) -> pd.DataFrame:
     rows: list[int] = []
     sec_start: list[int] = []
     sec_end: list[int] = []
-    for root in forest.main_roots().tolist():
+    walk: list[int] = []
+    for root in (forest.main_roots() if roots is None else roots).tolist():
+        first = len(rows)
         trail: list[tuple[int, int]] = []  # (parent, index bound) to return to
         cur, t, bound = root, cend[root], hi[root]
         while True:
@@ -256,19 +263,23 @@ def _critical_sections(forest: _Forest) -> pd.DataFrame:
                 break
             t = cstart[cur]
             cur, bound = trail.pop()
+        walk.extend([root] * (len(rows) - first))
     # The walk emits sections end-first per trace; reverse into time order, then merge the
     # neighbouring sections of one span that a zero-length child split in two.
-    pos_all = np.asarray(rows, dtype=np.int64)
-    order = np.lexsort((np.asarray(sec_start, dtype=np.int64), forest.root[pos_all]))
-    pos = pos_all[order]
+    walk_root = np.asarray(walk, dtype=np.int64)
+    order = np.lexsort((np.asarray(sec_start, dtype=np.int64), walk_root))
+    pos = np.asarray(rows, dtype=np.int64)[order]
+    walk_root = walk_root[order]
     s_ns = np.asarray(sec_start, dtype=np.int64)[order]
     e_ns = np.asarray(sec_end, dtype=np.int64)[order]
     keep = np.ones(len(pos), dtype=bool)
-    keep[1:] = (pos[1:] != pos[:-1]) | (s_ns[1:] != e_ns[:-1])
+    keep[1:] = ((pos[1:] != pos[:-1]) | (s_ns[1:] != e_ns[:-1])
+                | (walk_root[1:] != walk_root[:-1]))
     merged_end = np.zeros(int(keep.sum()), dtype=np.int64)
     np.maximum.at(merged_end, np.cumsum(keep) - 1, e_ns)
     out = _section_frame(forest, pos[keep], s_ns[keep], merged_end)
-    return out.sort_values(["trace_id", "start"], kind="stable").reset_index(drop=True)
+    out["_root"] = walk_root[keep]
+    return out.sort_values(["trace_id", "_root", "start"], kind="stable").reset_index(drop=True)
 
 
 def critical_path_share(spans: pd.DataFrame, by: str = "component") -> pd.DataFrame:

@@ -17,6 +17,7 @@ from agentinsight.analysis.performance import (
     latency_percentiles,
     performance_summary,
     queue_wait,
+    queue_wait_estimate,
     slo_attainment,
     slo_events,
     slowest_traces,
@@ -179,6 +180,20 @@ def test_queue_wait_from_producer_consumer_spans():
     assert waits.loc["c", "max_ms"] == pytest.approx(250.0)
 
 
+def test_queue_wait_estimate_by_littles_law():
+    minutes = np.arange(0, 121, 1.0) * 60  # two hours of one-minute scrapes
+    size = np.where(minutes >= 3600, 30.0, 0.0)  # a backlog of 30 tasks in the second hour
+    done = np.arange(len(minutes)) * 6.0  # 6 tasks a minute: 0.1 per second
+    metrics = pd.concat([
+        metrics_frame(minutes, "task_queue_size", size, {"queue": "default"}),
+        metrics_frame(minutes, "task_total", done, {"task_type": "review"}),
+    ], ignore_index=True)
+    out = queue_wait_estimate(metrics)
+    assert out["queue_size"].tolist()[:2] == [0.0, 30.0]
+    assert out["tasks_per_second"].iloc[1] == pytest.approx(0.1)
+    assert out["wait_s"].iloc[1] == pytest.approx(300.0)  # 30 waiting / 0.1 per s = 5 minutes
+
+
 def test_slowest_traces_name_what_they_waited_on():
     out = slowest_traces(_frame(_runs([100.0, 5000.0, 300.0])), n=2)
     assert out["trace_id"].tolist() == ["t1", "t2"]
@@ -307,6 +322,25 @@ def test_performance_summary_headline_table_with_metrics():
     assert row["critical_component"] == "model: gpt-4o"
     assert row["p95_ms_histogram"] == pytest.approx(1000.0)
     assert row["runs_counter"] == 100 and row["error_ratio_counter"] == pytest.approx(0.1)
+
+
+def test_nested_agents_get_their_own_row_and_critical_component():
+    rows = []
+    for i in range(5):
+        t, s = f"n{i}", i * 60_000.0
+        rows += [
+            _span(t, "task", "", s, 1000.0),  # a root that is not an agent run
+            _span(t, "plan", "task", s, 990.0, operation="invoke_agent", agent="planner"),
+            _span(t, "c1", "plan", s + 1, 200.0, operation="chat", model="gpt-4o"),
+            _span(t, "sub", "plan", s + 300, 600.0, operation="invoke_agent", agent="coder"),
+            _span(t, "c2", "sub", s + 301, 590.0, operation="chat", model="claude"),
+        ]
+    out = performance_summary(_frame(rows)).set_index("agent")
+    assert list(out.index) == ["coder", "planner", "(all traces)"]
+    assert out.loc["coder", "runs"] == 5 and out.loc["coder", "p50_ms"] == pytest.approx(600.0)
+    assert out.loc["coder", "critical_component"] == "model: claude"
+    assert out.loc["planner", "llm_calls_per_run"] == 1  # its own call, not coder's
+    assert out.loc["(all traces)", "p50_ms"] == pytest.approx(1000.0)
 
 
 def test_empty_inputs_give_empty_tables():
