@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable
-from itertools import accumulate, chain
+from itertools import accumulate, chain, repeat
 from typing import IO, Any
 
 import numpy as np
@@ -231,7 +231,7 @@ class Recorder:
     def write(self, fh: IO[str]) -> int:
         """Write the OpenMetrics text to ``fh``; returns the number of sample lines written."""
         matrix = self._matrix()
-        times = self._time_strings()
+        ends_all = [f" {t}\n" for t in self._time_strings()]
         lines = 0
         for fam in self._families.values():
             if not fam.groups:
@@ -246,24 +246,20 @@ class Recorder:
                 rows = np.flatnonzero(present)
                 if rows.size == 0:
                     continue
-                ts = [times[r] for r in rows]
-                formatted = [
-                    list(map(_template(prefix).format, _format_values(col[rows]), ts))
+                ends = ends_all if rows.size == len(ends_all) else [ends_all[r] for r in rows]
+                # one (prefix, value, " ts\n") triple per line, joined in C
+                triples = [
+                    zip(repeat(prefix), map(str, _format_values(col[rows])), ends)
                     for (_, prefix), col in zip(series, cols, strict=True)
                 ]
-                if len(formatted) == 1:
-                    body = formatted[0]
-                else:
-                    body = list(chain.from_iterable(zip(*formatted, strict=True)))
-                fh.write("\n".join(body))
-                fh.write("\n")
-                lines += len(body)
+                if len(triples) == 1:
+                    pieces = chain.from_iterable(triples[0])
+                else:  # a histogram label set: each timestamp's buckets, _count, _sum together
+                    pieces = chain.from_iterable(chain.from_iterable(zip(*triples, strict=True)))
+                fh.write("".join(pieces))
+                lines += rows.size * len(series)
         fh.write("# EOF\n")
         return lines
-
-
-def _template(prefix: str) -> str:
-    return prefix.replace("{", "{{").replace("}", "}}") + "{} {}"
 
 
 def _escape_help(text: str) -> str:
