@@ -124,11 +124,12 @@ def enable_offline_plotly() -> None:
 
 def notebooks_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """The folder holding report notebooks: ``path`` > ``$AGENTINSIGHT_NOTEBOOKS`` > ``notebooks/``
-    next to the package (a source checkout or editable install)."""
+    next to the package (a source checkout or editable install) > ``./notebooks``."""
     for candidate in (path, os.environ.get("AGENTINSIGHT_NOTEBOOKS")):
         if candidate:
             return Path(candidate)
-    return Path(__file__).resolve().parent.parent / "notebooks"
+    beside_package = Path(__file__).resolve().parent.parent / "notebooks"
+    return beside_package if beside_package.is_dir() else Path("notebooks").resolve()
 
 
 def list_reports(path: str | os.PathLike[str] | None = None) -> list[str]:

@@ -46,7 +46,7 @@ all_spans = fleet.spans(learn_from, end)
 findings = fleet_findings(frames, all_spans, start=start, end=end)
 levels = ["info", "warning", "critical"]
 findings = findings[findings["severity"].map(levels.index) >= levels.index(severity)]
-_ = write_findings(findings, findings_path)
+_ = write_findings(findings, findings_path, data_end=end)
 print(f"{len(findings)} finding(s) at or above {severity}")
 
 # %%

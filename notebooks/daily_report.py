@@ -55,7 +55,7 @@ if agents:
 spans = all_spans[all_spans["start"] >= start].reset_index(drop=True)
 findings = fleet_findings(frames, all_spans, start=start, end=end)
 priced = cost.price_spans(spans)
-_ = write_findings(findings, findings_path)
+_ = write_findings(findings, findings_path, data_end=end)
 
 # %% [markdown]
 # ## Headline
