@@ -115,6 +115,11 @@ def test_parent_cycle_is_reported_with_the_column():
         critical_path(frame)
 
 
+def test_span_ending_before_it_starts_is_reported():
+    with pytest.raises(SchemaError, match="'end' is before 'start'"):
+        trace_summary(_frame([_span("t", "a", "", 10, 5)]))
+
+
 def test_missing_column_is_named():
     with pytest.raises(SchemaError, match="parent_span_id"):
         critical_path(pd.DataFrame({"trace_id": ["t"], "span_id": ["a"]}))
