@@ -194,6 +194,21 @@ def nab_scores(
     return out
 
 
+def nab_scores_at(
+    files: list[DataFile], scores: list[np.ndarray], profiles: dict[str, dict[str, float]],
+    threshold: float,
+) -> dict[str, float]:
+    """Normalised NAB score per profile at a fixed threshold (no optimisation)."""
+    n_windows = sum(len(f.windows) for f in files)
+    out = {}
+    for profile, cost in profiles.items():
+        thresholds, totals = corpus_score_by_threshold(files, scores, cost)
+        raw = float(totals[np.nonzero(thresholds >= threshold)[0][-1]])
+        null = -cost["fnWeight"] * n_windows
+        out[profile] = 100.0 * (raw - null) / (cost["tpWeight"] * n_windows - null)
+    return out
+
+
 def detection_counts(
     files: list[DataFile], scores: list[np.ndarray], threshold: float
 ) -> dict[str, int]:
@@ -336,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
         result = nab_scores(files, scores, profiles)
         counts = {p: detection_counts(files, scores, result[p]["threshold"]) for p in PROFILES}
         report(name, result, counts, PUBLISHED.get(name))
+        fixed = nab_scores_at(files, scores, profiles, 0.5)
+        print(f"{name:18s} at a fixed threshold of 0.5: "
+              + " / ".join(f"{p} {fixed[p]:.1f}" for p in PROFILES))
         print(f"{name:18s} scored {len(files)} files in {seconds:.2f} s")
         if args.per_file:
             cost = profiles["standard"]
