@@ -22,6 +22,7 @@ from scipy import stats
 from agentinsight.analysis.traces import (
     _critical_sections,
     _Forest,
+    _require,
     _summary,
     breakdown,
     queue_wait,
@@ -451,12 +452,11 @@ def week_over_week(spans: pd.DataFrame, end: Any = None, **kwargs: Any) -> pd.Da
 
 
 def _compare(cur: np.ndarray, base: np.ndarray, min_samples: int) -> dict[str, float]:
-    row = {"n_baseline": len(base), "n_current": len(cur),
-           "median_baseline": np.median(base) if len(base) else np.nan,
-           "median_current": np.median(cur) if len(cur) else np.nan,
-           "p95_baseline": np.quantile(base, 0.95) if len(base) else np.nan,
-           "p95_current": np.quantile(cur, 0.95) if len(cur) else np.nan,
-           "effect_size": np.nan, "p_value": np.nan}
+    row: dict[str, float] = {"n_baseline": len(base), "n_current": len(cur),
+                             "effect_size": np.nan, "p_value": np.nan}
+    for name, x in (("baseline", base), ("current", cur)):
+        row[f"median_{name}"] = np.median(x) if len(x) else np.nan
+        row[f"p95_{name}"] = np.quantile(x, 0.95) if len(x) else np.nan
     base_p95 = row["p95_baseline"]
     row["p95_change"] = (row["p95_current"] / base_p95 - 1.0) if base_p95 else np.nan
     if len(cur) >= min_samples and len(base) >= min_samples:
@@ -490,14 +490,13 @@ def performance_summary(spans: pd.DataFrame, metrics: pd.DataFrame | None = None
                         latency_ms: float | None = None) -> pd.DataFrame:
     """The headline table of a daily report: one row per agent, plus all traces end to end.
 
-    From spans: ``runs``, ``runs_per_hour``, ``error_ratio``, ``p50_ms``, ``p95_ms``,
-    ``p99_ms``, ``llm_calls_per_run``, ``tool_calls_per_run``, ``tokens_per_run`` and
-    ``critical_component`` / ``critical_share`` (what that agent's traces waited on most).
-    With ``objective``: ``slo_attainment`` and ``slo_met`` (good = no error and, with
-    ``latency_ms``, fast enough). With ``metrics`` holding
-    ``agent_execution_duration_seconds_bucket`` and/or ``agent_execution_total`` samples:
-    ``p95_ms_histogram``, ``runs_counter`` and ``error_ratio_counter`` over the same period,
-    so sampled traces can be checked against the full counts.
+    From spans: ``runs``, ``runs_per_hour``, ``error_ratio``, ``p50_ms``/``p95_ms``/``p99_ms``,
+    LLM calls, tool calls and tokens per run, and ``critical_component``/``critical_share``
+    (what the agent's runs waited on most). With ``objective`` (and ``latency_ms``):
+    ``slo_attainment``, ``slo_met``. With ``metrics`` holding
+    ``agent_execution_duration_seconds_bucket``/``agent_execution_total`` samples:
+    ``p95_ms_histogram``, ``runs_counter``, ``error_ratio_counter``, to check sampled traces
+    against full counts.
 
     >>> from agentinsight.frames import empty_spans_frame
     >>> performance_summary(empty_spans_frame()).empty
@@ -620,14 +619,6 @@ def _grouped(frame: pd.DataFrame, by: Sequence[str], column: str) -> Any:
 
 def _ungroup(out: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     return out.reset_index() if by else out.reset_index(drop=True)
-
-
-def _require(frame: pd.DataFrame, columns: Iterable[str]) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise SchemaError(f"spans frame: expected a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in dict.fromkeys(columns) if c not in frame.columns]
-    if missing:
-        raise SchemaError(f"spans frame: missing column(s) {missing}")
 
 
 def _check_objective(objective: float) -> None:

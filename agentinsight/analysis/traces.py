@@ -16,7 +16,7 @@ own ("self") time.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -603,9 +603,9 @@ def _ns(col: pd.Series, name: str) -> np.ndarray:
     return pd.DatetimeIndex(stamp).as_unit("ns").asi8.copy()
 
 
-def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+def _require(frame: pd.DataFrame, columns: Iterable[str]) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise SchemaError(f"spans frame: expected a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
+    missing = [c for c in dict.fromkeys(columns) if c not in frame.columns]
     if missing:
         raise SchemaError(f"spans frame: missing column(s) {missing}")
