@@ -63,6 +63,14 @@ class MaxIterationsExceeded(SimulatedFailure):
     __module__ = "fleet"
 
 
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _send(message: dict[str, Any]) -> None:
+    return None
+
+
 class FleetRun:
     """One simulation: call :meth:`run`, then read ``totals``, ``incidents`` and ``recorder``."""
 
@@ -88,6 +96,7 @@ class FleetRun:
         self.queue: deque[tuple[str, tuple[str, ...], float]] = deque()
         self.busy = 0
         self._drained = False
+        self._api = emit.ASGIMiddleware(self._api_app)
         self.totals: dict[tuple[str, tuple[str, ...]], int] = defaultdict(int)
         self.spans_until_end = 0
         self.spans_total = 0
@@ -153,11 +162,13 @@ class FleetRun:
                                "iteration limit stops them (MaxIterationsExceeded)")
         elif kind == "queue_backlog":
             inc.labels = {"queue": "default", "database": "postgres"}
-            inc.metrics = ["task_queue_size", "database_connections", "task_total"]
+            inc.metrics = ["task_queue_size", "database_connections", "task_total",
+                           "api_request_duration_seconds"]
             inc.details = {"workers": f"{WORKERS} -> 0", "db_pool": DB_POOL}
             inc.description = (f"the postgres pool ({DB_POOL}) is exhausted: the workers stall "
-                               "before starting new tasks, the default queue backs up, then "
-                               "drains (end = drained)")
+                               "before starting new tasks, task submissions wait seconds for "
+                               "a connection, the default queue backs up, then drains "
+                               "(end = drained)")
         elif kind == "traffic_drop":
             inc.labels = {}
             inc.metrics = ["task_total", "agent_execution_total", "llm_tokens_used_total"]
@@ -379,9 +390,27 @@ class FleetRun:
         for t in times_ns:
             await sleep_ns(t - self.sched.now_ns)
             task_type = rnd.choices(types, weights)[0]
-            self.queue.append((task_type, chains[task_type], self.now_s))
-            emit.set_queue_size("default", len(self.queue))
-            self._dispatch()
+            self.sched.spawn(self._submit(task_type, chains[task_type]))
+
+    async def _submit(self, task_type: str, chain: tuple[str, ...]) -> None:
+        """A client POSTs the task to the fleet's API (through emit's ASGI middleware)."""
+        scope = {"type": "http", "method": "POST", "path": "/v1/tasks", "headers": [],
+                 "agentinsight.task": (task_type, chain)}
+        await self._api(scope, _receive, _send)
+        self._count("api_request_duration_seconds_count", ("POST", "/v1/tasks", "202"))
+        self._spanned()
+
+    async def _api_app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        latency = 0.012 * self.rnd.lognormvariate(0.0, 0.5)
+        if self._active("queue_backlog") is not None:  # the insert waits for a connection
+            latency += self.rnd.uniform(1.5, 4.0)
+        await sleep(latency)
+        task_type, chain = scope["agentinsight.task"]
+        self.queue.append((task_type, chain, self.now_s))
+        emit.set_queue_size("default", len(self.queue))
+        self._dispatch()
+        await send({"type": "http.response.start", "status": 202, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
 
     def _scrape(self) -> None:
         now = self.sched.now_ns

@@ -23,7 +23,8 @@ writes, into ``out_dir``:
     series (``_total`` and histogram ``_count``) at the end time.
 
 The fleet: tasks arrive as a Poisson process with a business-hours daily cycle and quiet
-weekends, wait in the ``default`` queue for one of five workers, and run a workflow of agents;
+weekends, are submitted through the fleet's HTTP API (``POST /v1/tasks``, timed by emit's ASGI
+middleware), wait in the ``default`` queue for one of five workers, and run a workflow of agents;
 each agent run makes LLM calls (several providers and models, lognormal tokens and latencies,
 prompt-cache reads and writes, reasoning tokens), tool calls and memory operations. One incident
 of each kind is injected, none on the first day (detectors need history to learn from):
@@ -254,6 +255,7 @@ _SERIES_LABELS = {
     "llm_request_duration_seconds_count": ("provider", "model", "status"),
     "tool_execution_duration_seconds_count": ("tool", "status"),
     "memory_operation_duration_seconds_count": ("operation",),
+    "api_request_duration_seconds_count": ("method", "route", "status_code"),
 }
 
 

@@ -283,6 +283,15 @@ def test_queue_backlog_fills_the_queue_then_drains(day) -> None:
     outside = max(v for t, v in points if t < lo - 3600 or t > hi + 3600)
     assert inside >= 20 and inside > 2 * max(outside, 1)
     assert [v for t, v in points if t >= hi][0] <= 2  # drained by the end of the incident
+    api = _series(day.metrics_path, {"api_request_duration_seconds_sum",
+                                     "api_request_duration_seconds_count"})
+    s, c = (next(v for k, v in api.items() if k[0] == f"api_request_duration_seconds_{x}")
+            for x in ("sum", "count"))
+    cause_end = _ts(inc["details"]["cause_end"])
+    start = _ts(day.truth["start"])
+    stalled = _increase(s, lo, cause_end) / _increase(c, lo, cause_end)
+    before = _increase(s, start, lo) / _increase(c, start, lo)
+    assert stalled > 1.0 > 0.1 > before  # task submissions wait seconds for a DB connection
 
 
 def test_traffic_drop_cuts_task_throughput(day) -> None:
