@@ -155,21 +155,24 @@ def _add_band(fig: go.Figure, x: pd.Series, lo: pd.Series, hi: pd.Series, colour
 def _add_findings(fig: go.Figure, findings: pd.DataFrame,
                   series: list[tuple[dict[str, Any], pd.DataFrame]]) -> None:
     points: dict[str, list[tuple[Any, float, str]]] = {s: [] for s in SEVERITY_COLOURS}
+    shade = len(findings) <= 50
     for row in findings.itertuples(index=False):
         want = {str(k): str(v) for k, v in (row.series or {}).items()}
+        if "__name__" not in want:
+            continue  # a trace-level finding names no metric series
         hover = f"{row.detector} · score {row.score:.2f}<br>{row.summary}"
-        matched = False
-        for values, part in series:
-            have = {k: str(v) for k, v in values.items() if pd.notna(v)}
-            if any(have.get(k) != v for k, v in want.items()):
-                continue
+        hits = [part for values, part in series
+                if all(str(values.get(k)) == v for k, v in want.items())]
+        if not hits:
+            continue  # about a series not in this figure
+        before = len(points[row.severity])
+        for part in hits:
             inside = part[(part["timestamp"] >= row.start) & (part["timestamp"] <= row.end)]
-            for ts, val in zip(inside["timestamp"], inside["value"], strict=True):
-                points[row.severity].append((ts, val, hover))
-                matched = True
-        if not matched and pd.notna(row.observed):
+            points[row.severity] += [(ts, val, hover) for ts, val in
+                                     zip(inside["timestamp"], inside["value"], strict=True)]
+        if len(points[row.severity]) == before and pd.notna(row.observed):
             points[row.severity].append((row.start, row.observed, hover))
-        if len(findings) <= 50 and row.end > row.start:
+        if shade and row.end > row.start:
             fig.add_vrect(x0=row.start, x1=row.end, fillcolor=SEVERITY_COLOURS[row.severity],
                           opacity=0.08, line_width=0, layer="below")
     for severity, pts in points.items():

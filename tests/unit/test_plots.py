@@ -79,6 +79,19 @@ def test_timeseries_marks_the_anomaly_on_its_series_with_a_band():
     assert upper.y[40] < 9.0
 
 
+def test_timeseries_ignores_findings_about_other_series():
+    spike = T0 + pd.Timedelta(minutes=40)
+    findings = _findings([
+        {"detector": "seasonal", "series": {"__name__": "error_ratio", "agent": "planner"},
+         "start": spike, "end": spike, "severity": "warning", "observed": 0.5},
+        {"detector": "runaway_run", "series": {"agent": "planner"}, "start": spike,
+         "end": spike, "severity": "critical", "observed": 40.0},
+    ])
+    fig = timeseries(_series(), findings)
+    assert not [t for t in fig.data if t.mode == "markers"]
+    assert not fig.layout.shapes
+
+
 def test_timeseries_draws_band_columns_and_rejects_a_missing_band():
     frame = _series().assign(lower=0.5, upper=1.5)
     fig = timeseries(frame)
