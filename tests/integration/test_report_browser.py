@@ -1,0 +1,210 @@
+"""The daily report opened in headless Chromium: every chart draws, nothing comes off the network.
+
+The report is the real ``daily_report`` notebook run with papermill over a simulated day and a
+half. Chromium (the Debian package) is driven over the Chrome DevTools Protocol: every request the
+page makes is recorded from the ``Network`` domain, and the page is asked whether each plotly
+chart container holds the SVG plotly draws into. On failure a screenshot is saved next to the
+test's temporary files.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from agentinsight.reports import run_report
+from agentinsight.simulate import simulate
+from tests.conftest import program_missing
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--remote-debugging-port=0", "--window-size=1280,2000",
+]
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    program_missing("chromium is not installed (Debian package `chromium`)")
+
+
+class DevTools:
+    """A minimal Chrome DevTools Protocol client: one browser, one page session."""
+
+    def __init__(self, binary: str, profile: Path) -> None:
+        import websocket  # websocket-client, in the dev extra
+
+        self.process = subprocess.Popen(
+            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 60
+        while not (port_file.is_file() and len(port_file.read_text().splitlines()) >= 2):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError(f"chromium did not start: {self.process.stderr.read()[-2000:]}")
+            time.sleep(0.1)
+        port, path = port_file.read_text().splitlines()[:2]
+        self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}", timeout=60,
+                                              suppress_origin=True)
+        self.ids = itertools.count(1)
+        self.events: list[dict[str, Any]] = []
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.call("Target.attachToTarget", targetId=target,
+                                 flatten=True)["sessionId"]
+
+    def call(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
+        """Send one command and wait for its answer; events that arrive meanwhile are kept."""
+        msg_id = next(self.ids)
+        message: dict[str, Any] = {"id": msg_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        self.ws.send(json.dumps(message))
+        while True:
+            reply = json.loads(self.ws.recv())
+            if reply.get("id") == msg_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            if "method" in reply:
+                self.events.append(reply)
+
+    def page(self, method: str, **params: Any) -> dict[str, Any]:
+        return self.call(method, self.session, **params)
+
+    def wait_for_event(self, method: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(e["method"] == method for e in self.events):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {method} within {timeout:g} s")
+            self.ws.settimeout(max(0.1, deadline - time.monotonic()))
+            reply = json.loads(self.ws.recv())
+            if "method" in reply:
+                self.events.append(reply)
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.page("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression!r}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def screenshot(self, path: Path) -> Path:
+        data = self.page("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        path.write_bytes(base64.b64decode(data["data"]))
+        return path
+
+    def close(self) -> None:
+        ws = getattr(self, "ws", None)
+        if ws is not None:
+            ws.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[DevTools]:
+    binary = _chromium()
+    # Chromium's profile gets its own short-lived folder (not under the test's tmp dir, whose
+    # screenshots and report should stay easy to find).
+    profile = Path(tempfile.mkdtemp(prefix="agentinsight-chromium-"))
+    tools = DevTools(binary, profile)
+    try:
+        yield tools
+    finally:
+        tools.close()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def daily_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """report.html of the real daily report over a simulated day and a half."""
+    root = tmp_path_factory.mktemp("browser")
+    history = simulate(root / "data", days=1.5, start="2026-11-02T00:00:00Z", seed=1)
+    begin = pd.Timestamp(history.truth["start"])
+    run = run_report("daily_report", {
+        "source_dir": str(history.metrics_path.parent),
+        "start": (begin + pd.Timedelta(hours=12)).isoformat(),
+        "end": history.truth["end"], "history": "12h",
+    }, out=root / "reports")
+    return run.html
+
+
+def test_report_charts_render_offline_in_chromium(daily_report: Path, browser: DevTools,
+                                                  tmp_path: Path) -> None:
+    browser.page("Network.enable")
+    browser.page("Page.enable")
+    browser.page("Runtime.enable")
+    try:
+        browser.page("Page.navigate", url=daily_report.as_uri())
+        browser.wait_for_event("Page.loadEventFired", timeout=120)
+        # plotly draws each chart after load; give the slowest one a moment
+        count_js = """(() => {
+            const divs = [...document.querySelectorAll('.plotly-graph-div')];
+            return {charts: divs.length,
+                    drawn: divs.filter(d => d.querySelector('svg.main-svg')).length,
+                    missing: divs.filter(d => !d.querySelector('svg.main-svg')).map(d => d.id)};
+        })()"""
+        deadline = time.monotonic() + 60
+        state = browser.evaluate(count_js)
+        while state["drawn"] < state["charts"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+            state = browser.evaluate(count_js)
+
+        # the daily report's charts: findings timeline, three time series, waterfall, cost area
+        assert state["charts"] >= 5, f"expected the report's charts, found {state}"
+        assert state["drawn"] == state["charts"], f"charts without an SVG: {state['missing']}"
+        assert browser.evaluate("typeof Plotly") == "object"
+
+        requests = [e["params"]["request"]["url"] for e in browser.events
+                    if e["method"] == "Network.requestWillBeSent"]
+        assert requests, "the browser recorded no request at all (Network domain not working)"
+        external = [u for u in requests if not u.startswith(("file:", "data:"))]
+        assert external == [], f"the report fetched external resources: {external}"
+
+        errors = [e["params"]["exceptionDetails"] for e in browser.events
+                  if e["method"] == "Runtime.exceptionThrown"]
+        assert errors == [], f"JavaScript errors on the page: {errors}"
+    except BaseException:
+        shot = browser.screenshot(tmp_path / "report.png")
+        print(f"screenshot of the page: {shot}")
+        raise
+
+
+def test_browser_check_notices_a_chart_that_cannot_draw(daily_report: Path, browser: DevTools,
+                                                        tmp_path: Path) -> None:
+    # A negative control: the same report without the plotly.js in its head draws no chart, and
+    # the check used above sees that.
+    page = daily_report.read_text(encoding="utf-8")
+    opening = '<script type="text/javascript">/**'
+    head, sep, rest = page.partition(opening)
+    assert sep, "plotly.js is not embedded in the report's head"
+    broken = tmp_path / "without_plotly.html"
+    broken.write_text(head + rest.split("</script>", 1)[1], encoding="utf-8")
+    browser.page("Page.enable")
+    browser.page("Page.navigate", url=broken.as_uri())
+    browser.wait_for_event("Page.loadEventFired", timeout=120)
+    time.sleep(1)
+    charts = browser.evaluate("document.querySelectorAll('.plotly-graph-div').length")
+    drawn = browser.evaluate("document.querySelectorAll('.plotly-graph-div svg.main-svg').length")
+    assert charts >= 5
+    assert drawn == 0
