@@ -62,7 +62,7 @@ class _FastCollector:
     __slots__ = ("metric", "family", "known", "readers")
 
     def __init__(self, metric: MetricWrapperBase, family: _Family) -> None:
-        self.metric = metric
+        self.metric: Any = metric  # read through prometheus_client's private attributes
         self.family = family
         self.known = 0
         # (index of the child's first series, number of series, value reader)
@@ -145,7 +145,8 @@ class Recorder:
         return idx
 
     def _add_fast_child(self, fc: _FastCollector, labelvalues: tuple[str, ...], child: Any) -> None:
-        metric, fam = fc.metric, fc.family
+        metric: Any = fc.metric
+        fam = fc.family
         pairs = list(zip(metric._labelnames, labelvalues, strict=True))
         kind = metric._type
         if kind == "counter":
