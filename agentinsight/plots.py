@@ -2,8 +2,9 @@
 
 Every figure uses the ``"agentinsight"`` template (registered once, on import, in
 ``plotly.io.templates``; the global default is left alone) and the same colour for the same
-agent or model everywhere: a colour is picked by a stable hash of the name, so a model is the
-same colour in every figure, notebook and report. Empty input gives a figure with a "no data"
+agent or model everywhere: a colour is picked by a stable hash of the name (moving on to a free
+colour if another name already holds it), so a model keeps its colour across the figures of a
+notebook or report. Empty input gives a figure with a "no data"
 annotation rather than an exception.
 
 >>> from agentinsight.frames import empty_metrics_frame
@@ -60,8 +61,8 @@ _BAND_COLUMNS = ("lower", "upper", "expected")
 pio.templates[TEMPLATE] = go.layout.Template(layout=go.Layout(
     font={"family": "Inter, Helvetica Neue, Arial, sans-serif", "size": 12, "color": "#333"},
     colorway=list(PALETTE), paper_bgcolor="white", plot_bgcolor="white",
-    xaxis={"gridcolor": "#eee", "linecolor": "#ccc", "zeroline": False},
-    yaxis={"gridcolor": "#eee", "linecolor": "#ccc", "zeroline": False},
+    xaxis={"gridcolor": "#eee", "linecolor": "#ccc", "zeroline": False, "automargin": True},
+    yaxis={"gridcolor": "#eee", "linecolor": "#ccc", "zeroline": False, "automargin": True},
     legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
     margin={"l": 60, "r": 20, "t": 70, "b": 50}, hoverlabel={"namelength": -1},
     colorscale={"sequential": "Viridis"},
@@ -69,13 +70,27 @@ pio.templates[TEMPLATE] = go.layout.Template(layout=go.Layout(
 
 
 def colour_for(name: Any) -> str:
-    """The colour of an agent, model or tool name: the same in every figure and session.
+    """The colour of an agent, model or tool name: the same in every figure of a session.
+
+    A name's first choice is a stable hash of it into ``PALETTE``; if another name already
+    holds that colour in this process, the next free one is taken, so two models in one report
+    never share a colour (until more than ``len(PALETTE)`` names are in use).
 
     >>> colour_for("gpt-4o") == colour_for("gpt-4o")
     True
     """
-    digest = hashlib.blake2b(str(name).encode(), digest_size=4).digest()
-    return PALETTE[int.from_bytes(digest, "big") % len(PALETTE)]
+    key = str(name)
+    if key not in _ASSIGNED:
+        digest = hashlib.blake2b(key.encode(), digest_size=4).digest()
+        first = int.from_bytes(digest, "big") % len(PALETTE)
+        taken = set(_ASSIGNED.values())
+        free = [PALETTE[(first + i) % len(PALETTE)] for i in range(len(PALETTE))
+                if PALETTE[(first + i) % len(PALETTE)] not in taken]
+        _ASSIGNED[key] = free[0] if free else PALETTE[first]
+    return _ASSIGNED[key]
+
+
+_ASSIGNED: dict[str, str] = {}
 
 
 # --- time series ---------------------------------------------------------------------------------
@@ -334,7 +349,7 @@ def trace_waterfall(spans: pd.DataFrame, trace_id: str | None = None, *,
     """The spans of one trace as a waterfall, its critical path overlaid in red.
 
     Without ``trace_id`` the longest trace in the frame is drawn. Rows follow the tree
-    (depth-first, indented); failed spans have a red outline.
+    (depth-first, one dot per level); failed spans have a red outline.
 
     >>> from agentinsight.frames import empty_spans_frame
     >>> trace_waterfall(empty_spans_frame()).layout.annotations[0].text
@@ -354,7 +369,8 @@ def trace_waterfall(spans: pd.DataFrame, trace_id: str | None = None, *,
     offset = (tree["start"] - t0).dt.total_seconds() * 1e3
     length = (tree["end"] - tree["start"]).dt.total_seconds() * 1e3
     rows = np.arange(len(tree))
-    labels = ["\u2003" * d + str(n) for d, n in zip(tree["depth"], tree["name"], strict=True)]
+    # Tick labels are right-aligned, so depth is drawn as leading dots rather than indentation.
+    labels = ["· " * d + str(n) for d, n in zip(tree["depth"], tree["name"], strict=True)]
     keys = [next((v for v in (a, m, t) if isinstance(v, str) and v), "span")
             for a, m, t in zip(tree["agent"] if "agent" in tree else [None] * len(tree),
                                tree["model"] if "model" in tree else [None] * len(tree),

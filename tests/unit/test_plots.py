@@ -178,8 +178,7 @@ def test_trace_waterfall_highlights_the_critical_path():
     spans, path = fig.data
     assert fig.layout.title.text == "Trace t"
     assert len(spans.y) == 4 and spans.name == "span"
-    assert list(fig.layout.yaxis.ticktext) == ["run", "\u2003chat1", "\u2003tool",
-                                               "\u2003\u2003chat2"]
+    assert list(fig.layout.yaxis.ticktext) == ["run", "· chat1", "· tool", "· · chat2"]
     assert path.name == "critical path" and sum(path.x) == pytest.approx(100.0)
     # run → tool → chat2 → tool → run: chat1 finished earlier and is not on the path.
     assert sorted(set(path.y)) == [0, 2, 3]
@@ -210,6 +209,16 @@ def test_one_template_and_figures_render_to_html():
     for fig in figs:
         assert fig.layout.template.layout.font.family.startswith("Inter")
         assert "<div" in fig.to_html(include_plotlyjs=False, full_html=False)
+
+
+def test_names_whose_hash_collides_still_get_different_colours():
+    # Both hash to the same palette slot; the one asked for second moves to a free colour.
+    table = pd.DataFrame({"day": ["2026-11-01"] * 2, "model": ["claude-3-5-haiku",
+                          "claude-3-5-sonnet"], "cost_usd": [1.0, 2.0]})
+    colours = {t.name: t.line.color for t in cost_area(table).data}
+    assert colours["claude-3-5-haiku"] != colours["claude-3-5-sonnet"]
+    again = {t.name: t.line.color for t in cost_area(table.iloc[::-1]).data}
+    assert again == colours  # and both keep their colour in the next figure
 
 
 def test_empty_metrics_give_no_data_figure():
