@@ -155,8 +155,8 @@ def simulate(
 
     ``start`` (datetime, ISO string or epoch seconds; naive means UTC) defaults to now minus
     ``days``, aligned down to the scrape interval. ``agents`` takes the first N of planner,
-    researcher, coder, reviewer, summariser, support, triage, translator. The same arguments
-    write the same files.
+    researcher, coder, reviewer, summariser, support, triage, translator. With an explicit
+    ``start``, the same arguments write the same files, byte for byte.
 
     >>> import tempfile
     >>> from agentinsight.simulate import simulate
@@ -195,7 +195,7 @@ def simulate(
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    fleet = [a for a in AGENTS[:agents]]
+    fleet = list(AGENTS[:agents])
     registry = CollectorRegistry()
     sim = FleetRun(start_s=start_s, end_s=end_s, scrape_interval=interval, agents=fleet,
                    seed=seed, incidents=incidents, registry=registry)
