@@ -63,8 +63,10 @@ pio.templates[TEMPLATE] = go.layout.Template(layout=go.Layout(
     colorway=list(PALETTE), paper_bgcolor="white", plot_bgcolor="white",
     xaxis={"gridcolor": "#eee", "linecolor": "#ccc", "zeroline": False, "automargin": True},
     yaxis={"gridcolor": "#eee", "linecolor": "#ccc", "zeroline": False, "automargin": True},
-    legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-    margin={"l": 60, "r": 20, "t": 70, "b": 50}, hoverlabel={"namelength": -1},
+    title={"x": 0.01, "xanchor": "left"},
+    # Below the plot, so long series names neither squeeze it nor run into the title.
+    legend={"orientation": "h", "yanchor": "top", "y": -0.1, "x": 0},
+    margin={"l": 60, "r": 20, "t": 60, "b": 50}, hoverlabel={"namelength": -1},
     colorscale={"sequential": "Viridis"},
 ))
 
@@ -145,7 +147,7 @@ def timeseries(metrics: pd.DataFrame, findings: pd.DataFrame | None = None, *,
         series_index.append((values, part))
     if findings is not None:
         _add_findings(fig, validate_findings_frame(findings), series_index)
-    fig.update_layout(hovermode="x unified", xaxis_title="time", yaxis_title="value")
+    fig.update_layout(hovermode="x unified", yaxis_title="value")
     return fig
 
 
@@ -154,7 +156,10 @@ def _rolling_band(values: pd.Series, window: int) -> tuple[pd.Series, pd.Series]
     median = past.rolling(window, min_periods=max(3, window // 3)).median()
     mad = (past - median).abs().rolling(window, min_periods=max(3, window // 3)).median()
     spread = 3.0 * 1.4826 * mad
-    return median - spread, median + spread
+    low = median - spread
+    if values.min() >= 0:  # a non-negative series is never expected below zero
+        low = low.clip(lower=0.0)
+    return low, median + spread
 
 
 def _add_band(fig: go.Figure, x: pd.Series, lo: pd.Series, hi: pd.Series, colour: str,
@@ -170,6 +175,7 @@ def _add_band(fig: go.Figure, x: pd.Series, lo: pd.Series, hi: pd.Series, colour
 def _add_findings(fig: go.Figure, findings: pd.DataFrame,
                   series: list[tuple[dict[str, Any], pd.DataFrame]]) -> None:
     points: dict[str, list[tuple[Any, float, str]]] = {s: [] for s in SEVERITY_COLOURS}
+    expected: list[tuple[Any, float, str]] = []
     shade = len(findings) <= 50
     for row in findings.itertuples(index=False):
         want = {str(k): str(v) for k, v in (row.series or {}).items()}
@@ -187,17 +193,22 @@ def _add_findings(fig: go.Figure, findings: pd.DataFrame,
                                      zip(inside["timestamp"], inside["value"], strict=True)]
         if len(points[row.severity]) == before and pd.notna(row.observed):
             points[row.severity].append((row.start, row.observed, hover))
+        if pd.notna(row.expected):
+            expected.append((row.start, row.expected, hover))
         if shade and row.end > row.start:
             fig.add_vrect(x0=row.start, x1=row.end, fillcolor=SEVERITY_COLOURS[row.severity],
                           opacity=0.08, line_width=0, layer="below")
-    for severity, pts in points.items():
+    styles = {f"anomaly ({s})": (pts, {"color": SEVERITY_COLOURS[s], "size": 9,
+                                       "symbol": "circle-open", "line": {"width": 2}})
+              for s, pts in points.items()}
+    styles["expected (finding)"] = (expected, {"color": "#555", "size": 10,
+                                               "symbol": "line-ew-open", "line": {"width": 2}})
+    for name, (pts, marker) in styles.items():
         if pts:
             x, y, text = zip(*pts, strict=True)
-            fig.add_trace(go.Scatter(
-                x=list(x), y=list(y), mode="markers", name=f"anomaly ({severity})",
-                marker={"color": SEVERITY_COLOURS[severity], "size": 9, "symbol": "circle-open",
-                        "line": {"width": 2}},
-                hovertext=list(text), hoverinfo="text+x+y"))
+            fig.add_trace(go.Scatter(x=list(x), y=list(y), mode="markers", name=name,
+                                     marker=marker, hovertext=list(text),
+                                     hoverinfo="text+x+y"))
 
 
 # --- latency heatmap -----------------------------------------------------------------------------
@@ -241,7 +252,7 @@ def latency_heatmap(buckets: pd.DataFrame, *, cumulative: bool = True,
     fig.add_trace(go.Heatmap(x=list(table.columns), y=names, z=counts, colorscale="Viridis",
                              colorbar={"title": {"text": "observations"}},
                              hovertemplate="%{x}<br>%{y}: %{z}<extra></extra>"))
-    fig.update_layout(xaxis_title="time", yaxis_title="bucket (le)")
+    fig.update_layout(yaxis_title="bucket (le)")
     return fig
 
 
@@ -277,16 +288,19 @@ def cost_area(table: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     wide = priced.pivot_table(index="_t", columns="model", values="cost_usd", aggfunc="sum",
                               fill_value=0.0).sort_index()
     order = wide.sum().sort_values(ascending=False).index  # biggest at the bottom
+    single = len(wide) < 2  # one day has no area to draw: stack bars instead
     for name in order:
-        fig.add_trace(go.Scatter(
-            x=wide.index, y=wide[name], name=str(name), mode="lines", stackgroup="cost",
-            line={"width": 0.5, "color": colour_for(name)},
-            hovertemplate="%{x}<br>" + str(name) + ": $%{y:,.2f}<extra></extra>"))
+        style = {"x": wide.index, "y": wide[name], "name": str(name),
+                 "hovertemplate": "%{x}<br>" + str(name) + ": $%{y:,.2f}<extra></extra>"}
+        fig.add_trace(go.Bar(**style, marker_color=colour_for(name)) if single else
+                      go.Scatter(**style, mode="lines", stackgroup="cost",
+                                 line={"width": 0.5, "color": colour_for(name)}))
     if unpriced:
-        fig.add_annotation(text="unpriced, not shown: " + ", ".join(map(str, unpriced)),
-                           xref="paper", yref="paper", x=0, y=-0.18, showarrow=False,
-                           font={"size": 11, "color": "#888"})
-    fig.update_layout(xaxis_title=time_col, yaxis_title="cost (USD)", yaxis_tickprefix="$",
+        fig.update_layout(title_subtitle_text="unpriced, not shown: "
+                          + ", ".join(map(str, unpriced)))
+    if single:
+        fig.update_layout(barmode="stack")
+    fig.update_layout(yaxis_title="cost (USD)", yaxis_tickprefix="$",
                       hovermode="x unified")
     return fig
 
@@ -393,6 +407,8 @@ def trace_waterfall(spans: pd.DataFrame, trace_id: str | None = None, *,
         name="critical path", width=0.3, marker={"color": _CRITICAL},
         hovertemplate="critical path: %{x:.1f} ms<extra></extra>"))
     fig.update_layout(barmode="overlay", xaxis_title="ms since trace start",
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0,
+                              "xanchor": "right", "x": 1},
                       height=max(300, 24 * len(tree) + 120))
     fig.update_yaxes(tickvals=rows.tolist(), ticktext=labels, autorange="reversed",
                      showgrid=False)
@@ -428,7 +444,7 @@ def findings_timeline(findings: pd.DataFrame, *, title: str | None = None) -> go
                                  line={"color": colour, "width": 8},
                                  marker={"color": colour, "size": 8},
                                  hovertext=text, hoverinfo="text"))
-    fig.update_layout(xaxis_title="time", height=max(300, 28 * len(set(names)) + 140))
+    fig.update_layout(height=max(300, 28 * len(set(names)) + 140))
     fig.update_yaxes(type="category", categoryorder="category descending")
     return fig
 

@@ -70,7 +70,8 @@ def test_timeseries_marks_the_anomaly_on_its_series_with_a_band():
     bands = [t for t in fig.data if t.fill == "tonexty"]
     assert len(bands) == 2  # one expected band per series
     marks = [t for t in fig.data if t.mode == "markers"]
-    assert len(marks) == 1 and marks[0].name == "anomaly (critical)"
+    assert [t.name for t in marks] == ["anomaly (critical)", "expected (finding)"]
+    assert list(marks[1].y) == [1.0]  # what the detector expected there
     assert list(marks[0].y) == [9.0]  # on planner's spike, not coder's 18
     assert marks[0].marker.color == SEVERITY_COLOURS["critical"]
     assert "latency spike" in marks[0].hovertext[0]
@@ -127,7 +128,10 @@ def test_cost_area_stacks_models_and_names_unpriced_ones():
     assert all(t.stackgroup == "cost" for t in fig.data)
     assert list(fig.data[0].y) == [3.0, 4.0]
     assert fig.data[0].line.color == colour_for("gpt-4o")
-    assert "mystery-1" in fig.layout.annotations[0].text
+    assert "mystery-1" in fig.layout.title.subtitle.text
+    one_day = cost_area(table[table["day"] == "2026-11-01"])
+    assert [type(t).__name__ for t in one_day.data] == ["Bar", "Bar"]  # an area needs two days
+    assert one_day.layout.barmode == "stack"
     with pytest.raises(SchemaError, match="cost_usd"):
         cost_area(table.drop(columns="cost_usd"))
     assert _no_data(cost_area(table.iloc[:0]))
@@ -215,9 +219,9 @@ def test_names_whose_hash_collides_still_get_different_colours():
     # Both hash to the same palette slot; the one asked for second moves to a free colour.
     table = pd.DataFrame({"day": ["2026-11-01"] * 2, "model": ["claude-3-5-haiku",
                           "claude-3-5-sonnet"], "cost_usd": [1.0, 2.0]})
-    colours = {t.name: t.line.color for t in cost_area(table).data}
+    colours = {t.name: t.marker.color for t in cost_area(table).data}
     assert colours["claude-3-5-haiku"] != colours["claude-3-5-sonnet"]
-    again = {t.name: t.line.color for t in cost_area(table.iloc[::-1]).data}
+    again = {t.name: t.marker.color for t in cost_area(table.iloc[::-1]).data}
     assert again == colours  # and both keep their colour in the next figure
 
 
