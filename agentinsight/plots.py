@@ -65,7 +65,7 @@ pio.templates[TEMPLATE] = go.layout.Template(layout=go.Layout(
     yaxis={"gridcolor": "#eee", "linecolor": "#ccc", "zeroline": False, "automargin": True},
     title={"x": 0.01, "xanchor": "left"},
     # Below the plot, so long series names neither squeeze it nor run into the title.
-    legend={"orientation": "h", "yanchor": "top", "y": -0.1, "x": 0},
+    legend={"orientation": "h", "yanchor": "top", "y": -0.16, "x": 0},
     margin={"l": 60, "r": 20, "t": 60, "b": 50}, hoverlabel={"namelength": -1},
     colorscale={"sequential": "Viridis"},
 ))
