@@ -141,7 +141,8 @@ def matrix_frame(metric: str, groups: pd.DataFrame, times_ms: np.ndarray, values
         frame["metric"] = pd.Categorical([], categories=[metric])
         return frame
     data: dict[str, Any] = {
-        "timestamp": pd.to_datetime(times_ms[cols] * 1_000_000, utc=True),
+        "timestamp": pd.DatetimeIndex((times_ms[cols] * 1_000_000).view("datetime64[ns]")
+                                      ).tz_localize("UTC"),
         "metric": pd.Categorical.from_codes(np.zeros(len(rows), "int8"), [metric]),
         "value": values[rows, cols].astype("float64"),
     }

@@ -14,15 +14,17 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from agentinsight.exceptions import ServerError
-from agentinsight.frames import UTC_NS, empty_metrics_frame
+from agentinsight.frames import empty_metrics_frame
 
-__all__ = ["result_frame", "series_keys"]
+__all__ = ["result_frame", "series_keys", "utc_index"]
 
 
 def series_keys(result: Sequence[dict[str, Any]]) -> list[str]:
@@ -80,8 +82,12 @@ def _native_as_floats(series: list[dict[str, Any]], name: str) -> list[dict[str,
 def _matrix(result: list[dict[str, Any]], name: str, dedupe: bool) -> pd.DataFrame:
     lengths = np.fromiter((len(s["values"]) for s in result), dtype="int64", count=len(result))
     n = int(lengths.sum())
-    stamps = np.fromiter((p[0] for s in result for p in s["values"]), dtype="float64", count=n)
-    values = np.array([p[1] for s in result for p in s["values"]], dtype="float64")
+    # Two C-level passes over the points (no per-point Python frames, no temporary lists);
+    # float() parses Prometheus' "NaN", "+Inf" and "-Inf" too.
+    stamps = np.fromiter(map(itemgetter(0), chain.from_iterable(s["values"] for s in result)),
+                         dtype="float64", count=n)
+    values = np.fromiter(map(float, map(itemgetter(1), chain.from_iterable(
+        s["values"] for s in result))), dtype="float64", count=n)
     metas = [s.get("metric") or {} for s in result]
     label_names: dict[str, None] = {}
     for meta in metas:
@@ -95,16 +101,29 @@ def _matrix(result: list[dict[str, Any]], name: str, dedupe: bool) -> pd.DataFra
         keep[1:] = (sid[order][1:] != sid[order][:-1]) | (ms[order][1:] != ms[order][:-1])
         order = order[keep]
     per_point = (lambda a: a[order]) if order is not None else (lambda a: a)
-    stamps_ns = per_point(np.round(stamps * 1e3).astype("int64") * 1_000_000)
+    stamps *= 1e3  # in place: this runs on millions of points
+    np.round(stamps, out=stamps)
+    stamps_ns = stamps.astype("int64")
+    stamps_ns *= 1_000_000
+    del stamps
+    stamps_ns = per_point(stamps_ns)
+    timestamp = utc_index(stamps_ns)
+    del stamps_ns
     columns: dict[str, Any] = {
-        "timestamp": pd.DatetimeIndex(pd.to_datetime(stamps_ns, utc=True)).astype(UTC_NS),
+        "timestamp": timestamp,
         "metric": _categorical([m.get("__name__", name) for m in metas], lengths, per_point),
         "value": per_point(values),
     }
     for label in label_names:
         if label != "__name__":
             columns[label] = _categorical([m.get(label) for m in metas], lengths, per_point)
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns, copy=False)
+
+
+def utc_index(ns: np.ndarray) -> pd.DatetimeIndex:
+    """UTC timestamps from int64 epoch nanoseconds, without a copy through Python objects."""
+    return pd.DatetimeIndex(np.asarray(ns, dtype="int64").view("datetime64[ns]"),
+                            dtype="datetime64[ns, UTC]", copy=False)
 
 
 def _categorical(per_series: list[Any], lengths: np.ndarray, per_point: Any) -> pd.Categorical:

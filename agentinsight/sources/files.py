@@ -344,5 +344,6 @@ def _series_frame(series: _promql.SeriesSet, times: np.ndarray, values: np.ndarr
     if not len(rows):
         return empty_metrics_frame(label_cols)
     labels = {c: series.labels[c].to_numpy(dtype=object)[rows] for c in label_cols}
-    return metrics_frame(times[cols] * 1_000_000, series.labels["__name__"].to_numpy(
+    stamps = (times[cols] * 1_000_000).view("datetime64[ns]")
+    return metrics_frame(stamps, series.labels["__name__"].to_numpy(
         dtype=object)[rows], values[rows, cols], labels)
