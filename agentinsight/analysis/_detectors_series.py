@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from agentinsight.analysis._detectors_stream import DEFAULT, day_period, raw_excess
+from agentinsight.analysis._detectors_stream import DEFAULT, _excess, day_period, raw_excess
 
 __all__ = ["ExtremeValueDetector", "LevelShiftDetector", "SeasonalBaselineDetector"]
 
@@ -117,9 +117,10 @@ class SeasonalBaselineDetector(_SeriesDetector):
     """
 
     def __init__(self, season_length: int | None = None, n_sigmas: float = 6.0,
-                 window: int = 7, min_cycles: int = 3) -> None:
+                 window: int = 7, min_cycles: int = 3, tolerance: float = 0.25) -> None:
         self.season_length = season_length
         self.n_sigmas = n_sigmas
+        self.tolerance = tolerance
         self.window = window
         self.min_cycles = min_cycles
 
@@ -177,9 +178,9 @@ class SeasonalBaselineDetector(_SeriesDetector):
         The expectation is the median of the same time of day over the last ``window`` days
         (with a daily period from ``season_length`` or the time index, once two earlier days
         exist), or else the median of the last ``window`` × 4 points; per series and point,
-        whichever of the two has tracked the series better so far is used. The spread is a
-        running robust average of past absolute residuals. Scores map the z-score so that
-        ``n_sigmas`` scores 0.5.
+        whichever of the two has tracked the series better so far is used. Each
+        point's residual (observed - expected) scores by how far it goes beyond the residuals
+        seen before it, as a fraction of their range (``tolerance`` of the range scores 0.5).
         """
         values = np.asarray(X, dtype=float)
         period = int(self.season_length or _rows_per_day(index))
@@ -193,14 +194,13 @@ class SeasonalBaselineDetector(_SeriesDetector):
             err_seas = _ewm_lagged(np.abs(values - seasonal), halflife)
             use_seasonal = np.isfinite(seasonal) & ~(err_seas >= err_trail)
             expected = np.where(use_seasonal, seasonal, trail)
-        resid = np.abs(values - expected)
-        spread = 1.25 * _ewm_lagged(resid, 4 * self.window)
-        floor = 1e-3 * np.maximum(np.abs(np.nan_to_num(expected)), 1e-9)
-        with np.errstate(all="ignore"):
-            z = np.nan_to_num(resid / np.fmax(spread, floor), nan=0.0)
-        # the spread means little until some residuals have been seen
-        z[np.cumsum(np.isfinite(resid), axis=0) <= 4 * self.window] = 0.0
-        scores = z / (z + float(self.n_sigmas))
+        # Residuals of real metrics are heavy-tailed (ratios at low volume, quantised counts), so
+        # a residual is judged against the largest residuals of its own past rather than against
+        # a Gaussian spread: it scores by how far it goes beyond them, as a fraction of their range.
+        resid = np.where(np.isfinite(expected), _ffill(values) - expected, 0.0)
+        warmup = 4 * self.window + period
+        excess = _excess(resid, warmup)
+        scores = 1.0 - np.exp(-excess * np.log(2.0) / float(self.tolerance))
         scores[np.isnan(values)] = 0.0
         return scores, expected
 

@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.ensemble import IsolationForest
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from agentinsight.analysis.traces import trace_summary
+from agentinsight.analysis.traces import span_agents, trace_summary
 
 __all__ = [
     "AGENT_FEATURES",
@@ -173,7 +173,7 @@ def latency_outlier_findings(spans: pd.DataFrame, n_sigmas: float = 6.0,
     return out
 
 
-def error_burst_findings(spans: pd.DataFrame, freq: str = "5min", by: str = "agent",
+def error_burst_findings(spans: pd.DataFrame, freq: str = "15min", by: str = "agent",
                          p_value: float = 1e-6, min_errors: int = 5) -> list[dict[str, Any]]:
     """Windows where a group's errors far exceed its error ratio so far (binomial tail).
 
@@ -182,7 +182,10 @@ def error_burst_findings(spans: pd.DataFrame, freq: str = "5min", by: str = "age
     """
     if spans.empty:
         return []
-    key = spans[by].astype(object) if by in spans else pd.Series(None, index=spans.index)
+    if by == "agent":
+        key = span_agents(spans)  # LLM and tool spans belong to the agent run they were made in
+    else:
+        key = spans[by].astype(object) if by in spans else pd.Series(None, index=spans.index)
     key = key.where(key.notna(), spans["service"].astype(object))
     f = pd.DataFrame({"key": key, "window": spans["start"].dt.floor(freq),
                       "error": spans["status"] == "error", "trace_id": spans["trace_id"]})
