@@ -212,9 +212,12 @@ def detect(
 
 
 def detect_traces(spans: pd.DataFrame, *, detectors: Iterable[str] | None = None,
-                  **options: Any) -> pd.DataFrame:
+                  merge_within: str = "30min", **options: Any) -> pd.DataFrame:
     """Findings from a spans frame: latency outliers per operation, error bursts per agent,
     and runaway agent runs (far more LLM/tool calls than the agent's norm).
+
+    Findings of one series less than ``merge_within`` apart are merged into one (with all
+    their trace ids), so a burst of runaway runs is one finding.
 
     ``detectors`` picks from ``TRACE_DETECTORS``; ``options`` are passed to the detector whose
     keyword they name (e.g. ``n_sigmas=8``) — an option no chosen detector takes is an error.
@@ -243,7 +246,7 @@ def detect_traces(spans: pd.DataFrame, *, detectors: Iterable[str] | None = None
     if extra:
         raise ConfigurationError(f"detect_traces: option(s) {sorted(extra)} are not taken by "
                                  f"any of {names}")
-    return merge_overlapping(findings_frame(rows))
+    return merge_overlapping(findings_frame(rows), pd.Timedelta(merge_within))
 
 
 # --- helpers -------------------------------------------------------------------------------------
