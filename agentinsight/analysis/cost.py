@@ -67,10 +67,10 @@ from agentinsight.exceptions import ConfigurationError, SchemaError
 
 __all__ = [
     "BATCH_ATTRIBUTES",
+    "CostTable",
     "GENAI_PRICES_VERSION",
     "SERVICE_TIER_ATTRIBUTES",
     "TASK_TYPE_ATTRIBUTES",
-    "CostTable",
     "budget_burn",
     "cache_savings",
     "cost_from_token_usage",
