@@ -8,9 +8,12 @@ accepts) hold, for each family, every sample with its timestamp in seconds::
     ...
     # EOF
 
-Lines are split with Arrow compute kernels (C++), so days of samples parse in seconds; only the
-distinct series keys are parsed in Python. Exemplars (``... # {trace_id="..."} 0.5 123``) are
-ignored here. A sample without a timestamp cannot be placed in time and is an error.
+The common line — ``series value timestamp`` with no space inside the labels — is read by
+Arrow's multi-threaded CSV reader with a space as delimiter, streaming in blocks (memory stays
+bounded by the block size and the numeric arrays), the series key dictionary-encoded on the
+fly. Every other line (comments, label values with spaces, exemplars) goes through a Python
+path. A sample without a timestamp cannot be placed in time and is an error; errors name the
+file and line.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = ["read_openmetrics"]
 _KEY = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?$', re.S)
 _PAIR = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*(?:,|$)')
 _UNESCAPE = {"n": "\n", "\\": "\\", '"': '"'}
+_BLOCK = 32 << 20
 
 
 def _parse_key(key: str) -> dict[str, str] | None:
@@ -50,102 +54,143 @@ def _parse_key(key: str) -> dict[str, str] | None:
     return labels
 
 
-def _lines(path: Path) -> pa.Array:
-    options = dict(
-        read_options=pacsv.ReadOptions(column_names=["line"], block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(delimiter="\x01", quote_char=False, escape_char=False,
-                                          ignore_empty_lines=False),
-        convert_options=pacsv.ConvertOptions(column_types={"line": pa.large_string()},
-                                             strings_can_be_null=False),
-    )
+def _split_line(line: str) -> tuple[str, float, float]:
+    """``(series key, value, timestamp seconds)`` of one sample line, or ValueError why not."""
+    cut = line.find(" # {")
+    if cut >= 0:
+        line = line[:cut]
+    parts = line.rstrip().rsplit(" ", 2)
+    if len(parts) < 3 or ("{" in parts[0] and not parts[0].endswith("}")):
+        raise ValueError("sample without a timestamp (or malformed)")
+    key, value, stamp = parts
+    if _parse_key(key) is None:
+        raise ValueError("malformed series name or labels")
     try:
-        table = pacsv.read_csv(path, **options)
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"value {value!r} is not a number") from None
+    try:
+        seconds = float(stamp)
+    except ValueError:
+        raise ValueError(f"timestamp {stamp!r} is not a number") from None
+    return key, number, seconds
+
+
+def _first_error(path: Path) -> ParseError:
+    """Re-read the file line by line to report the first bad line with its number (only on the
+    error path: the fast reader does not know line numbers)."""
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            text = line.rstrip("\n")
+            if not text.strip() or text.startswith("#"):
+                continue
+            try:
+                _split_line(text)
+            except ValueError as exc:
+                return ParseError(f"{exc}: {text[:200]!r}", path=str(path), line=lineno)
+    return ParseError("unreadable OpenMetrics text", path=str(path))
+
+
+class _Collector:
+    """Series keys → codes, and the numeric columns of every sample read so far."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, str]] = []
+        self.index: dict[str, int] = {}
+        self.types: dict[str, str] = {}
+        self.codes: list[np.ndarray] = []
+        self.t: list[np.ndarray] = []
+        self.v: list[np.ndarray] = []
+
+    def code(self, key: str, path: Path) -> int:
+        found = self.index.get(key)
+        if found is None:
+            labels = _parse_key(key)
+            if labels is None:
+                raise _first_error(path)
+            found = self.index[key] = len(self.rows)
+            self.rows.append(labels)
+        return found
+
+    def add(self, codes: np.ndarray, seconds: np.ndarray, values: np.ndarray) -> None:
+        self.codes.append(codes.astype("int64"))
+        self.t.append(np.round(seconds * 1000.0).astype("int64"))
+        self.v.append(values.astype("float64"))
+
+    def comment_or_odd_line(self, text: str, path: Path) -> None:
+        if text.startswith("#"):
+            parts = text.split()
+            if len(parts) >= 4 and parts[1] == "TYPE":
+                self.types[parts[2]] = parts[3]
+            return
+        if not text.strip():
+            return
+        try:
+            key, value, seconds = _split_line(text)
+        except ValueError:
+            raise _first_error(path) from None
+        self.add(np.array([self.code(key, path)]), np.array([seconds]), np.array([value]))
+
+    def series_set(self) -> SeriesSet:
+        labels = pd.DataFrame(self.rows) if self.rows else pd.DataFrame({"__name__": []})
+        if self.codes:
+            codes, t, v = (np.concatenate(a) for a in (self.codes, self.t, self.v))
+        else:
+            codes, t, v = np.zeros(0, "int64"), np.zeros(0, "int64"), np.zeros(0)
+        return SeriesSet.from_samples(labels, codes, t, v)
+
+
+def _read_file(path: Path, out: _Collector) -> None:
+    odd: list[str] = []
+
+    def on_odd_row(row: pacsv.InvalidRow) -> str:
+        odd.append(row.text)
+        return "skip"
+
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=["key", "value", "ts"],
+                                           block_size=_BLOCK),
+            parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False, escape_char=False,
+                                              ignore_empty_lines=True,
+                                              invalid_row_handler=on_odd_row),
+            convert_options=pacsv.ConvertOptions(
+                column_types={"key": pa.dictionary(pa.int32(), pa.string()),
+                              "value": pa.string(), "ts": pa.string()},
+                strings_can_be_null=False),
+        )
+        for batch in reader:
+            keys = batch.column("key")
+            names = keys.dictionary.to_pylist()
+            # Three-word comments ("# HELP name") land here as key "#": not samples.
+            remap = np.array([-1 if k.startswith("#") else out.code(k, path) for k in names]
+                             or [0], dtype="int64")
+            local = keys.indices.to_numpy(zero_copy_only=False)
+            codes = remap[local]
+            sample = codes >= 0
+            if not sample.all():
+                mask = pa.array(sample)
+                values_col = pc.filter(batch.column("value"), mask)
+                stamps_col = pc.filter(batch.column("ts"), mask)
+                codes = codes[sample]
+            else:
+                values_col, stamps_col = batch.column("value"), batch.column("ts")
+            try:
+                values = pc.cast(values_col, pa.float64()).to_numpy(zero_copy_only=False)
+                seconds = pc.cast(stamps_col, pa.float64()).to_numpy(zero_copy_only=False)
+            except pa.ArrowInvalid:
+                raise _first_error(path) from None
+            out.add(codes, seconds, values)
     except pa.ArrowInvalid as exc:
-        raise ParseError(f"cannot read as text lines: {exc}", path=str(path)) from None
-    return table.column("line").combine_chunks()
-
-
-def _fail(path: Path, line_index: int, text: str, why: str) -> ParseError:
-    return ParseError(f"{why}: {text[:200]!r}", path=str(path), line=line_index + 1)
+        raise ParseError(f"cannot read as OpenMetrics text: {exc}", path=str(path)) from None
+    for text in odd:
+        out.comment_or_odd_line(text, path)
 
 
 def read_openmetrics(paths: list[Path]) -> tuple[SeriesSet, dict[str, str]]:
     """Every timestamped sample of the given files, and each family's declared type."""
-    label_rows: list[dict[str, str]] = []
-    key_index: dict[str, int] = {}
-    types: dict[str, str] = {}
-    all_codes, all_t, all_v = [], [], []
+    out = _Collector()
     for path in paths:
-        lines = _lines(path)
-        is_comment = pc.starts_with(lines, "#")
-        is_blank = pc.equal(pc.binary_length(pc.utf8_rtrim_whitespace(lines)), 0)
-        for text in pc.filter(lines, pc.starts_with(lines, "# TYPE ")).to_pylist():
-            parts = text.split()
-            if len(parts) >= 4:
-                types[parts[2]] = parts[3]
-        is_sample = pc.invert(pc.or_(is_comment, is_blank))
-        sample_idx = pc.indices_nonzero(is_sample)
-        samples = pc.utf8_rtrim_whitespace(pc.filter(lines, is_sample))
-        # Drop exemplars: "<series> <value> <ts> # {labels} <value> [<ts>]".
-        has_exemplar = pc.match_substring(samples, " # {")
-        if pc.any(has_exemplar).as_py():
-            stripped = pc.list_element(
-                pc.split_pattern(pc.filter(samples, has_exemplar), " # {", max_splits=1), 0)
-            samples = pc.replace_with_mask(samples, has_exemplar, stripped)
-        parts = pc.split_pattern(samples, " ", max_splits=2, reverse=True)
-        nparts = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
-        if len(nparts) and (nparts < 3).any():
-            i = int(np.flatnonzero(nparts < 3)[0])
-            raise _fail(path, int(sample_idx[i].as_py()), samples[i].as_py(),
-                        "sample without a timestamp (or malformed)")
-        keys = pc.list_element(parts, 0) if len(samples) else pa.array([], pa.large_string())
-        # A label value with a space in a line without timestamp splits inside the braces.
-        torn = pc.and_(pc.match_substring(keys, "{"), pc.invert(pc.ends_with(keys, "}")))
-        if len(keys) and pc.any(torn).as_py():
-            i = pc.index(torn, True).as_py()
-            raise _fail(path, int(sample_idx[i].as_py()), samples[i].as_py(),
-                        "sample without a timestamp (or malformed)")
-        values = _floats(path, sample_idx, samples, parts, 1, "value")
-        stamps = _floats(path, sample_idx, samples, parts, 2, "timestamp")
-        encoded = pc.dictionary_encode(keys) if len(keys) else None
-        if encoded is None:
-            continue
-        local = encoded.indices.to_numpy(zero_copy_only=False).astype("int64")
-        remap = np.empty(len(encoded.dictionary), dtype="int64")
-        for j, key in enumerate(encoded.dictionary.to_pylist()):
-            if key not in key_index:
-                labels = _parse_key(key)
-                if labels is None:
-                    i = int(np.flatnonzero(local == j)[0])
-                    raise _fail(path, int(sample_idx[i].as_py()), samples[i].as_py(),
-                                "malformed series name or labels")
-                key_index[key] = len(label_rows)
-                label_rows.append(labels)
-            remap[j] = key_index[key]
-        all_codes.append(remap[local])
-        all_t.append(np.round(stamps * 1000.0).astype("int64"))
-        all_v.append(values)
-    labels = pd.DataFrame(label_rows) if label_rows else pd.DataFrame({"__name__": []})
-    if all_codes:
-        codes, t, v = (np.concatenate(a) for a in (all_codes, all_t, all_v))
-    else:
-        codes, t, v = (np.zeros(0, "int64"), np.zeros(0, "int64"), np.zeros(0))
-    return SeriesSet.from_samples(labels, codes, t, v), types
-
-
-def _floats(path: Path, sample_idx: pa.Array, samples: pa.Array, parts: pa.Array, i: int,
-            what: str) -> np.ndarray:
-    if not len(samples):
-        return np.zeros(0)
-    column = pc.list_element(parts, i)
-    try:
-        return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
-    except pa.ArrowInvalid:
-        texts = column.to_pylist()
-        for j, text in enumerate(texts):
-            try:
-                float(text)
-            except ValueError:
-                raise _fail(path, int(sample_idx[j].as_py()), samples[j].as_py(),
-                            f"{what} {text!r} is not a number") from None
-        raise
+        _read_file(Path(path), out)
+    return out.series_set(), out.types

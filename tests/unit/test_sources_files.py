@@ -173,3 +173,17 @@ def test_spans_truth_and_services(tmp_path):
     assert files.truth()["scrape_interval_s"] == 15 and files.scrape_interval == 15.0
     with pytest.raises(ValueError, match="after end"):
         files.spans(start=T0 + 240, end=T0 + 120)
+
+
+def test_odd_but_valid_lines_are_read(tmp_path):
+    (tmp_path / "metrics.om").write_text(
+        "# HELP up\n"  # three words: not a sample
+        "# TYPE up gauge\n"
+        'up{job="a b",path="C:\\\\x \\"q\\""} 1 60\n'  # spaces and escapes inside labels
+        'up{job="c"} NaN 60\n'
+        'up{job="c"} +Inf 120 # {trace_id="0af7651916cd43dd8448eb211c80319c"} 1 119.5\n'
+        "# EOF\n")
+    frame = FileSource(tmp_path).range("up", 60, 120, step="60s")
+    got = {(r.job, r.timestamp.value // 10**9): r.value for r in frame.itertuples()}
+    assert got[("a b", 60)] == 1.0 and got[("c", 120)] == np.inf and np.isnan(got[("c", 60)])
+    assert FileSource(tmp_path).label_values("path") == ['C:\\x "q"']
