@@ -25,6 +25,7 @@ from itertools import accumulate, chain, repeat
 from typing import IO, Any
 
 import numpy as np
+import pandas as pd
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.utils import floatToGoString
@@ -228,6 +229,41 @@ class Recorder:
         if all(float(t).is_integer() for t in self.times):
             return [str(int(t)) for t in self.times]
         return [f"{t:.3f}" for t in self.times]
+
+    def series_set(self) -> tuple[Any, dict[str, str]]:
+        """The recorded samples as ``FileSource`` holds them after parsing :meth:`write`'s text:
+        the same series, times and values, so the parsed copy can be written without parsing."""
+        from agentinsight.sources._openmetrics import _parse_key
+        from agentinsight.sources._promql import SeriesSet
+
+        matrix = self._matrix()
+        t_ms = np.round(np.asarray(self.times, dtype=np.float64) * 1000.0).astype(np.int64)
+        label_rows: list[dict[str, str]] = []
+        offsets = [0]
+        ts: list[np.ndarray] = []
+        vs: list[np.ndarray] = []
+        types: dict[str, str] = {}
+        for fam in self._families.values():
+            if not fam.groups:
+                continue
+            types[fam.name] = fam.type
+            for key in sorted(fam.groups):
+                series = fam.groups[key]
+                present = np.ones(matrix.shape[0], bool)
+                for idx, _ in series:  # a label set is written only where all its series are
+                    present &= ~np.isnan(matrix[:, idx])
+                rows = np.flatnonzero(present)
+                if rows.size == 0:
+                    continue
+                for idx, prefix in series:
+                    label_rows.append(_parse_key(prefix.strip()) or {})
+                    ts.append(t_ms[rows])
+                    vs.append(matrix[rows, idx])
+                    offsets.append(offsets[-1] + rows.size)
+        labels = pd.DataFrame(label_rows) if label_rows else pd.DataFrame({"__name__": []})
+        t = np.concatenate(ts) if ts else np.zeros(0, np.int64)
+        v = np.concatenate(vs) if vs else np.zeros(0)
+        return SeriesSet(labels, np.asarray(offsets, np.int64), t, v), types
 
     def write(self, fh: IO[str]) -> int:
         """Write the OpenMetrics text to ``fh``; returns the number of sample lines written."""

@@ -9,7 +9,8 @@ A directory written by ``agentinsight simulate`` (or by ``emit``'s file exporter
 ``range()`` takes a metric name with label matchers (not PromQL) and the helpers compute the same
 frames a PrometheusSource pushes down as PromQL, with Prometheus' semantics (see
 :mod:`agentinsight.sources._promql` and the step/window rules in :mod:`agentinsight.sources`).
-Samples are read once, on first use, and kept in memory.
+Samples are read once, on first use, and kept in memory; a parsed copy of a metrics file is kept
+beside it (:mod:`agentinsight.sources._samples_cache`) so the next FileSource opens it in a second.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from agentinsight.sources._helpers import (
     quantiles,
 )
 from agentinsight.sources._openmetrics import read_openmetrics
+from agentinsight.sources._samples_cache import read_cache, write_cache
 from agentinsight.sources._time import parse_duration, parse_time, time_range
 from agentinsight.sources.otlp import read_otlp_jsonl
 
@@ -97,7 +99,13 @@ class FileSource:
             for path in paths:
                 if not path.is_file():
                     raise SourceError(f"FileSource: metrics file {path} does not exist")
-            self._series, self._types = read_openmetrics(paths)
+            cached = read_cache(paths[0]) if len(paths) == 1 else None
+            if cached is None:
+                self._series, self._types = read_openmetrics(paths)
+                if len(paths) == 1:
+                    write_cache(paths[0], self._series, self._types)
+            else:
+                self._series, self._types = cached
         return self._series
 
     @property
