@@ -487,8 +487,12 @@ def month_end_projection(
     table["projected_month_usd"] = (table["month_to_date_usd"]
                                     + table["run_rate_usd_per_day"] * table["days_remaining"])
     table = table.sort_values("projected_month_usd", ascending=False)
+    note = _note(rows)
+    if days < 1:
+        note = (f"Run rate from only {days * 24:.1f} h of data: a rough extrapolation. "
+                + note).strip()
     return _table(table.reset_index(drop=not names), f"Month-end projection ({start:%Y-%m})",
-                  _note(rows))
+                  note)
 
 
 def budget_burn(

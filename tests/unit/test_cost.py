@@ -363,6 +363,9 @@ def test_month_end_projection_from_run_rate():
     assert row["run_rate_usd_per_day"] == pytest.approx(20.0 / 7)
     assert row["days_remaining"] == pytest.approx(21.5)
     assert row["projected_month_usd"] == pytest.approx(25.0 + 20.0 / 7 * 21.5)
+    assert not table.attrs["note"]
+    short = cost.month_end_projection(cost.example_spans())
+    assert "Run rate from only 0.0 h" in short.attrs["note"]  # one call: no rate to speak of
 
 
 def test_budget_burn_against_budget():
