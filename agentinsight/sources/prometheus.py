@@ -29,6 +29,7 @@ import pandas as pd
 from agentinsight.exceptions import ConfigurationError, ServerError
 from agentinsight.frames import empty_metrics_frame
 from agentinsight.sources import _http
+from agentinsight.sources._cache import QueryCache, aligned
 from agentinsight.sources._helpers import (
     MAX_POINTS,
     TOKEN_MIN_SCRAPES,
@@ -55,7 +56,9 @@ class PrometheusSource:
     ``(user, password)``), ``verify`` (TLS verification, or a CA bundle path), ``timeout``
     (seconds per request), ``retries`` (for connection errors, 429 and 5xx),
     ``scrape_interval`` (for the automatic step; default: read from the server's config, else
-    1m), ``max_workers`` (concurrent chunk requests), ``progress`` (``None`` = when interactive).
+    1m), ``max_workers`` (concurrent chunk requests), ``progress`` (``None`` = when interactive),
+    ``cache_dir`` (keep settled range results there as parquet; start and end are then aligned
+    down to the step, see :mod:`agentinsight.sources._cache`).
 
     >>> prom = PrometheusSource("http://localhost:9090")
     >>> prom.url
@@ -65,7 +68,7 @@ class PrometheusSource:
     def __init__(self, url: str, headers: Mapping[str, str] | None = None, auth: Any = None,
                  verify: bool | str = True, timeout: float = 30, *, retries: int = 3,
                  scrape_interval: Any = None, max_workers: int = 4,
-                 progress: bool | None = None) -> None:
+                 progress: bool | None = None, cache_dir: str | None = None) -> None:
         from prometheus_api_client import PrometheusConnect
 
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -75,6 +78,7 @@ class PrometheusSource:
         self.timeout = timeout
         self.max_workers = max_workers
         self.progress = progress
+        self._cache = QueryCache(cache_dir) if cache_dir else None
         self._scrape = (parse_duration(scrape_interval, what="scrape_interval")
                         if scrape_interval is not None else None)
         self._client = PrometheusConnect(url=self.url, headers=dict(headers or {}),
@@ -136,6 +140,17 @@ class PrometheusSource:
         return self._range(query, grid(start, end, step, self.scrape_interval), name=query)
 
     def _range(self, query: str, g: Grid, name: str) -> pd.DataFrame:
+        if self._cache is not None:
+            g = aligned(g)
+            frame = self._cache.get(self.url, query, g)
+            if frame is not None:
+                return frame
+        frame = self._fetch_range(query, g, name)
+        if self._cache is not None:
+            self._cache.put(self.url, query, g, frame)
+        return frame
+
+    def _fetch_range(self, query: str, g: Grid, name: str) -> pd.DataFrame:
         chunks = _chunks(g)
         if len(chunks) == 1:
             data, messages = self._range_chunk(query, chunks[0])

@@ -246,3 +246,27 @@ def test_exemplars_lead_from_a_metric_to_a_trace(prometheus_factory):
         assert str(frame["timestamp"].dtype) == "datetime64[ns, UTC]"
     finally:
         server.shutdown()
+
+
+def test_settled_results_are_served_from_the_parquet_cache(prometheus, truth, tmp_path):
+    prom = PrometheusSource(prometheus.url, scrape_interval="120s", cache_dir=str(tmp_path))
+    # start is not on the step: the cache aligns it down so that later asks land on the key
+    start = pd.Timestamp(truth["start"]) + pd.Timedelta("7min")
+    first = prom.rate("agent_execution_total", by=["agent"], start=start, end=truth["end"],
+                      step="10m")
+    assert "cached" not in first.attrs and len(list(tmp_path.glob("*.parquet"))) == 1
+    again = prom.rate("agent_execution_total", by=["agent"], start=start, end=truth["end"],
+                      step="10m")
+    assert again.attrs["cached"] is True
+    pd.testing.assert_frame_equal(first, again)
+    validate_metrics_frame(again)
+    assert (first["timestamp"].astype("int64") % (600 * 10**9) == 0).all()
+
+
+def test_multi_chunk_pulls_show_progress_when_asked(prometheus, truth, capsys):
+    prom = PrometheusSource(prometheus.url, progress=True)
+    prom.range("sum(agent_execution_total)", truth["start"], truth["end"], step="15s")
+    assert "chunks" in capsys.readouterr().err
+    PrometheusSource(prometheus.url, progress=True).range(
+        "sum(agent_execution_total)", truth["start"], truth["end"], step="1h")
+    assert "chunks" not in capsys.readouterr().err  # one request: no bar
