@@ -319,7 +319,9 @@ def test_cli_writes_the_three_files(tmp_path: Path, capsys: pytest.CaptureFixtur
     code = cli.main(["simulate", "--days", "0.02", "--out", str(tmp_path), "--seed", "2",
                      "--start", "2026-11-02T10:00:00Z", "--scrape-interval", "30"])
     assert code == 0
-    assert {p.name for p in tmp_path.iterdir()} == {"metrics.om", "spans.jsonl", "truth.json"}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "metrics.om", "spans.jsonl", "truth.json",
+        ".metrics.om.samples.parquet"}  # FileSource's parsed copy, written by the simulator
     truth = json.loads((tmp_path / "truth.json").read_text())
     assert truth["scrape_interval_s"] == 30.0 and truth["seed"] == 2
     assert "metrics.om" in capsys.readouterr().out
