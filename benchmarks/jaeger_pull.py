@@ -16,11 +16,11 @@ import tempfile
 import time
 
 import pandas as pd
+from otlp_parse import make_file
 
 from agentinsight.load import load_jaeger_otlp
 from agentinsight.sources import JaegerSource, _http, jaeger
 from agentinsight.stack import Jaeger
-from otlp_parse import make_file
 
 TIMERS = {"server": 0.0, "parse": 0.0}
 

@@ -101,16 +101,19 @@ def get(session: requests.Session, url: str, *, params: Any = None, query: str |
     if status in ok:
         return response
     message = _server_message(response)
-    kwargs = dict(url=url, query=query, server_message=message, status_code=status)
+
+    def error(cls: type[SourceError], text: str) -> SourceError:
+        return cls(text, url=url, query=query, server_message=message, status_code=status)
+
     if _error_type(response) == "timeout" or status == 504:
-        raise SourceTimeoutError("the server gave up on the query (timeout)", **kwargs)
+        raise error(SourceTimeoutError, "the server gave up on the query (timeout)")
     if status in (400, 422):
-        raise QueryError("the server rejected the query", **kwargs)
+        raise error(QueryError, "the server rejected the query")
     if status >= 500:
-        raise ServerError("the server failed", **kwargs)
+        raise error(ServerError, "the server failed")
     if status in (401, 403):
-        raise SourceError("not authorised (check headers= / auth=)", **kwargs)
-    raise ServerError("unexpected answer", **kwargs)
+        raise error(SourceError, "not authorised (check headers= / auth=)")
+    raise error(ServerError, "unexpected answer")
 
 
 def _reason(exc: BaseException) -> str:

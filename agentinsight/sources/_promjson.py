@@ -45,7 +45,7 @@ def result_frame(data: dict[str, Any], name: str, *, dedupe: bool = False) -> pd
     """
     kind = data.get("resultType")
     result = data.get("result")
-    if kind == "scalar" or kind == "string":
+    if (kind == "scalar" or kind == "string") and isinstance(result, list):
         t, v = result
         result = [{"metric": {}, "value": [t, v]}]
         kind = "vector"

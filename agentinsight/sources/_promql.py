@@ -24,6 +24,7 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -105,9 +106,9 @@ def parse_selector(selector: str) -> tuple[str | None, list[Matcher]]:
             "a PrometheusSource for full PromQL",
             query=selector,
         )
-    for i, m in enumerate(matchers):
-        if m.label == "__name__" and m.op == "=":
-            name = m.value
+    for i, matcher in enumerate(matchers):
+        if matcher.label == "__name__" and matcher.op == "=":
+            name = matcher.value
             matchers.pop(i)
             break
     return name, matchers
@@ -177,7 +178,7 @@ class SeriesSet:
     def _t0(self) -> int:
         return int(self.t.min()) if len(self.t) else 0
 
-    def _search(self, times: np.ndarray, side: str) -> np.ndarray:
+    def _search(self, times: np.ndarray, side: Literal["left", "right"]) -> np.ndarray:
         """For each (series, time): the index of the first sample after (``right``) or at
         (``left``) that time, as a global index into ``t``/``v``."""
         base = (np.arange(len(self), dtype="int64") << 42)[:, None]

@@ -270,8 +270,8 @@ class FileSource:
             cube[codes, li] = np.where(present, values, 0.0)
             seen[codes, li] = present
             inf = np.isposinf(les)
-            has_inf = seen[:, inf].any(axis=1) if inf.any() else np.zeros(
-                (len(out_groups), values.shape[1]), bool)
+            has_inf = np.asarray(seen[:, inf].any(axis=1) if inf.any() else np.zeros(
+                (len(out_groups), values.shape[1]), bool))
             for quantile in qs:
                 result = _promql.histogram_quantile(quantile, les,
                                                     np.moveaxis(cube, 1, -1))

@@ -358,6 +358,8 @@ def spans_from_v1(body: Mapping[str, Any]) -> pd.DataFrame:
 
 def _v1_value(tag: Mapping[str, Any]) -> Any:
     value, kind = tag.get("value"), str(tag.get("type", "string")).lower()
+    if value is None:
+        return None
     if kind == "int64":
         return int(value)
     if kind == "float64":

@@ -60,9 +60,10 @@ TOKEN_ATTRIBUTES: dict[str, str] = {
     attr.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: "reasoning_tokens",
 }
 
-_KINDS = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
+_KINDS: dict[int | str, str] = {0: "unspecified", 1: "internal", 2: "server", 3: "client",
+                                 4: "producer", 5: "consumer"}
 _KINDS.update({f"SPAN_KIND_{v.upper()}": v for v in list(_KINDS.values())})
-_STATUSES = {0: "unset", 1: "ok", 2: "error", "STATUS_CODE_UNSET": "unset",
+_STATUSES: dict[int | str, str] = {0: "unset", 1: "ok", 2: "error", "STATUS_CODE_UNSET": "unset",
              "STATUS_CODE_OK": "ok", "STATUS_CODE_ERROR": "error"}
 _STRING_COLUMNS = tuple(GENAI_ATTRIBUTES.values())
 _TOKEN_COLUMNS = tuple(TOKEN_ATTRIBUTES.values())
@@ -331,9 +332,10 @@ def _read_lines(path: Path, cols: SpanColumns, bad: list[int], errors: str, load
 
 def _truncate(cols: SpanColumns, n: int) -> None:
     """Drop spans appended after position ``n`` (a document that failed half-way)."""
-    for lst in (*cols.ids, cols.service, cols.name, cols.kind, cols.start, cols.end,
-                cols.status, cols.status_message, cols.attributes,
-                *cols.strings.values(), *cols.tokens.values()):
+    lists: tuple[list[Any], ...] = (
+        *cols.ids, cols.service, cols.name, cols.kind, cols.start, cols.end, cols.status,
+        cols.status_message, cols.attributes, *cols.strings.values(), *cols.tokens.values())
+    for lst in lists:
         del lst[n:]
 
 
