@@ -62,7 +62,7 @@ class ExtremeValueDetector(_SeriesDetector):
     [1, 1, -1]
     """
 
-    def __init__(self, tolerance: float = 0.25, warmup: int = 60) -> None:
+    def __init__(self, tolerance: float = 0.25, warmup: int = 240) -> None:
         self.tolerance = tolerance
         self.warmup = warmup
 
@@ -91,7 +91,7 @@ class ExtremeValueDetector(_SeriesDetector):
         with the range bound that was crossed as the expected value."""
         filled = _ffill(X)
         period = _rows_per_day(index)
-        # with a daily cycle, the first day sets new highs by nature: learn it before judging
+        # with a daily cycle the first day sets new highs by nature: learn it before judging
         params = replace(DEFAULT, warmup=max(int(self.warmup), period))
         raw = raw_excess(filled, period, params)
         scores = 1.0 - np.exp(-raw * np.log(2.0) / float(self.tolerance))
@@ -117,10 +117,12 @@ class SeasonalBaselineDetector(_SeriesDetector):
     """
 
     def __init__(self, season_length: int | None = None, n_sigmas: float = 6.0,
-                 window: int = 7, min_cycles: int = 3, tolerance: float = 0.25) -> None:
+                 window: int = 7, min_cycles: int = 3, tolerance: float = 0.25,
+                 warmup: int = 240) -> None:
         self.season_length = season_length
         self.n_sigmas = n_sigmas
         self.tolerance = tolerance
+        self.warmup = warmup
         self.window = window
         self.min_cycles = min_cycles
 
@@ -180,26 +182,18 @@ class SeasonalBaselineDetector(_SeriesDetector):
         exist), or else the median of the last ``window`` × 4 points; per series and point,
         whichever of the two has tracked the series better so far is used. Each
         point's residual (observed - expected) scores by how far it goes beyond the residuals
-        seen before it, as a fraction of their range (``tolerance`` of the range scores 0.5).
+        seen before it, as a fraction of their range (``tolerance`` of the range scores 0.5);
+        the first ``warmup`` points (and the first day, with a daily cycle) only build that
+        range.
         """
         values = np.asarray(X, dtype=float)
         period = int(self.season_length or _rows_per_day(index))
-        frame = pd.DataFrame(values)
-        trail = frame.rolling(4 * self.window, min_periods=8).median().shift(1).to_numpy()
-        expected = trail
-        if period and values.shape[0] > 2 * period:
-            seasonal = _lagged_median(_ffill(values), period, self.window)
-            halflife = max(period // 4, 8)
-            err_trail = _ewm_lagged(np.abs(values - trail), halflife)
-            err_seas = _ewm_lagged(np.abs(values - seasonal), halflife)
-            use_seasonal = np.isfinite(seasonal) & ~(err_seas >= err_trail)
-            expected = np.where(use_seasonal, seasonal, trail)
+        expected = _expectation(values, period, self.window)
         # Residuals of real metrics are heavy-tailed (ratios at low volume, quantised counts), so
         # a residual is judged against the largest residuals of its own past rather than against
         # a Gaussian spread: it scores by how far it goes beyond them, as a fraction of their range.
         resid = np.where(np.isfinite(expected), _ffill(values) - expected, 0.0)
-        warmup = 4 * self.window + period
-        excess = _excess(resid, warmup)
+        excess = _excess(resid, max(int(self.warmup), period))
         scores = 1.0 - np.exp(-excess * np.log(2.0) / float(self.tolerance))
         scores[np.isnan(values)] = 0.0
         return scores, expected
@@ -218,10 +212,13 @@ class LevelShiftDetector(_SeriesDetector):
     -1
     """
 
-    def __init__(self, threshold: float = 8.0, drift: float = 2.0, window: int = 200) -> None:
+    def __init__(self, threshold: float = 10.0, drift: float = 2.0, window: int = 200,
+                 clip: float = 4.0, seasonal: bool = True) -> None:
         self.threshold = threshold
         self.drift = drift
         self.window = window
+        self.clip = clip
+        self.seasonal = seasonal
 
     def fit(self, X: Any, y: Any = None) -> LevelShiftDetector:
         """Learn each column's reference median and robust spread."""
@@ -251,29 +248,38 @@ class LevelShiftDetector(_SeriesDetector):
 
     def causal_scores(self, X: np.ndarray, index: pd.DatetimeIndex | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
-        """CUSUM against the median/MAD of the previous ``window`` points, for all columns.
+        """CUSUM of the residuals against what the earlier points lead one to expect.
 
-        After an alarm the sums restart and the reference re-forms on the new level, so one shift
-        is one finding. Scores map the statistic to [0, 1] with ``threshold`` at 0.5.
+        The reference is the same-time-of-day median of earlier days where the series has a
+        daily cycle (as in ``SeasonalBaselineDetector``), else the median of the previous
+        ``window`` points; residuals are standardised by a running mean of past absolute
+        residuals (at least 5 % of the series' running mean level) and clipped to ±``clip`` so
+        that only a sustained shift, never one spike, crosses ``threshold``. After an alarm the
+        sums stay quiet for ``window`` / 2 points, so one shift is one finding. Scores map the
+        statistic to [0, 1] with ``threshold`` at 0.5.
         """
-        filled = _ffill(X)
-        frame = pd.DataFrame(filled)
-        level = frame.rolling(self.window, min_periods=max(self.window // 2, 2)).median()
-        level = level.shift(1).to_numpy()
-        spread = 1.25 * _ewm_lagged(np.abs(filled - level), self.window)
-        spread = np.fmax(spread, 1e-3 * np.maximum(np.abs(level), 1e-9))
-        resid_seen = np.cumsum(np.isfinite(level), axis=0)
+        values = np.asarray(X, dtype=float)
+        filled = _ffill(values)
+        period = _rows_per_day(index) if self.seasonal else 0
+        if period and values.shape[0] > 2 * period:
+            level = _expectation(values, period, 7)
+        else:
+            level = pd.DataFrame(filled).rolling(
+                self.window, min_periods=max(self.window // 2, 2)).median().shift(1).to_numpy()
+        resid = filled - level
+        halflife = max(period, self.window)
+        spread = 1.25 * _ewm_lagged(np.abs(resid), halflife)
+        spread = np.fmax(spread, 0.05 * _ewm_lagged(np.abs(filled), halflife))
         with np.errstate(all="ignore"):
-            z = np.nan_to_num((filled - level) / spread, nan=0.0)
-        z[resid_seen < 20] = 0.0  # the spread needs some residuals before it means anything
-        z = np.clip(z, -3 * self.threshold, 3 * self.threshold)
-        stat = np.zeros(X.shape)
-        up = np.zeros(X.shape[1])
-        down = np.zeros(X.shape[1])
-        hold = np.zeros(X.shape[1], dtype=int)
-        anchor = level.copy()
+            z = np.nan_to_num(resid / spread, nan=0.0, posinf=0.0, neginf=0.0)
+        z[np.cumsum(np.isfinite(resid), axis=0) < 20] = 0.0  # the spread needs residuals first
+        z = np.clip(z, -self.clip, self.clip)
+        stat = np.zeros(values.shape)
+        up = np.zeros(values.shape[1])
+        down = np.zeros(values.shape[1])
+        hold = np.zeros(values.shape[1], dtype=int)
         k, h = float(self.drift), float(self.threshold)
-        for i in range(X.shape[0]):
+        for i in range(values.shape[0]):
             up = np.maximum(0.0, up + z[i] - k)
             down = np.maximum(0.0, down - z[i] - k)
             current = np.maximum(up, down)
@@ -281,15 +287,12 @@ class LevelShiftDetector(_SeriesDetector):
             current[resting] = 0.0
             stat[i] = current
             fired = current > h
-            # after an alarm the sums restart and stay quiet while the reference window
-            # re-forms on the new level, so one shift is one finding
             up[fired | resting] = 0.0
             down[fired | resting] = 0.0
             hold = np.where(fired, self.window // 2, np.maximum(hold - 1, 0))
-        # a shift shows as the first point past the threshold; the sums restart after it
         scores = stat / (stat + h)
-        scores[np.isnan(X)] = 0.0
-        return scores, anchor
+        scores[np.isnan(values)] = 0.0
+        return scores, level
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -312,6 +315,20 @@ class _quiet:
 def _ffill(X: np.ndarray) -> np.ndarray:
     """Forward-fill NaN down each column (leading NaN take the first value)."""
     return pd.DataFrame(X).ffill().bfill().to_numpy(dtype=float)
+
+
+def _expectation(values: np.ndarray, period: int, days: int) -> np.ndarray:
+    """What the points before each point lead one to expect (see SeasonalBaselineDetector)."""
+    frame = pd.DataFrame(values)
+    trail = frame.rolling(4 * days, min_periods=8).median().shift(1).to_numpy()
+    if not period or values.shape[0] <= 2 * period:
+        return trail
+    seasonal = _lagged_median(_ffill(values), period, days)
+    halflife = max(period // 4, 8)
+    err_trail = _ewm_lagged(np.abs(values - trail), halflife)
+    err_seas = _ewm_lagged(np.abs(values - seasonal), halflife)
+    use_seasonal = np.isfinite(seasonal) & ~(err_seas >= err_trail)
+    return np.where(use_seasonal, seasonal, trail)
 
 
 def _ewm_lagged(a: np.ndarray, halflife: float) -> np.ndarray:

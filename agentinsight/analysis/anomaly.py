@@ -153,6 +153,7 @@ def detect(
     min_points: int = 10,
     max_gap: int = 2,
     merge_points: int = 60,
+    new_after: str | None = "1D",
     max_trace_ids: int = 10,
 ) -> pd.DataFrame:
     """Findings for every series of a metrics frame.
@@ -165,13 +166,15 @@ def detect(
     one finding. Trace ids come from ``exemplars`` (a frame with
     ``timestamp`` and ``trace_id``, optionally ``metric`` and label columns) or else from
     ``spans`` overlapping the finding whose agent/model/tool/... match the series' labels.
-    Series with fewer than ``min_points`` values give no finding.
+    Series with fewer than ``min_points`` values give no scored finding. A series that first
+    appears more than ``new_after`` after the frame's first timestamp (a new model, tool or
+    status for an agent) is itself a ``new_series`` finding (``new_after=None`` turns that off).
 
     ``detectors`` is a list of names from ``default_detectors()`` or a mapping of name to a
     detector with a ``causal_scores(X, index)`` method.
 
     >>> from agentinsight.frames import metrics_frame
-    >>> t = np.arange(500) * 60.0
+    >>> t = np.arange(500) * 600.0
     >>> v = np.r_[np.random.default_rng(1).normal(10, 1, 450), np.full(50, 40.0)]
     >>> found = detect(metrics_frame(t, "queue", v, {"agent": ["a"] * 500}))
     >>> found[["detector", "severity"]].values.tolist()
@@ -200,6 +203,8 @@ def detect(
                 rows.append(_series_finding(name, keys[col], index, first, last, peak,
                                             scores[peak, col], wide[peak, col],
                                             expected[peak, col]))
+    if new_after is not None:
+        rows.extend(_new_series(wide, index, keys, pd.Timedelta(new_after)))
     step = pd.Series(index).diff().median() if len(index) > 1 else pd.Timedelta(0)
     tolerance = step * merge_points if pd.notna(step) else pd.Timedelta(0)
     found = merge_overlapping(findings_frame(rows), tolerance)
@@ -296,6 +301,28 @@ def _to_wide(frame: pd.DataFrame, labels: list[str]
         keys.append(series)
     ts_uniques = pd.to_datetime(ts_uniques, utc=True).as_unit("ns")
     return wide, pd.DatetimeIndex(ts_uniques), keys
+
+
+def _new_series(wide: np.ndarray, index: pd.DatetimeIndex, keys: list[dict[str, str]],
+                after: pd.Timedelta) -> list[dict[str, Any]]:
+    """Findings for series whose first value comes ``after`` the frame's start or later."""
+    if not len(index):
+        return []
+    present = np.isfinite(wide)
+    first = np.argmax(present, axis=0)
+    late = present.any(axis=0) & (index[first] - index[0] >= after)
+    rows = []
+    for col in np.flatnonzero(late):
+        at = index[first[col]]
+        series = keys[col]
+        labels = ",".join(f"{k}={v}" for k, v in series.items() if k != "__name__")
+        rows.append({
+            "detector": "new_series", "series": series, "start": at, "end": at,
+            "score": 0.75, "observed": float(wide[first[col], col]), "expected": np.nan,
+            "summary": f"{series['__name__']}{{{labels}}}: a new series, first seen at "
+                       f"{at:%Y-%m-%d %H:%M}",
+        })
+    return rows
 
 
 def _series_finding(detector: str, series: dict[str, str], index: pd.DatetimeIndex, first: int,

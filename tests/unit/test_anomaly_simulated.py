@@ -1,0 +1,82 @@
+"""A simulated week with labelled incidents, read back through FileSource, through detect and
+detect_traces: the incidents are found and false findings stay rare.
+
+A finding is true when it overlaps an incident's window (up to 10 minutes after its end, the
+5-minute rate windows lag) on an affected series: the metric (before ``:``) is one the incident
+lists and no label contradicts the incident's labels (the model a switch came from counts as the
+incident's model). Everything else is a false finding.
+
+Measured with seed 0 (see BENCHMARKS.md): recall 6/7 = 0.86 (the traffic drop to 12 % is not
+found) with 7 false findings, 1.0 per simulated day: token surges while the queue backlog drains,
+slow task submissions during the backlog and HTTP errors during the support outage, all effects
+of labelled incidents on series truth.json does not list. The issue's target is recall >= 0.9;
+it is not met yet, and the assertions below hold the measured level so that it cannot regress.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from agentinsight.analysis.anomaly import detect, detect_traces
+from agentinsight.simulate import simulate
+from agentinsight.sources.files import FileSource
+
+SLACK = pd.Timedelta(minutes=10)
+
+
+@pytest.fixture(scope="module")
+def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, dict]:
+    out = tmp_path_factory.mktemp("week")
+    result = simulate(out, days=7, seed=0, start="2026-11-02T00:00:00Z")
+    src = FileSource(out)
+    metrics = pd.concat([
+        src.range("task_queue_size"),
+        src.token_usage(by=["agent", "model", "token_type"]),
+    ], ignore_index=True)
+    for col in metrics.columns:
+        if col not in ("timestamp", "value"):
+            metrics[col] = metrics[col].astype("category")
+    found = pd.concat([detect(metrics, detectors=["extreme"], threshold=0.7),
+                       detect_traces(src.spans())], ignore_index=True)
+    return found, result.truth
+
+
+def _affected(finding: dict, incident: dict) -> bool:
+    start = pd.Timestamp(incident["start"])
+    end = pd.Timestamp(incident["end"]) + SLACK
+    if finding["end"] < start or finding["start"] > end:
+        return False
+    allowed = {k: {v} for k, v in incident["labels"].items()}
+    if "from_model" in incident.get("details", {}):
+        allowed.setdefault("model", set()).add(incident["details"]["from_model"])
+    for key, value in finding["series"].items():
+        if key == "__name__":
+            if value.split(":")[0] not in incident["metrics"]:
+                return False
+        elif key == "operation":  # trace findings name the span, e.g. "execute_tool web_search"
+            if not any(v in value for vs in allowed.values() for v in vs):
+                return False
+        elif key in allowed and value not in allowed[key]:
+            return False
+    return True
+
+
+def test_simulated_incidents_are_found_with_few_false_findings(week) -> None:
+    found, truth = week
+    incidents = truth["incidents"]
+    hit = {i["id"] for rec in found.to_dict("records") for i in incidents if _affected(rec, i)}
+    false = [rec for rec in found.to_dict("records")
+             if not any(_affected(rec, i) for i in incidents)]
+    days = (pd.Timestamp(truth["end"]) - pd.Timestamp(truth["start"])) / pd.Timedelta(days=1)
+    recall = len(hit) / len(incidents)
+    assert recall >= 6 / 7, f"missed {[i['id'] for i in incidents if i['id'] not in hit]}"
+    assert len(false) / days <= 1.0, [f["summary"] for f in false]
+    # the incidents the trace detectors are for are found from spans alone
+    kinds = {i["id"].split("-", 2)[2]: i["id"] for i in incidents}
+    by_detector = {d: {i["id"] for rec in found.to_dict("records") if d in rec["detector"]
+                       for i in incidents if _affected(rec, i)}
+                   for d in ("runaway_run", "error_burst", "latency_outlier")}
+    assert kinds["runaway-loop"] in by_detector["runaway_run"]
+    assert kinds["error-burst"] in by_detector["error_burst"]
+    assert kinds["tool-latency"] in by_detector["latency_outlier"]
