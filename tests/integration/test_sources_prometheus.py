@@ -21,7 +21,7 @@ from agentinsight.exceptions import (
 from agentinsight.frames import validate_metrics_frame
 from agentinsight.load import backfill_prometheus, import_victoriametrics
 from agentinsight.simulate import simulate
-from agentinsight.sources import FileSource, PrometheusSource
+from agentinsight.sources import FileSource, PrometheusSource, ServerWarning
 from agentinsight.sources._helpers import Grid
 from agentinsight.stack import ProgramNotFoundError, Prometheus, VictoriaMetrics
 from tests.conftest import program_missing
@@ -270,3 +270,19 @@ def test_multi_chunk_pulls_show_progress_when_asked(prometheus, truth, capsys):
     PrometheusSource(prometheus.url, progress=True).range(
         "sum(agent_execution_total)", truth["start"], truth["end"], step="1h")
     assert "chunks" not in capsys.readouterr().err  # one request: no bar
+
+
+def test_server_warnings_reach_the_user(prometheus_factory):
+    # a remote-read endpoint that refuses connections: Prometheus answers, with a warning
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    config = (f"global:\n  scrape_interval: 15s\nremote_read:\n"
+              f"  - url: http://127.0.0.1:{dead}/api/v1/read\n    read_recent: true\n")
+    server = prometheus_factory(config_text=config)
+    prom = PrometheusSource(server.url, scrape_interval="15s")
+    with pytest.warns(ServerWarning, match="remote_read") as caught:
+        frame = prom.range("up", "now-5m", "now")
+    assert server.url in str(caught[0].message) and "'up'" in str(caught[0].message)
+    assert any("remote_read" in w for w in frame.attrs["warnings"])
+    validate_metrics_frame(frame)
