@@ -56,9 +56,11 @@ def demo(workdir: str | Path = ".", *, days: float = 7.0, seed: int = 0, fresh: 
     truth = json.loads((data / "truth.json").read_text())
     start = pd.Timestamp(truth["start"])
     end = pd.Timestamp(truth["end"])
-    # The detectors learn from the first day; the report covers the rest of the week.
-    period = {"start": (start + pd.Timedelta(days=1)).isoformat(), "end": end.isoformat(),
-              "history": "1d"}
+    # The detectors learn from the first day (the first half of a history shorter than two
+    # days, so that --days 1 still leaves a period to report on); the report covers the rest.
+    learn = min(pd.Timedelta(days=1), (end - start) / 2)
+    period = {"start": (start + learn).isoformat(), "end": end.isoformat(),
+              "history": f"{int(learn.total_seconds())}s"}
     source: dict[str, Any] = {"source_dir": str(data)}
     servers = None
     try:
