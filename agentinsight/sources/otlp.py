@@ -122,10 +122,19 @@ class SpanColumns:
 
     def add_document(self, doc: dict[str, Any]) -> None:
         """Append every span of one ``TracesData`` document."""
+        # The hot loop of every trace read: bound methods and column lists are hoisted into
+        # locals, and well-formed lower-case hex ids skip the general id conversion.
         nan = float("nan")
-        trace_ids, span_ids, parent_ids = self.ids
-        strings, tokens = self.strings, self.tokens
-        genai, token_attrs = GENAI_ATTRIBUTES, TOKEN_ATTRIBUTES
+        add_trace, add_span_id, add_parent = (ids.append for ids in self.ids)
+        add_service, add_name, add_kind = (self.service.append, self.name.append,
+                                           self.kind.append)
+        add_start, add_end = self.start.append, self.end.append
+        add_status, add_message = self.status.append, self.status_message.append
+        add_attrs = self.attributes.append
+        promoted = [(key, self.strings[col].append) for key, col in GENAI_ATTRIBUTES.items()]
+        counted = [(key, self.tokens[col].append) for key, col in TOKEN_ATTRIBUTES.items()]
+        models = self.strings["model"]
+        kinds, statuses, hex_id = _KINDS, _STATUSES, _hex_id
         for rs in doc.get("resourceSpans") or ():
             service = None
             for kv in (rs.get("resource") or {}).get("attributes") or ():
@@ -142,30 +151,30 @@ class SpanColumns:
                             attrs[kv["key"]] = int(value["intValue"])
                         else:
                             attrs[kv["key"]] = _any_value(value)
-                    trace_ids.append(_hex_id(span["traceId"], 32))
-                    span_ids.append(_hex_id(span["spanId"], 16))
-                    parent_ids.append(_hex_id(span.get("parentSpanId"), 16))
-                    self.service.append(service)
-                    self.name.append(span.get("name", ""))
-                    self.kind.append(_KINDS.get(span.get("kind", 0), "unspecified"))
-                    self.start.append(int(span["startTimeUnixNano"]))
-                    self.end.append(int(span.get("endTimeUnixNano") or span["startTimeUnixNano"]))
+                    trace_id, span_id = span["traceId"], span["spanId"]
+                    parent = span.get("parentSpanId") or ""
+                    add_trace(trace_id if len(trace_id) == 32 and trace_id.islower()
+                              else hex_id(trace_id, 32))
+                    add_span_id(span_id if len(span_id) == 16 and span_id.islower()
+                                else hex_id(span_id, 16))
+                    add_parent(hex_id(parent, 16) if parent else "")
+                    add_service(service)
+                    add_name(span.get("name", ""))
+                    add_kind(kinds.get(span.get("kind", 0), "unspecified"))
+                    start = span["startTimeUnixNano"]
+                    add_start(int(start))
+                    add_end(int(span.get("endTimeUnixNano") or start))
                     status = span.get("status") or {}
-                    self.status.append(_STATUSES.get(status.get("code", 0), "unset"))
-                    self.status_message.append(status.get("message", ""))
-                    if attrs:
-                        for key, col in genai.items():
-                            strings[col].append(attrs.pop(key, None))
-                        if strings["model"][-1] is None:
-                            strings["model"][-1] = attrs.get(RESPONSE_MODEL_ATTRIBUTE)
-                        for key, col in token_attrs.items():
-                            tokens[col].append(attrs.pop(key, nan))
-                    else:
-                        for col in _STRING_COLUMNS:
-                            strings[col].append(None)
-                        for col in _TOKEN_COLUMNS:
-                            tokens[col].append(nan)
-                    self.attributes.append(attrs)
+                    add_status(statuses.get(status.get("code", 0), "unset"))
+                    add_message(status.get("message", ""))
+                    pop = attrs.pop
+                    for key, add in promoted:
+                        add(pop(key, None))
+                    if models[-1] is None:
+                        models[-1] = attrs.get(RESPONSE_MODEL_ATTRIBUTE)
+                    for key, add in counted:
+                        add(pop(key, nan))
+                    add_attrs(attrs)
 
     def add_span(self, trace_id: str, span_id: str, parent_span_id: str, service: str | None,
                  name: str, kind: str, start_ns: int, end_ns: int, status: str,
@@ -196,26 +205,30 @@ class SpanColumns:
             return empty_spans_frame()
         start = np.array(self.start, dtype="int64")
         end = np.array(self.end, dtype="int64")
-        data: dict[str, Any] = {
-            "trace_id": self.ids[0],
-            "span_id": self.ids[1],
-            "parent_span_id": self.ids[2],
-            "service": self.service,
-            "name": self.name,
-            "kind": self.kind,
-            "start": pd.to_datetime(start, utc=True),
-            "end": pd.to_datetime(end, utc=True),
-            "duration_ms": (end - start) / 1e6,
-            "status": self.status,
-            "status_message": self.status_message,
-        }
-        for col in _STRING_COLUMNS:
-            data[col] = pd.Series(self.strings[col], dtype="object")
+        # Text columns stay Python objects, like empty_spans_frame()'s: building Arrow strings
+        # would cost more than the whole parse of the attributes.
+        text = {"trace_id": self.ids[0], "span_id": self.ids[1], "parent_span_id": self.ids[2],
+                "service": self.service, "name": self.name, "kind": self.kind,
+                "status": self.status, "status_message": self.status_message,
+                **self.strings, "attributes": self.attributes}
+        data: dict[str, Any] = {col: _objects(values) for col, values in text.items()}
+        data["start"] = _utc(start)
+        data["end"] = _utc(end)
+        data["duration_ms"] = (end - start) / 1e6
         for col in _TOKEN_COLUMNS:
             data[col] = np.array(self.tokens[col], dtype="float64")
-        data["attributes"] = pd.Series(self.attributes, dtype="object")
-        frame = pd.DataFrame(data)
+        frame = pd.DataFrame(data, copy=False)
         return frame[list(SPANS_COLUMNS)]
+
+
+def _objects(values: list[Any]) -> pd.Series:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return pd.Series(out, dtype=object, copy=False)
+
+
+def _utc(ns: np.ndarray) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(ns.view("datetime64[ns]"), dtype="datetime64[ns, UTC]", copy=False)
 
 
 def spans_from_otlp(documents: Iterable[dict[str, Any]]) -> pd.DataFrame:
