@@ -13,6 +13,8 @@ column as one series. Two ways to use them:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -23,7 +25,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from agentinsight.analysis._detectors_stream import DEFAULT, _excess, day_period, raw_excess
 
-__all__ = ["ExtremeValueDetector", "LevelShiftDetector", "SeasonalBaselineDetector"]
+__all__ = ["ExtremeValueDetector", "LevelShiftDetector", "SeasonalBaselineDetector",
+           "shared_baselines"]
 
 _MAD_TO_SIGMA = 1.4826
 
@@ -317,8 +320,32 @@ def _ffill(X: np.ndarray) -> np.ndarray:
     return pd.DataFrame(X).ffill().bfill().to_numpy(dtype=float)
 
 
+_SHARED: dict[tuple[int, tuple[int, ...], int, int], np.ndarray] | None = None
+
+
+@contextmanager
+def shared_baselines() -> Iterator[None]:
+    """Within the block, detectors scoring the same array share one baseline computation."""
+    global _SHARED
+    _SHARED = {}
+    try:
+        yield
+    finally:
+        _SHARED = None
+
+
 def _expectation(values: np.ndarray, period: int, days: int) -> np.ndarray:
     """What the points before each point lead one to expect (see SeasonalBaselineDetector)."""
+    key = (id(values), values.shape, period, days)
+    if _SHARED is not None and key in _SHARED:
+        return _SHARED[key]
+    out = _compute_expectation(values, period, days)
+    if _SHARED is not None:
+        _SHARED[key] = out
+    return out
+
+
+def _compute_expectation(values: np.ndarray, period: int, days: int) -> np.ndarray:
     frame = pd.DataFrame(values)
     trail = frame.rolling(4 * days, min_periods=8).median().shift(1).to_numpy()
     if not period or values.shape[0] <= 2 * period:

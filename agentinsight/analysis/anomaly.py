@@ -36,6 +36,7 @@ from agentinsight.analysis._detectors_series import (
     ExtremeValueDetector,
     LevelShiftDetector,
     SeasonalBaselineDetector,
+    shared_baselines,
 )
 from agentinsight.analysis._detectors_stream import day_period, stream_scores
 from agentinsight.analysis._detectors_traces import (
@@ -193,16 +194,17 @@ def detect(
         return empty_findings_frame()
     wide, keys = wide[:, usable], [k for k, u in zip(keys, usable, strict=True) if u]
     seen = np.cumsum(np.isfinite(wide), axis=0)
-    for name, det in chosen.items():
-        scores, expected = det.causal_scores(wide, index)
-        scores = np.where(seen > min_points, scores, 0.0)
-        hot = scores >= threshold
-        for col in np.flatnonzero(hot.any(axis=0)):
-            for first, last in runs_of(hot[:, col], max_gap):
-                peak = first + int(np.argmax(scores[first:last + 1, col]))
-                rows.append(_series_finding(name, keys[col], index, first, last, peak,
-                                            scores[peak, col], wide[peak, col],
-                                            expected[peak, col]))
+    with shared_baselines():  # detectors needing the same baseline compute it once
+        for name, det in chosen.items():
+            scores, expected = det.causal_scores(wide, index)
+            scores = np.where(seen > min_points, scores, 0.0)
+            hot = scores >= threshold
+            for col in np.flatnonzero(hot.any(axis=0)):
+                for first, last in runs_of(hot[:, col], max_gap):
+                    peak = first + int(np.argmax(scores[first:last + 1, col]))
+                    rows.append(_series_finding(name, keys[col], index, first, last, peak,
+                                                scores[peak, col], wide[peak, col],
+                                                expected[peak, col]))
     if new_after is not None:
         rows.extend(_new_series(wide, index, keys, pd.Timedelta(new_after)))
     step = pd.Series(index).diff().median() if len(index) > 1 else pd.Timedelta(0)
