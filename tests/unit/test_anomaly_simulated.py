@@ -70,6 +70,7 @@ def test_simulated_incidents_are_found_with_few_false_findings(week) -> None:
              if not any(_affected(rec, i) for i in incidents)]
     days = (pd.Timestamp(truth["end"]) - pd.Timestamp(truth["start"])) / pd.Timedelta(days=1)
     recall = len(hit) / len(incidents)
+    print(f"recall {len(hit)}/{len(incidents)}, {len(false)} false findings in {days:.1f} days")
     assert recall >= 6 / 7, f"missed {[i['id'] for i in incidents if i['id'] not in hit]}"
     assert len(false) / days <= 1.0, [f["summary"] for f in false]
     # the incidents the trace detectors are for are found from spans alone
