@@ -301,18 +301,14 @@ class LevelShiftDetector(_SeriesDetector):
 # --- helpers -------------------------------------------------------------------------------------
 
 
-class _quiet:
+@contextmanager
+def _quiet() -> Iterator[None]:
     """Silence numpy's all-NaN-slice warnings inside a block."""
+    import warnings
 
-    def __enter__(self) -> None:
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
+        yield
 
 
 def _ffill(X: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ The detectors are scikit-learn outlier estimators (``fit``/``score_samples``/
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -75,8 +75,9 @@ __all__ = [
 DEFAULT_DETECTORS = ("extreme", "seasonal", "level_shift")
 #: The detectors ``detect_traces`` runs when none are named.
 TRACE_DETECTORS = ("latency_outlier", "error_burst", "runaway_run")
-_TRACE_FUNCS = {"latency_outlier": latency_outlier_findings, "error_burst": error_burst_findings,
-                "runaway_run": runaway_run_findings}
+_TRACE_FUNCS: dict[str, Callable[..., list[dict[str, Any]]]] = {
+    "latency_outlier": latency_outlier_findings, "error_burst": error_burst_findings,
+    "runaway_run": runaway_run_findings}
 
 
 def score_series(series: pd.Series) -> pd.Series:
