@@ -57,12 +57,12 @@ from agentinsight.frames import (
 
 __all__ = [
     "AGENT_FEATURES",
-    "DEFAULT_DETECTORS",
-    "TRACE_DETECTORS",
     "AgentIsolationForest",
+    "DEFAULT_DETECTORS",
     "ExtremeValueDetector",
     "LevelShiftDetector",
     "SeasonalBaselineDetector",
+    "TRACE_DETECTORS",
     "agent_features",
     "default_detectors",
     "detect",

@@ -21,6 +21,14 @@ from agentinsight.frames import (
     validate_findings_frame,
 )
 
+
+def test_public_names_are_sorted_and_exist() -> None:
+    from agentinsight.analysis import anomaly
+
+    assert anomaly.__all__ == sorted(anomaly.__all__)
+    assert all(hasattr(anomaly, name) for name in anomaly.__all__)
+
+
 # --- score_series --------------------------------------------------------------------------------
 
 
