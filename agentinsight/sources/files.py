@@ -60,7 +60,8 @@ class FileSource:
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (d / "metrics.om").write_text(
     ...     "# TYPE up gauge\\nup{job=\\"a\\"} 1 60\\nup{job=\\"a\\"} 1 120\\n# EOF\\n")
-    >>> FileSource(d).range('up{job="a"}')["value"].tolist()
+    >>> files = FileSource(d)
+    >>> files.range('up{job="a"}')["value"].tolist()
     [1.0, 1.0]
     """
 
@@ -152,8 +153,7 @@ class FileSource:
         (latest sample within the 5-minute lookback). Not PromQL: functions and operators are
         refused with a QueryError that says so.
 
-        >>> FileSource("data/demo").range  # doctest: +ELLIPSIS
-        <bound method FileSource.range of FileSource('data/demo')>
+        >>> files.range('agent_execution_total{agent="planner"}')  # doctest: +SKIP
         """
         name, matchers = _promql.parse_selector(selector)
         series = self.samples.select(name, matchers)
@@ -180,8 +180,7 @@ class FileSource:
              ) -> pd.DataFrame:
         """``sum by (by) (rate(metric{matchers}[window]))`` per step; metric ``<metric>:rate``.
 
-        >>> FileSource("data/demo").rate.__name__
-        'rate'
+        >>> files.rate("tool_usage_total", by=["tool"])  # doctest: +SKIP
         """
         by = check_by(by)
         g = self._grid(start, end, step)
@@ -199,8 +198,7 @@ class FileSource:
         """Tokens used per step: ``sum by (by) (increase(llm_tokens_used_total[step]))``;
         summing a group's points gives its total. Metric ``llm_tokens_used_total:increase``.
 
-        >>> FileSource("data/demo").token_usage.__name__
-        'token_usage'
+        >>> files.token_usage(by=["model"], step="1d")  # doctest: +SKIP
         """
         by = check_by(by)
         g = self._grid(start, end, step, min_scrapes=TOKEN_MIN_SCRAPES)
@@ -217,8 +215,7 @@ class FileSource:
         ``<metric>:error_ratio``. Groups with no error series at all have no points, as in
         PromQL.
 
-        >>> FileSource("data/demo").error_ratio.__name__
-        'error_ratio'
+        >>> files.error_ratio(by=["agent"])  # doctest: +SKIP
         """
         by = check_by(by)
         g = self._grid(start, end, step)
@@ -242,8 +239,7 @@ class FileSource:
         """``histogram_quantile(q, sum by (le, by) (rate(metric_bucket[window])))`` per step;
         metric ``<metric>:p95`` (one metric per quantile when ``q`` is a list).
 
-        >>> FileSource("data/demo").latency_quantiles.__name__
-        'latency_quantiles'
+        >>> files.latency_quantiles(q=[0.5, 0.95], by=["agent"])  # doctest: +SKIP
         """
         by = check_by(by)
         qs = quantiles(q)
@@ -289,8 +285,7 @@ class FileSource:
 
         ``errors="skip"`` reads past corrupt lines (warning with their line numbers).
 
-        >>> FileSource("data/demo").spans.__name__
-        'spans'
+        >>> files.spans(start="2026-11-02T09:00Z", end="2026-11-02T10:00Z")  # doctest: +SKIP
         """
         if start is not None and end is not None:
             time_range(start, end)  # start after end is an error, not an empty frame

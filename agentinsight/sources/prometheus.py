@@ -134,8 +134,7 @@ class PrometheusSource:
 
         Server warnings are issued as :class:`ServerWarning` and kept in ``frame.attrs``.
 
-        >>> PrometheusSource("http://localhost:9090").range.__name__
-        'range'
+        >>> prom.range("sum by (agent) (rate(agent_execution_total[5m]))")  # doctest: +SKIP
         """
         return self._range(query, grid(start, end, step, self.scrape_interval), name=query)
 
@@ -188,8 +187,7 @@ class PrometheusSource:
     def instant(self, query: str, at: Any = None) -> pd.DataFrame:
         """A PromQL instant query at ``at`` (default: now) as a metrics frame.
 
-        >>> PrometheusSource("http://localhost:9090").instant.__name__
-        'instant'
+        >>> prom.instant("sum by (model) (llm_tokens_used_total)")  # doctest: +SKIP
         """
         params = {"query": query}
         if at is not None:
@@ -203,8 +201,7 @@ class PrometheusSource:
                ) -> pd.DataFrame:
         """One row per series matching the selector(s), one column per label.
 
-        >>> PrometheusSource("http://localhost:9090").series.__name__
-        'series'
+        >>> prom.series('agent_execution_total{status="error"}')  # doctest: +SKIP
         """
         begin, finish = time_range(start, end)
         matches = [match] if isinstance(match, str) else list(match)
@@ -217,8 +214,8 @@ class PrometheusSource:
                      end: Any = None) -> list[str]:
         """Sorted values of ``label`` (optionally only in series matching ``match``).
 
-        >>> PrometheusSource("http://localhost:9090").label_values.__name__
-        'label_values'
+        >>> prom.label_values("agent")  # doctest: +SKIP
+        ['coder', 'planner', 'researcher']
         """
         params: list[tuple[str, str]] = [("match[]", match)] if match else []
         if start is not None or end is not None:
@@ -231,8 +228,7 @@ class PrometheusSource:
         """Exemplars of the series a query selects: ``timestamp``, ``value``, ``trace_id``,
         ``span_id`` and the series' labels (``metric`` = ``__name__``).
 
-        >>> PrometheusSource("http://localhost:9090").exemplars.__name__
-        'exemplars'
+        >>> prom.exemplars("agent_execution_duration_seconds_bucket")  # doctest: +SKIP
         """
         begin, finish = time_range(start, end)
         params = {"query": query, "start": f"{begin.value / 1e9:.3f}",
@@ -272,8 +268,7 @@ class PrometheusSource:
              ) -> pd.DataFrame:
         """``sum by (by) (rate(metric{matchers}[window]))`` per step; metric ``<metric>:rate``.
 
-        >>> PrometheusSource("http://localhost:9090").rate.__name__
-        'rate'
+        >>> prom.rate("tool_usage_total", by=["tool"], start="now-6h")  # doctest: +SKIP
         """
         by = check_by(by)
         g = grid(start, end, step, self.scrape_interval)
@@ -288,8 +283,7 @@ class PrometheusSource:
         """Tokens used per step: ``sum by (by) (increase(llm_tokens_used_total[step]))``;
         summing a group's points gives its total. Metric ``llm_tokens_used_total:increase``.
 
-        >>> PrometheusSource("http://localhost:9090").token_usage.__name__
-        'token_usage'
+        >>> prom.token_usage(by=["model"], start="now-7d", step="1d")  # doctest: +SKIP
         """
         by = check_by(by)
         g = grid(start, end, step, self.scrape_interval, min_scrapes=TOKEN_MIN_SCRAPES)
@@ -304,8 +298,7 @@ class PrometheusSource:
         """``sum by (by) (rate(m{error}[w])) / sum by (by) (rate(m[w]))``; metric
         ``<metric>:error_ratio``. Groups with no error series have no points, as in PromQL.
 
-        >>> PrometheusSource("http://localhost:9090").error_ratio.__name__
-        'error_ratio'
+        >>> prom.error_ratio(by=["agent"], start="now-1d")  # doctest: +SKIP
         """
         by = check_by(by)
         g = grid(start, end, step, self.scrape_interval)
@@ -325,8 +318,7 @@ class PrometheusSource:
         """``histogram_quantile(q, sum by (le, by) (rate(metric_bucket[window])))`` per step;
         metric ``<metric>:p95`` (one metric per quantile when ``q`` is a list).
 
-        >>> PrometheusSource("http://localhost:9090").latency_quantiles.__name__
-        'latency_quantiles'
+        >>> prom.latency_quantiles(q=[0.5, 0.95, 0.99], by=["agent"])  # doctest: +SKIP
         """
         by = check_by(by)
         g = grid(start, end, step, self.scrape_interval)
