@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -34,12 +35,12 @@ def loaded(jaeger, files: FileSource):
     expected = files.spans()
     assert sent == len(expected)
     source = JaegerSource(jaeger.query_url)
-    # the OTLP receiver batches: wait until the last trace is queryable
-    last = expected.sort_values("start").iloc[-1]["trace_id"]
-    for _ in range(100):
-        if len(source.trace(last)):
+    # the OTLP receiver batches: wait until the last span sent is queryable
+    last = expected.iloc[-1]
+    for _ in range(200):
+        if last["span_id"] in set(source.trace(last["trace_id"])["span_id"]):
             break
-        __import__("time").sleep(0.1)
+        time.sleep(0.1)
     return jaeger
 
 
