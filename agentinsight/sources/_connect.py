@@ -12,6 +12,7 @@ import pandas as pd
 
 from agentinsight.exceptions import ConfigurationError
 from agentinsight.frames import empty_spans_frame
+from agentinsight.sources._time import parse_time
 
 __all__ = ["Fleet", "connect"]
 
@@ -59,10 +60,16 @@ class Fleet:
                 return self.metrics.spans(start, end)
             return empty_spans_frame()
         services = self.services or self.span_services()
-        frames = [self.traces.traces(s, start=start if start is not None else "now-1d",
-                                     end=end if end is not None else "now") for s in services]
+        begin = parse_time(start if start is not None else "now-1d", what="start")
+        finish = parse_time(end if end is not None else "now", what="end")
+        frames = [self.traces.traces(s, start=begin, end=finish) for s in services]
         frames = [f for f in frames if len(f)]
-        return pd.concat(frames, ignore_index=True) if frames else empty_spans_frame()
+        if not frames:
+            return empty_spans_frame()
+        # Jaeger answers with whole traces; keep the spans that start in the window, as the
+        # files do, so that a report counts the same spans whichever source it reads.
+        spans = pd.concat(frames, ignore_index=True)
+        return spans[spans["start"].between(begin, finish)].reset_index(drop=True)
 
     def exemplar_frame(self, query: str, start: Any, end: Any) -> pd.DataFrame | None:
         """Exemplars (trace ids on histogram observations) where the source keeps them."""
