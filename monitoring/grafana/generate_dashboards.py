@@ -35,9 +35,10 @@ def p95(metric: str, by: str, match: str = "") -> str:
 
 
 def ratio(metric: str, by: str, bad: str, match: str = "") -> str:
+    # "or ... * 0": a group with traffic but no bad series yet reads 0, not "No data".
     group = f"sum by ({by})" if by else "sum"
-    return (f"{group} (rate({metric}{sel(match, bad)}[{RI}])) / "
-            f"{group} (rate({metric}{sel(match)}[{RI}]))")
+    total = f"{group} (rate({metric}{sel(match)}[{RI}]))"
+    return f"({group} (rate({metric}{sel(match, bad)}[{RI}])) or {total} * 0) / {total}"
 
 
 class Board:
@@ -147,8 +148,7 @@ def overview() -> Board:
            description="Input already counts cache reads and writes; output counts reasoning.")
     b.stat("Queued tasks", "sum(task_queue_size)")
     b.stat("API 5xx ratio",
-           f'sum(rate(api_request_duration_seconds_count{{status_code=~"5.."}}[{RI}])) / '
-           f"sum(rate(api_request_duration_seconds_count[{RI}]))", "percentunit")
+           ratio("api_request_duration_seconds_count", "", 'status_code=~"5.."'), "percentunit")
     b.panel("timeseries", "Runs by agent and status",
             [q(f"sum by (agent, status) (rate(agent_execution_total{{{A}}}[{RI}]))",
                "{{agent}} {{status}}")], unit="reqps", stack=True)
