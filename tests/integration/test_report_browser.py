@@ -50,15 +50,19 @@ class DevTools:
     def __init__(self, binary: str, profile: Path) -> None:
         import websocket  # websocket-client, in the dev extra
 
-        self.process = subprocess.Popen(
-            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # Chromium's log goes to a file: an undrained pipe would stall it once full.
+        self.log = profile.parent / "chromium.log"
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                stdout=log, stderr=subprocess.STDOUT)
         port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + 60
         while not (port_file.is_file() and len(port_file.read_text().splitlines()) >= 2):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.close()
-                raise RuntimeError(f"chromium did not start: {self.process.stderr.read()[-2000:]}")
+                tail = self.log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"chromium did not start within 60 s:\n{tail}")
             time.sleep(0.1)
         port, path = port_file.read_text().splitlines()[:2]
         self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}", timeout=60,
@@ -124,15 +128,17 @@ class DevTools:
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[DevTools]:
     binary = _chromium()
-    # Chromium's profile gets its own short-lived folder (not under the test's tmp dir, whose
-    # screenshots and report should stay easy to find).
-    profile = Path(tempfile.mkdtemp(prefix="agentinsight-chromium-"))
-    tools = DevTools(binary, profile)
+    # Chromium's profile and log get their own short-lived folder (not the test's tmp dir, where
+    # a failure's screenshot should be easy to find).
+    home = Path(tempfile.mkdtemp(prefix="agentinsight-chromium-"))
+    tools = None
     try:
+        tools = DevTools(binary, home / "profile")
         yield tools
     finally:
-        tools.close()
-        shutil.rmtree(profile, ignore_errors=True)
+        if tools is not None:
+            tools.close()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
