@@ -144,6 +144,7 @@ def browser(tmp_path: Path) -> Iterator[DevTools]:
 @pytest.fixture(scope="module")
 def daily_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """report.html of the real daily report over a simulated day and a half."""
+    _chromium()  # no browser: skip (fail in CI) before spending time on the report
     root = tmp_path_factory.mktemp("browser")
     history = simulate(root / "data", days=1.5, start="2026-11-02T00:00:00Z", seed=1)
     begin = pd.Timestamp(history.truth["start"])
