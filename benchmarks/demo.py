@@ -50,6 +50,8 @@ def run_demo(workdir: Path, days: float) -> dict[str, Any]:
     daily = re.search(r"^daily report: (\S+)$", done.stdout, re.M)
     caught = re.search(r"labelled incidents caught: (\d+ of \d+)", done.stdout)
     findings = re.search(r"^(\d+) finding\(s\)", done.stdout, re.M)
+    if daily is None:
+        sys.exit(f"the demo did not print where the daily report is:\n{done.stdout}")
     return {"wall": wall, "cpu": cpu, "split": split, "daily_html": Path(daily.group(1)),
             "caught": caught.group(1) if caught else "?",
             "findings": findings.group(1) if findings else "?"}
