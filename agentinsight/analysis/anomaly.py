@@ -47,6 +47,7 @@ from agentinsight.analysis._detectors_traces import (
     latency_outlier_findings,
     runaway_run_findings,
 )
+from agentinsight.analysis._detectors_volume import detect_traffic_drop
 from agentinsight.exceptions import ConfigurationError, InvalidTimeError, SchemaError
 from agentinsight.frames import (
     empty_findings_frame,
@@ -67,6 +68,7 @@ __all__ = [
     "default_detectors",
     "detect",
     "detect_traces",
+    "detect_traffic_drop",
     "findings_html",
     "score_series",
 ]

@@ -1,0 +1,121 @@
+"""Traffic drops: a rate far below what the same time of day usually carries.
+
+A traffic drop (an upstream outage, a broken client, a gateway that stops forwarding) shows as a
+*low* rate, which detectors built for spikes and heavy tails barely notice, and low rates are
+also what every night looks like. So the expectation is seasonal and the test is a count test:
+
+* expected rate at ``t`` = the median of the rate at ``t - 1 day``, ``t - 2 days``, ... over the
+  last ``days`` days, counting only days of the same kind (weekday or weekend) and needing at
+  least two — causal, and it follows the daily and weekly cycle;
+* the window's expected count ``λ = expected × window`` and observed count ``k``;
+* the point is anomalous when ``k < fraction × λ``, ``λ >= min_expected`` and the Poisson
+  probability of seeing ``k`` or fewer events when ``λ`` were usual is below ``p_value``; a
+  finding needs ``min_points`` such points (one low point is noise, not an outage).
+
+The Poisson test keeps quiet hours quiet (a night with 5 expected runs cannot be "dropped"
+convincingly) while a fall from 150 to 15 runs in half an hour is flagged at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import poisson
+
+from agentinsight.analysis._detectors_findings import findings_frame, runs_of
+from agentinsight.exceptions import ConfigurationError
+from agentinsight.frames import empty_findings_frame, label_columns, validate_metrics_frame
+
+__all__ = ["detect_traffic_drop"]
+
+_DAY = pd.Timedelta(days=1)
+
+
+def detect_traffic_drop(rates: pd.DataFrame, *, window: Any = "30m", days: int = 14,
+                        fraction: float = 0.25, min_expected: float = 30.0,
+                        p_value: float = 1e-6, max_gap: int = 2, min_points: int = 2
+                        ) -> pd.DataFrame:
+    """Findings where a per-second rate series falls far below its usual level for the time of
+    day (see the module docstring). ``rates`` is a metrics frame such as
+    ``source.rate("agent_execution_total", by=[], window="30m")``; ``window`` must be the
+    rate's window, so that rate × window is the count the test needs.
+
+    >>> import numpy as np
+    >>> from agentinsight.frames import metrics_frame
+    >>> t = 1793577600 + np.arange(0, 4 * 86400, 300.0)    # Monday 2026-11-02 to Thursday
+    >>> v = np.full(len(t), 0.1); v[-24:] = 0.005          # the last two hours fall to 5 %
+    >>> found = detect_traffic_drop(metrics_frame(t, "runs:rate", v))
+    >>> found[["detector", "severity"]].values.tolist()
+    [['traffic_drop', 'critical']]
+    """
+    validate_metrics_frame(rates)
+    seconds = pd.Timedelta(window).total_seconds()
+    if seconds <= 0 or days < 2 or not 0 < fraction < 1:
+        raise ConfigurationError("detect_traffic_drop: window must be positive, days >= 2 and "
+                                 f"0 < fraction < 1 (got {window!r}, {days}, {fraction})")
+    if rates.empty:
+        return empty_findings_frame()
+    labels = label_columns(rates)
+    rows: list[dict[str, Any]] = []
+    keys = ["metric", *labels]
+    for key, part in rates.groupby(keys, observed=True, dropna=False, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        series = {"__name__": str(key[0])}
+        series.update({k: str(v) for k, v in zip(labels, key[1:], strict=True)
+                       if not (isinstance(v, float) and np.isnan(v))})
+        s = part.set_index("timestamp")["value"].sort_index()
+        s = s[~s.index.duplicated(keep="last")]
+        rows.extend(_series_drops(s, series, seconds, days, fraction, min_expected, p_value,
+                                  max_gap, min_points))
+    return findings_frame(rows)
+
+
+def _series_drops(s: pd.Series, series: dict[str, str], seconds: float, days: int,
+                  fraction: float, min_expected: float, p_value: float,
+                  max_gap: int, min_points: int) -> list[dict[str, Any]]:
+    if len(s) < 3:
+        return []
+    # Weekends carry other traffic than weekdays: compare each point with earlier days of its
+    # own kind only (no expectation, so no finding, until two such days have been seen).
+    weekend = s.index.day_of_week >= 5
+    earlier = []
+    for k in range(1, days + 1):
+        back = s.index - k * _DAY
+        values = s.reindex(back).to_numpy(dtype=float, copy=True)
+        values[(back.day_of_week >= 5) != weekend] = np.nan
+        earlier.append(values)
+    earlier_m = np.column_stack(earlier)
+    enough = np.isfinite(earlier_m).sum(axis=1) >= 2
+    expected = np.full(len(s), np.nan)
+    if enough.any():
+        expected[enough] = np.nanmedian(earlier_m[enough], axis=1)
+    observed = s.to_numpy(dtype=float)
+    lam = expected * seconds
+    count = np.floor(np.nan_to_num(observed, nan=np.inf) * seconds)
+    ok = np.isfinite(lam) & (lam >= min_expected) & np.isfinite(observed)
+    prob = np.ones(len(s))
+    prob[ok] = poisson.cdf(count[ok], lam[ok])
+    hot = ok & (observed < fraction * expected) & (prob < p_value)
+    rows = []
+    index = s.index
+    for first, last in runs_of(hot, max_gap):
+        if hot[first:last + 1].sum() < min_points:  # one low point is noise, not an outage
+            continue
+        seg = slice(first, last + 1)
+        peak = first + int(np.argmin(np.where(hot[seg], observed[seg] / expected[seg], np.inf)))
+        share = observed[peak] / expected[peak]
+        labels = ",".join(f"{k}={v}" for k, v in series.items() if k != "__name__")
+        where = f"{series['__name__']}{{{labels}}}" if labels else series["__name__"]
+        rows.append({
+            "detector": "traffic_drop", "series": series,
+            "start": index[first], "end": index[last],
+            "score": float(np.clip(1.0 - prob[peak], 0.0, 1.0)),
+            "severity": "critical" if share < fraction / 2 else "warning",
+            "observed": float(observed[peak]), "expected": float(expected[peak]),
+            "summary": (f"{where}: traffic fell to {share:.0%} of the usual for this time of "
+                        f"day ({observed[peak]:.4g}/s, usually {expected[peak]:.4g}/s) from "
+                        f"{index[first]:%Y-%m-%d %H:%M} to {index[last]:%H:%M}"),
+        })
+    return rows

@@ -1,0 +1,68 @@
+"""detect_traffic_drop: outages found at once, quiet hours and weekends left alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agentinsight.analysis.anomaly import detect_traffic_drop
+from agentinsight.exceptions import ConfigurationError
+from agentinsight.frames import metrics_frame
+
+MONDAY = pd.Timestamp("2026-11-02T00:00:00Z").timestamp()
+STEP = 300.0
+
+
+def _fleet(days: int, rng: np.random.Generator, weekend_share: float = 0.3) -> tuple:
+    t = MONDAY + np.arange(0, days * 86400, STEP)
+    stamps = pd.to_datetime(t, unit="s", utc=True)
+    hour = stamps.hour + stamps.minute / 60
+    daily = 0.02 + 0.08 * np.exp(-((hour - 14) ** 2) / 18)  # runs/s, busy afternoons
+    level = np.where(stamps.day_of_week >= 5, weekend_share, 1.0) * daily
+    counts = rng.poisson(level * 1800)  # 30-minute windows
+    return t, stamps, counts / 1800
+
+
+def test_an_outage_is_found_once_with_its_window():
+    t, stamps, rate = _fleet(7, np.random.default_rng(1))
+    outage = (stamps >= "2026-11-05T10:00Z") & (stamps < "2026-11-05T12:00Z")
+    rate = np.where(outage, rate * 0.08, rate)
+    found = detect_traffic_drop(metrics_frame(t, "agent_execution_total:rate", rate))
+    assert len(found) == 1
+    finding = found.iloc[0]
+    assert finding["detector"] == "traffic_drop" and finding["severity"] == "critical"
+    began = finding["start"]
+    assert pd.Timestamp("2026-11-05T09:55Z") <= began <= pd.Timestamp("2026-11-05T10:30Z")
+    assert finding["end"] >= pd.Timestamp("2026-11-05T11:30Z")
+    assert finding["observed"] < 0.25 * finding["expected"]
+    assert "traffic fell to" in finding["summary"]
+
+
+def test_weekends_and_normal_weeks_are_not_drops():
+    for seed in range(3):
+        t, _, rate = _fleet(14, np.random.default_rng(seed))
+        found = detect_traffic_drop(metrics_frame(t, "agent_execution_total:rate", rate))
+        assert found.empty, found["summary"].tolist()
+
+
+def test_low_volume_series_are_never_flagged():
+    t, _, rate = _fleet(7, np.random.default_rng(4))
+    rate = rate / 50  # a handful of runs per half hour: a fall to zero proves nothing
+    rate[-30:] = 0.0
+    assert detect_traffic_drop(metrics_frame(t, "runs:rate", rate)).empty
+
+
+def test_series_are_judged_separately_and_bad_parameters_are_refused():
+    t, stamps, rate = _fleet(5, np.random.default_rng(5))
+    dropped = np.where(stamps >= "2026-11-06T09:00Z", rate * 0.05, rate)
+    frame = pd.concat([
+        metrics_frame(t, "runs:rate", rate, {"agent": "planner"}),
+        metrics_frame(t, "runs:rate", dropped, {"agent": "coder"}),
+    ], ignore_index=True)
+    frame["agent"] = frame["agent"].astype("category")
+    found = detect_traffic_drop(frame)
+    assert [s["agent"] for s in found["series"]] == ["coder"]
+    with pytest.raises(ConfigurationError, match="fraction"):
+        detect_traffic_drop(frame, fraction=2)
+    assert detect_traffic_drop(frame.iloc[:0]).empty
