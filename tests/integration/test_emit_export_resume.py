@@ -6,19 +6,15 @@ import logging
 import os
 import time
 
-import prometheus_client
 import pytest
 
 from agentinsight import emit
-from tests.unit.test_emit_faults import _configure, _health, _step
-
-
-@pytest.fixture()
-def server():
-    srv = emit.serve(port=0)
-    yield srv
-    srv.close()
-    emit.configure(registry=prometheus_client.CollectorRegistry(), traces_exporter="none")
+from tests.unit.test_emit_faults import (
+    _configure,
+    _health,
+    _step,
+    server,  # noqa: F401 - the fixture, shared
+)
 
 
 def _jaeger_class():
@@ -38,7 +34,7 @@ def _jaeger_class():
 
 
 @pytest.mark.integration
-def test_export_resumes_when_the_endpoint_is_back(server, caplog):
+def test_export_resumes_when_the_endpoint_is_back(server, caplog):  # noqa: F811
     from agentinsight.exceptions import StackError
 
     jaeger = _jaeger_class()()
