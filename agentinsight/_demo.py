@@ -75,12 +75,12 @@ def demo(workdir: str | Path = ".", *, days: float = 7.0, seed: int = 0, fresh: 
         if servers is not None and servers.alertmanager is not None:
             from agentinsight import alerts
 
+            jaeger = servers.jaeger.query_url if servers.jaeger is not None else None
             result = alerts.push(alerts.load_findings(daily.findings_path),
                                  servers.alertmanager.url, spool_dir=out / ".alert-spool",
-                                 jaeger_url=servers.jaeger.query_url if servers.jaeger else None,
-                                 report_url=daily.html.as_uri())
+                                 jaeger_url=jaeger, report_url=daily.html.as_uri())
             _say(f"alerts pushed to {servers.alertmanager.url}: {result}")
-        caught = _caught(daily.findings, truth["incidents"])
+        caught = _caught(daily.findings, truth["incidents"], pd.Timestamp(period["start"]))
         _print_summary(daily, costs, caught, truth)
         if servers is not None and keep:
             _say("servers are running: " + ", ".join(f"{k} {v}" for k, v in
@@ -107,19 +107,29 @@ def _start_stack(data: Path, timings: dict[str, float]) -> tuple[Any, dict[str, 
     _say("backfilling Prometheus with promtool ...")
     _timed("backfill", timings, lambda: backfill_prometheus(data / "metrics.om", tsdb))
     servers = Stack(prometheus_data_dir=tsdb).start()
+    jaeger = servers.jaeger
+    assert jaeger is not None  # Stack starts Jaeger unless told not to
     _say("loading spans into Jaeger over OTLP/HTTP ...")
     _timed("load_spans", timings,
-           lambda: load_jaeger_otlp(data / "spans.jsonl", servers.jaeger.otlp_http_url))
+           lambda: load_jaeger_otlp(data / "spans.jsonl", jaeger.otlp_http_url))
     return servers, {"prometheus_url": servers.prometheus.url,
-                     "jaeger_url": servers.jaeger.query_url, "source_dir": ""}
+                     "jaeger_url": jaeger.query_url, "source_dir": ""}
 
 
-def _caught(findings: list[dict[str, Any]], incidents: list[dict[str, Any]]
-            ) -> dict[str, bool]:
-    """Incident id -> whether some finding overlaps it in time on one of its labels."""
-    caught = {}
+def _caught(findings: list[dict[str, Any]], incidents: list[dict[str, Any]],
+            report_start: pd.Timestamp) -> dict[str, str]:
+    """Incident -> "caught", "missed", or "learning" when it ended before the report period
+    (the detectors' history). A finding catches an incident when it overlaps it in time (up to
+    10 minutes after: rates lag) and names one of its labels, e.g. ``tool=web_search`` or a
+    trace finding on ``execute_tool web_search``."""
+    slack = pd.Timedelta(minutes=10)
+    result = {}
     for incident in incidents:
         lo, hi = pd.Timestamp(incident["start"]), pd.Timestamp(incident["end"])
+        name = f"{incident['kind']} ({incident['start'][:16]})"
+        if hi < report_start:
+            result[name] = "learning"
+            continue
         wanted = {str(v) for v in incident.get("labels", {}).values()}
         hit = False
         for finding in findings:
@@ -127,15 +137,16 @@ def _caught(findings: list[dict[str, Any]], incidents: list[dict[str, Any]]
                 f_lo, f_hi = pd.Timestamp(finding["start"]), pd.Timestamp(finding["end"])
             except (KeyError, ValueError):
                 continue
-            labels = {str(v) for v in (finding.get("series") or {}).values()}
-            if f_lo <= hi and f_hi >= lo and (not wanted or wanted & labels):
+            labels = [str(v) for v in (finding.get("series") or {}).values()]
+            named = not wanted or any(w == v or w in v.split() for w in wanted for v in labels)
+            if f_lo <= hi + slack and f_hi >= lo and named:
                 hit = True
                 break
-        caught[f"{incident['kind']} ({incident['start'][:16]})"] = hit
-    return caught
+        result[name] = "caught" if hit else "missed"
+    return result
 
 
-def _print_summary(daily: Any, costs: Any, caught: dict[str, bool],
+def _print_summary(daily: Any, costs: Any, caught: dict[str, str],
                    truth: dict[str, Any]) -> None:
     _say("")
     _say(f"daily report: {daily.html}")
@@ -148,10 +159,12 @@ def _print_summary(daily: Any, costs: Any, caught: dict[str, bool],
     for finding in top:
         _say(f"  [{finding.get('severity')}] {str(finding.get('start'))[:16]}  "
              f"{finding.get('summary')}")
-    hits = sum(caught.values())
-    _say(f"\nlabelled incidents caught: {hits} of {len(caught)}")
-    for name, hit in caught.items():
-        _say(f"  {'caught' if hit else 'missed'}  {name}")
+    judged = {k: v for k, v in caught.items() if v != "learning"}
+    hits = sum(v == "caught" for v in judged.values())
+    _say(f"\nlabelled incidents caught: {hits} of {len(judged)}")
+    for name, state in caught.items():
+        note = "  (in the detectors' learning period)" if state == "learning" else ""
+        _say(f"  {state:8s} {name}{note}")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
