@@ -213,7 +213,9 @@ class ServerProcess:
     def __init__(self, *, data_dir: str | os.PathLike[str] | None = None,
                  binary: str | None = None, extra_args: Sequence[str] = (),
                  start_timeout: float = 60.0, stop_timeout: float = 15.0) -> None:
-        self._data_dir_arg = Path(data_dir) if data_dir is not None else None
+        # Absolute: the server runs in its own working directory, where a relative path would
+        # silently name an empty database.
+        self._data_dir_arg = Path(data_dir).resolve() if data_dir is not None else None
         self.binary = binary
         self.extra_args = tuple(extra_args)
         self.start_timeout = start_timeout

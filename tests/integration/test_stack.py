@@ -112,7 +112,7 @@ def test_prometheus_reports_a_target_that_is_down(prometheus_factory):
 
 @integration
 def test_prometheus_serves_backfilled_history_and_keeps_a_given_data_dir(
-    prometheus_factory, tmp_path, require_program
+    prometheus_factory, tmp_path, require_program, monkeypatch
 ):
     require_program("promtool")
     start = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
@@ -124,7 +124,8 @@ def test_prometheus_serves_backfilled_history_and_keeps_a_given_data_dir(
     om.write_text("\n".join(lines) + "\n# EOF\n")
     data_dir = backfill_prometheus(om, tmp_path / "tsdb")
 
-    prom = prometheus_factory(data_dir=data_dir)
+    monkeypatch.chdir(tmp_path)  # a relative data dir means the caller's folder, not the server's
+    prom = prometheus_factory(data_dir="tsdb")
     at = (start + timedelta(minutes=29)).timestamp()
     result = prom.query("demo_tokens_total", time=at)
     assert [r["value"][1] for r in result] == ["2900"]
