@@ -118,24 +118,24 @@ def fleet_findings(frames: Mapping[str, pd.DataFrame], spans: pd.DataFrame | Non
 
 def headline(spans: pd.DataFrame, priced: pd.DataFrame | None, findings: pd.DataFrame
              ) -> pd.DataFrame:
-    """The few numbers a report opens with, as a one-column table."""
-    roots = spans[spans["parent_span_id"].eq("")] if len(spans) else spans
+    """The few numbers a report opens with, formatted for reading, as a one-column table."""
     agent_runs = spans[spans["operation"].eq("invoke_agent")] if len(spans) else spans
     llm = spans[spans["input_tokens"].notna()] if len(spans) else spans
+    error_ratio = agent_runs["status"].eq("error").mean() if len(agent_runs) else float("nan")
+    tokens = llm["input_tokens"].sum() + llm["output_tokens"].sum() if len(llm) else 0
     rows = {
-        "traces": len(roots),
-        "agent runs": len(agent_runs),
-        "agent error ratio": (agent_runs["status"].eq("error").mean()
-                              if len(agent_runs) else float("nan")),
-        "LLM calls": len(llm),
-        "tokens (input + output)": (llm["input_tokens"].sum() + llm["output_tokens"].sum()
-                                    if len(llm) else 0),
+        "traces": f"{spans['trace_id'].nunique() if len(spans) else 0:,}",
+        "agent runs": f"{len(agent_runs):,}",
+        "agent error ratio": "n/a" if pd.isna(error_ratio) else f"{error_ratio:.2%}",
+        "LLM calls": f"{len(llm):,}",
+        "tokens (input + output)": f"{int(tokens):,}",
     }
     if priced is not None and "cost_usd" in priced.columns and len(priced):
-        rows["cost (USD, priced calls)"] = round(float(priced["cost_usd"].sum()), 2)
-        rows["unpriced LLM calls"] = int((~priced["priced"] & priced["input_tokens"].notna())
-                                         .sum()) if "priced" in priced.columns else 0
-    rows["anomaly findings"] = len(findings)
-    rows["critical findings"] = int(findings["severity"].eq("critical").sum()) if len(
-        findings) else 0
+        unpriced = (~priced["priced"] & priced["input_tokens"].notna()).sum() if (
+            "priced" in priced.columns) else 0
+        rows["cost (USD, priced calls)"] = f"${float(priced['cost_usd'].sum()):,.2f}"
+        rows["unpriced LLM calls"] = f"{int(unpriced):,}"
+    rows["anomaly findings"] = f"{len(findings):,}"
+    critical = int(findings["severity"].eq("critical").sum()) if len(findings) else 0
+    rows["critical findings"] = f"{critical:,}"
     return pd.DataFrame({"value": pd.Series(rows, dtype="object")})

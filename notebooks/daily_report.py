@@ -74,11 +74,23 @@ display(HTML(findings_html(findings.head(25))))
 # %%
 plots.findings_timeline(findings)
 
+# %% [markdown]
+# Hourly error ratio and p95 latency per agent and per tool, with the period's findings marked.
+
 # %%
-for name in ("agent_errors", "agent_latency_p95", "tool_latency_p95"):
-    frame = frames[name]
-    frame = frame[frame["timestamp"] >= start]
-    display(plots.timeseries(frame, findings, title=name.replace("_", " ")))
+hourly = {"step": "1h", "window": "1h", "start": start, "end": end}
+charts = {
+    "agent error ratio (hourly)": fleet.error_ratio("agent_execution_total", by=["agent"],
+                                                    **hourly),
+    "agent p95 latency, s (hourly)": fleet.latency_quantiles(
+        "agent_execution_duration_seconds", q=0.95, by=["agent"], **hourly),
+    "tool p95 latency, s (hourly)": fleet.latency_quantiles(
+        "tool_execution_duration_seconds", q=0.95, by=["tool"], **hourly),
+}
+for title, frame in charts.items():
+    if agents and "agent" in frame.columns:
+        frame = frame[frame["agent"].isin(agents)]
+    display(plots.timeseries(frame, findings, title=title))
 
 # %% [markdown]
 # ## Performance
