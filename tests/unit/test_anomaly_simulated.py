@@ -18,7 +18,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from agentinsight.analysis.anomaly import detect, detect_traces, detect_traffic_drop
+from agentinsight.analysis.anomaly import (
+    ExtremeValueDetector,
+    detect,
+    detect_traces,
+    detect_traffic_drop,
+)
 from agentinsight.simulate import simulate
 from agentinsight.sources.files import FileSource
 
@@ -38,7 +43,11 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, dict]:
         if col not in ("timestamp", "value"):
             metrics[col] = metrics[col].astype("category")
     fleet_runs = src.rate("agent_execution_total", by=[], window="30m")
+    tool_p95 = src.latency_quantiles("tool_execution_duration_seconds", q=0.95, by=["tool"],
+                                     step="30m", window="30m")
     found = pd.concat([detect(metrics, detectors=["extreme"], threshold=0.7),
+                       detect(tool_p95, detectors={"extreme": ExtremeValueDetector(warmup=48)},
+                              threshold=0.9),
                        detect_traffic_drop(fleet_runs, window="30m"),
                        detect_traces(src.spans())], ignore_index=True)
     return found, result.truth
