@@ -47,7 +47,9 @@ GENAI_DURATION_BUCKETS = (
     0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 )
 #: Agent runs and tasks take seconds to minutes.
-AGENT_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+AGENT_DURATION_BUCKETS = (
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+)
 TOOL_DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 LLM_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
 API_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -128,7 +130,8 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
     MetricSpec(
         "gen_ai_client_token_usage", "histogram",
-        ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"),
+        ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model",
+         "gen_ai_token_type"),
         "OpenTelemetry GenAI gen_ai.client.token.usage: tokens per operation "
         "(gen_ai_token_type input or output).",
         GENAI_TOKEN_BUCKETS,

@@ -207,10 +207,11 @@ class SpanColumns:
         end = np.array(self.end, dtype="int64")
         # Text columns stay Python objects, like empty_spans_frame()'s: building Arrow strings
         # would cost more than the whole parse of the attributes.
-        text = {"trace_id": self.ids[0], "span_id": self.ids[1], "parent_span_id": self.ids[2],
-                "service": self.service, "name": self.name, "kind": self.kind,
-                "status": self.status, "status_message": self.status_message,
-                **self.strings, "attributes": self.attributes}
+        text: dict[str, list[Any]] = {
+            "trace_id": self.ids[0], "span_id": self.ids[1], "parent_span_id": self.ids[2],
+            "service": self.service, "name": self.name, "kind": self.kind,
+            "status": self.status, "status_message": self.status_message,
+            **self.strings, "attributes": self.attributes}
         data: dict[str, Any] = {col: _objects(values) for col, values in text.items()}
         data["start"] = _utc(start)
         data["end"] = _utc(end)
