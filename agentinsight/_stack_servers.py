@@ -59,6 +59,21 @@ class _JSONAPI:
         return json_or_error(self.name, full, status, body)
 
 
+class _OnePortAPI(_JSONAPI):
+    """A server whose HTTP API is all it listens on: one free port, chosen at each start."""
+
+    host: str
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:40123``."""
+        return f"http://{self.host}:{self.port}"
+
+    def _allocate_ports(self) -> None:
+        self.port = free_port(self.host)
+
+
 def _scrape_jobs(targets: Iterable[str]) -> list[dict[str, Any]]:
     """Turn 'host:port' or 'http://host:port/path' targets into scrape jobs (one per path)."""
     groups: dict[tuple[str, str], list[str]] = {}
@@ -83,7 +98,7 @@ def _scrape_jobs(targets: Iterable[str]) -> list[dict[str, Any]]:
     return jobs
 
 
-class Prometheus(_JSONAPI, ServerProcess):
+class Prometheus(_OnePortAPI, ServerProcess):
     """A real Prometheus server on a free loopback port.
 
     ``scrape_targets`` are ``host:port`` strings (or URLs with a path), scraped every
@@ -124,14 +139,9 @@ class Prometheus(_JSONAPI, ServerProcess):
         self.config_text = config_text
         self.features = tuple(features)
         self.retention = retention
-        self.port = 0
         if config_text is None:
             self._config()  # bad arguments fail here, not in the server's log
 
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:40123`` (the HTTP API is under ``/api/v1``)."""
-        return f"http://{self.host}:{self.port}"
 
     def _config(self) -> str:
         interval = _seconds(self.scrape_interval, "scrape_interval")
@@ -159,9 +169,6 @@ class Prometheus(_JSONAPI, ServerProcess):
                 "static_configs": [{"targets": [am.netloc]}],
             }]}
         return json.dumps(config, indent=2)
-
-    def _allocate_ports(self) -> None:
-        self.port = free_port(self.host)
 
     def _command(self, binary: str) -> list[str]:
         assert self.work_dir is not None
@@ -265,7 +272,7 @@ class Prometheus(_JSONAPI, ServerProcess):
         )
 
 
-class Alertmanager(_JSONAPI, ServerProcess):
+class Alertmanager(_OnePortAPI, ServerProcess):
     """A real Alertmanager on a free loopback port, with gossip (clustering) turned off.
 
     The default configuration routes every alert to a receiver named ``null`` that sends nothing,
@@ -294,15 +301,7 @@ class Alertmanager(_JSONAPI, ServerProcess):
     ) -> None:
         super().__init__(data_dir=data_dir, **kwargs)
         self.config_text = config_text
-        self.port = 0
 
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:40124`` (the API is under ``/api/v2``)."""
-        return f"http://{self.host}:{self.port}"
-
-    def _allocate_ports(self) -> None:
-        self.port = free_port(self.host)
 
     def _config(self) -> str:
         if self.config_text is not None:
@@ -342,7 +341,7 @@ class Alertmanager(_JSONAPI, ServerProcess):
             )
 
 
-class VictoriaMetrics(_JSONAPI, ServerProcess):
+class VictoriaMetrics(_OnePortAPI, ServerProcess):
     """A real single-node VictoriaMetrics on a free loopback port (Prometheus-compatible API).
 
     Query-result caching is off and ``-search.latencyOffset`` is 0 s, so data written a moment
@@ -361,15 +360,6 @@ class VictoriaMetrics(_JSONAPI, ServerProcess):
     ) -> None:
         super().__init__(data_dir=data_dir, **kwargs)
         self.retention = retention
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:40125`` (Prometheus API under ``/api/v1``)."""
-        return f"http://{self.host}:{self.port}"
-
-    def _allocate_ports(self) -> None:
-        self.port = free_port(self.host)
 
     def _command(self, binary: str) -> list[str]:
         return [
