@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -92,19 +92,28 @@ def encode_span(span: ReadableSpan) -> dict[str, Any]:
     return out
 
 
-def encode_traces_data(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
-    """Group spans by resource and instrumentation scope into one ``TracesData`` object."""
-    by_resource: dict[int, tuple[Any, dict[Any, list]]] = {}
+def _grouped(spans: Sequence[ReadableSpan], encode: Callable[[ReadableSpan], Any]
+             ) -> list[tuple[Any, dict[tuple[str, str | None], list[Any]]]]:
+    """``(resource, {(scope name, version): [encoded span, ...]})`` in first-seen order."""
+    by_resource: dict[int, tuple[Any, dict[tuple[str, str | None], list[Any]]]] = {}
     for span in spans:
         resource = span.resource
         entry = by_resource.get(id(resource))
         if entry is None:
             entry = by_resource[id(resource)] = (resource, {})
-        scoped = span.instrumentation_scope
-        key = (scoped.name, scoped.version) if scoped is not None else ("", None)
-        entry[1].setdefault(key, []).append(encode_span(span))
+        scope = span.instrumentation_scope
+        key = (scope.name, scope.version) if scope is not None else ("", None)
+        bucket = entry[1].get(key)
+        if bucket is None:
+            bucket = entry[1][key] = []
+        bucket.append(encode(span))
+    return list(by_resource.values())
+
+
+def encode_traces_data(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
+    """Group spans by resource and instrumentation scope into one ``TracesData`` object."""
     resource_spans = []
-    for resource, scopes in by_resource.values():
+    for resource, scopes in _grouped(spans, encode_span):
         scope_spans = []
         for (name, version), encoded in scopes.items():
             scope: dict[str, Any] = {"name": name}
@@ -183,20 +192,8 @@ def _span_text(span: ReadableSpan) -> str:
 def traces_data_line(spans: Sequence[ReadableSpan]) -> str:
     """One ``TracesData`` JSON object (no newline) for ``spans``; same content as
     ``json.dumps(encode_traces_data(spans))``, built without intermediate dicts."""
-    by_resource: dict[int, tuple[Any, dict[Any, list[str]]]] = {}
-    for span in spans:
-        resource = span.resource
-        entry = by_resource.get(id(resource))
-        if entry is None:
-            entry = by_resource[id(resource)] = (resource, {})
-        scope = span.instrumentation_scope
-        key = (scope.name, scope.version) if scope is not None else ("", None)
-        bucket = entry[1].get(key)
-        if bucket is None:
-            bucket = entry[1][key] = []
-        bucket.append(_span_text(span))
     resource_parts = []
-    for resource, scopes in by_resource.values():
+    for resource, scopes in _grouped(spans, _span_text):
         scope_parts = []
         for (name, version), texts in scopes.items():
             head = '{"name":' + _str(name) + (',"version":' + _str(version) if version else "")
