@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from agentinsight.exceptions import ConfigurationError
+from agentinsight.reports import _locked
 
 __all__ = ["Schedule", "configure_parser", "due", "load_schedules", "run", "run_once"]
 
@@ -144,8 +145,7 @@ class _Scheduler:
 
     def _save_state(self, name: str, entry: dict[str, Any]) -> None:
         # Re-read under the state lock so schedulers in parallel processes don't lose updates.
-        with open(self.home / "state.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with _locked(self.home / "state.lock"):
             state = self.state()
             state[name] = entry
             tmp = self.home / f"state.json.{os.getpid()}"
