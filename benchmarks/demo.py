@@ -70,8 +70,8 @@ def daily_report_steps(data: Path, params: dict[str, Any]) -> dict[str, dict[str
 
     from agentinsight import plots
     from agentinsight.analysis import cost, performance
-    from agentinsight.notebook import fleet_findings, headline, standard_frames, time_window
     from agentinsight.reports import enable_offline_plotly
+    from agentinsight.reports.notebook import fleet_findings, headline, standard_frames, time_window
     from agentinsight.sources._connect import connect
 
     enable_offline_plotly()
@@ -118,7 +118,7 @@ def daily_report_steps(data: Path, params: dict[str, Any]) -> dict[str, dict[str
 
 
 def export_time(notebook: Path) -> float:
-    from agentinsight.reports import _export_html
+    from agentinsight.reports._runner import _export_html
 
     target = Path(tempfile.mkdtemp(prefix="agentinsight-export-")) / "report.html"
     began = time.perf_counter()

@@ -18,9 +18,9 @@ import time
 import pandas as pd
 from otlp_parse import make_file
 
-from agentinsight.load import load_jaeger_otlp
 from agentinsight.sources import JaegerSource, _http, jaeger
 from agentinsight.stack import Jaeger
+from agentinsight.stack.load import load_jaeger_otlp
 
 TIMERS = {"server": 0.0, "parse": 0.0}
 

@@ -25,10 +25,10 @@ import numpy as np
 import requests
 from prometheus_api_client import MetricRangeDataFrame
 
-from agentinsight.load import backfill_prometheus
 from agentinsight.sources import PrometheusSource
 from agentinsight.sources._promjson import result_frame
 from agentinsight.stack import Prometheus
+from agentinsight.stack.load import backfill_prometheus
 
 SERIES, POINTS, STEP = 500, 2_000, 15
 T0 = 1_793_577_600

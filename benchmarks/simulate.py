@@ -34,8 +34,8 @@ def main() -> None:
     from prometheus_client.openmetrics.exposition import generate_latest
 
     from agentinsight import emit
-    from agentinsight._sim_om import Recorder
     from agentinsight.simulate import simulate
+    from agentinsight.simulate._om import Recorder
 
     out = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="agentinsight-sim-"))
     cpu0 = time.process_time()

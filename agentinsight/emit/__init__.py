@@ -11,9 +11,9 @@
     server = emit.serve(port=9464)                                # /metrics and /health
 
 Every metric comes from :mod:`agentinsight.catalog`; spans follow the OpenTelemetry GenAI
-conventions (attribute names in ``_attributes``). Without ``configure()`` every call works and
-records metrics in prometheus_client's default registry; spans go to OpenTelemetry's global
-tracer (nowhere unless the application installed one). Telemetry never raises into agent code
+conventions (attribute names in :mod:`agentinsight.semconv`). Without ``configure()`` every call
+works and records metrics in prometheus_client's default registry; spans go to OpenTelemetry's
+global tracer (nowhere unless the application installed one). Telemetry never raises into agent code
 (outside pytest): a failure is logged once and the call becomes a no-op.
 
 ``use_clock`` is the simulation/test seam: with a clock installed, span times, observed durations

@@ -15,7 +15,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from agentinsight.emit import _attributes as A
+from agentinsight import semconv as A
 from agentinsight.emit import _clock, _errors, _events, _runtime
 from agentinsight.emit._context import current_agent
 from agentinsight.emit._usage import TokenUsage, normalise_model
@@ -190,7 +190,7 @@ class AgentRun(_Block):
         return A.agent_span_name(self.name)
 
     def _span_attributes(self) -> dict[str, Any]:
-        attrs: dict[str, Any] = {A.GEN_AI_OPERATION_NAME: A.OP_INVOKE_AGENT,
+        attrs: dict[str, Any] = {A.GEN_AI_OPERATION_NAME: A.Operation.INVOKE_AGENT.value,
                                  A.GEN_AI_AGENT_NAME: self.name}
         if self.task_type is not None:
             attrs[A.TASK_TYPE] = self.task_type
@@ -243,7 +243,8 @@ class ToolCall(_Block):
         return A.tool_span_name(self.name)
 
     def _span_attributes(self) -> dict[str, Any]:
-        return {A.GEN_AI_OPERATION_NAME: A.OP_EXECUTE_TOOL, A.GEN_AI_TOOL_NAME: self.name}
+        return {A.GEN_AI_OPERATION_NAME: A.Operation.EXECUTE_TOOL.value,
+                A.GEN_AI_TOOL_NAME: self.name}
 
     def _enter_extra(self, rt: _runtime.Runtime) -> None:
         if self.agent is None:
@@ -418,7 +419,7 @@ class Task(_Block):
         self.task_type = task_type
 
     def _span_name(self) -> str:
-        return f"{A.OP_TASK} {self.task_type}"
+        return f"{A.Operation.TASK.value} {self.task_type}"
 
     def _span_attributes(self) -> dict[str, Any]:
         return {A.TASK_TYPE: self.task_type}
@@ -447,7 +448,7 @@ class MemoryOperation(_Block):
         self.operation = operation
 
     def _span_name(self) -> str:
-        return f"{A.OP_MEMORY} {self.operation}"
+        return f"{A.Operation.MEMORY.value} {self.operation}"
 
     def _span_attributes(self) -> dict[str, Any]:
         return {A.MEMORY_OPERATION: self.operation}

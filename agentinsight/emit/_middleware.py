@@ -18,7 +18,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from agentinsight.emit import _attributes as A
+from agentinsight import semconv as A
 from agentinsight.emit import _clock, _errors, _runtime
 from agentinsight.emit._blocks import error_type
 

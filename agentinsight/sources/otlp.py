@@ -10,7 +10,7 @@ enums (``kind``, ``status.code``) as numbers or as their proto names (``"SPAN_KI
 
 Columns follow :mod:`agentinsight.frames`; the GenAI attributes promoted to columns are mapped
 in :data:`GENAI_ATTRIBUTES` and :data:`TOKEN_ATTRIBUTES`, by the names ``emit`` writes (its
-``_attributes`` module is the one place those names are spelled).
+:mod:`agentinsight.semconv` is the one place those names are spelled).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agentinsight.emit import _attributes as attr
+from agentinsight import semconv as attr
 from agentinsight.exceptions import ConfigurationError, ParseError
 from agentinsight.frames import SPANS_COLUMNS, empty_spans_frame
 

@@ -18,9 +18,9 @@ from agentinsight.exceptions import (
     SourceConnectionError,
     StackError,
 )
-from agentinsight.load import backfill_prometheus, import_victoriametrics, load_jaeger_otlp
 from agentinsight.simulate import simulate
 from agentinsight.stack import free_port
+from agentinsight.stack.load import backfill_prometheus, import_victoriametrics, load_jaeger_otlp
 
 pytestmark = pytest.mark.integration
 

@@ -94,8 +94,8 @@ def _params() -> list[Any]:
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheus, Any]]:
-    from agentinsight.load import backfill_prometheus
     from agentinsight.simulate import simulate
+    from agentinsight.stack.load import backfill_prometheus
 
     folder = tmp_path_factory.mktemp("history")
     # 1.2 days: the token burn rule compares with the same hour a day earlier.

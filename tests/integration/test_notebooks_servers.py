@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 
 from agentinsight.exceptions import ReportError
-from agentinsight.load import backfill_prometheus, load_jaeger_otlp
 from agentinsight.reports import ReportRun, list_reports, notebooks_dir, run_report
 from agentinsight.simulate import SimulationResult, simulate
 from agentinsight.stack import Jaeger, ProgramNotFoundError, Prometheus, find_program
+from agentinsight.stack.load import backfill_prometheus, load_jaeger_otlp
 from tests.conftest import program_missing
 
 pytestmark = pytest.mark.integration

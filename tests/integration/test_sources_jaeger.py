@@ -11,8 +11,8 @@ import pytest
 
 from agentinsight.exceptions import ServerError, SourceConnectionError
 from agentinsight.frames import validate_spans_frame
-from agentinsight.load import load_jaeger_otlp
 from agentinsight.sources import FileSource, JaegerSource
+from agentinsight.stack.load import load_jaeger_otlp
 from tests.integration.test_sources_prometheus import HISTORY, simulated_history
 
 pytestmark = pytest.mark.integration

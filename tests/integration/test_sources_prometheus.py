@@ -19,11 +19,11 @@ from agentinsight.exceptions import (
     SourceTimeoutError,
 )
 from agentinsight.frames import validate_metrics_frame
-from agentinsight.load import backfill_prometheus, import_victoriametrics
 from agentinsight.simulate import simulate
 from agentinsight.sources import FileSource, PrometheusSource, ServerWarning
 from agentinsight.sources._helpers import Grid
 from agentinsight.stack import ProgramNotFoundError, Prometheus, VictoriaMetrics
+from agentinsight.stack.load import backfill_prometheus, import_victoriametrics
 from tests.conftest import program_missing
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,6 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from agentinsight.exceptions import ConfigurationError, StackError
-from agentinsight.load import backfill_prometheus
 from agentinsight.stack import (
     JAEGER_VERSION,
     Alertmanager,
@@ -31,6 +30,7 @@ from agentinsight.stack import (
     free_port,
     promtool,
 )
+from agentinsight.stack.load import backfill_prometheus
 
 integration = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -237,7 +237,7 @@ def test_amtool_accepts_the_default_alertmanager_config_and_names_a_bad_one(
 
 @integration
 def test_alertmanager_accepts_and_lists_alerts(alertmanager):
-    from agentinsight._stack_process import http_request
+    from agentinsight.stack._process import http_request
 
     alert = [{"labels": {"alertname": "DemoAlert", "agent": "planner"},
               "annotations": {"summary": "demo"}}]
@@ -255,7 +255,7 @@ def test_alertmanager_accepts_and_lists_alerts(alertmanager):
 
 @integration
 def test_victoriametrics_imports_and_queries_prometheus_text(victoriametrics):
-    from agentinsight._stack_process import http_request
+    from agentinsight.stack._process import http_request
 
     ts_ms = int(time.time() * 1000) - 60_000
     body = f'demo_cost_usd{{agent="planner"}} 1.25 {ts_ms}\n'.encode()
@@ -281,7 +281,7 @@ def _otlp_span(service: str, trace_id: str, span_id: str, name: str) -> bytes:
 
 @integration
 def test_jaeger_receives_otlp_http_and_serves_api_v3(jaeger, unique_name):
-    from agentinsight._stack_process import http_request
+    from agentinsight.stack._process import http_request
 
     trace_id = os.urandom(16).hex()
     status, body = http_request(
@@ -361,7 +361,7 @@ def test_cli_stack_up_prints_urls_and_stops_on_sigterm(require_program):
 
 @integration
 def test_a_port_taken_before_the_server_binds_it_is_replaced(monkeypatch, prometheus_factory):
-    import agentinsight._stack_servers as servers
+    import agentinsight.stack._servers as servers
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

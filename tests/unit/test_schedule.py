@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from agentinsight._schedule import load_schedules, run_once
 from agentinsight.exceptions import ConfigurationError
+from agentinsight.reports import load_schedules, run_once
 
 NOTEBOOKS = Path(__file__).parent.parent / "data" / "notebooks"
 

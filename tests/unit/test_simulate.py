@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from agentinsight import cli
-from agentinsight._sim_fleet import INCIDENT_KINDS, schedule_incidents
 from agentinsight.exceptions import ConfigurationError, InvalidTimeError
 from agentinsight.simulate import simulate
+from agentinsight.simulate._fleet import INCIDENT_KINDS, schedule_incidents
 
 # A Monday: the day's business hours hold every incident of a one-day run.
 START = "2026-11-02T00:00:00Z"

@@ -81,7 +81,7 @@ def backfill_prometheus(
     (or any Prometheus with ``--storage.tsdb.path=DIR`` and a retention longer than the history)
     afterwards. Returns ``data_dir``.
 
-    >>> from agentinsight.load import backfill_prometheus
+    >>> from agentinsight.stack.load import backfill_prometheus
     >>> from agentinsight.stack import Prometheus
     >>> backfill_prometheus("data/demo/metrics.om", "tsdb")  # doctest: +SKIP
     PosixPath('tsdb')
@@ -185,7 +185,7 @@ def import_victoriametrics(
     timestamps converted to the milliseconds that endpoint expects (comments, ``# EOF`` and
     exemplars are left out); then ``/internal/force_flush`` makes them queryable at once.
 
-    >>> from agentinsight.load import import_victoriametrics
+    >>> from agentinsight.stack.load import import_victoriametrics
     >>> import_victoriametrics("data/demo/metrics.om", "http://127.0.0.1:8428")  # doctest: +SKIP
     11612160
     """
@@ -214,7 +214,7 @@ def load_jaeger_otlp(
     anything of its batch is sent; a refusal (or spans the server reports rejected) raises
     ``ServerError``/``QueryError`` naming the file, the lines and the server's reply.
 
-    >>> from agentinsight.load import load_jaeger_otlp
+    >>> from agentinsight.stack.load import load_jaeger_otlp
     >>> load_jaeger_otlp("data/demo/spans.jsonl", "http://127.0.0.1:4318")  # doctest: +SKIP
     264512
     """

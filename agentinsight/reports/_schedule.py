@@ -29,7 +29,6 @@ Rules:
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import fcntl
 import json
@@ -44,9 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from agentinsight.exceptions import ConfigurationError
-from agentinsight.reports import _locked
+from agentinsight.reports._runner import _locked
 
-__all__ = ["Schedule", "configure_parser", "due", "load_schedules", "run", "run_once"]
+__all__ = ["Schedule", "due", "load_schedules", "run_once", "serve"]
 
 
 @dataclass(frozen=True)
@@ -223,32 +222,23 @@ def run_once(path: str | os.PathLike[str], *, now: dt.datetime | None = None,
     return _Scheduler(schedules, out, runner).run_due(now or dt.datetime.now(dt.UTC))
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", default="schedules.yaml", help="schedules file")
-    parser.add_argument("--once", action="store_true",
-                        help="run what is due now and exit (for cron, timers, CronJobs)")
-    parser.add_argument("--now", default=None,
-                        help="pretend the current UTC time is this ISO time (for testing)")
-
-
-def run(args: argparse.Namespace) -> int:
-    schedules, out = load_schedules(args.config)
-    fixed_now = None
-    if args.now:
-        fixed_now = dt.datetime.fromisoformat(args.now.replace("Z", "+00:00"))
-        if fixed_now.tzinfo is None:
-            fixed_now = fixed_now.replace(tzinfo=dt.UTC)
+def serve(path: str | os.PathLike[str], *, once: bool = False,
+          now: dt.datetime | None = None) -> int:
+    """Run the schedules in ``path``: what is due now, then (unless ``once``) each next slot until
+    SIGTERM or SIGINT. ``now`` pretends the current time is fixed (for testing). Returns the exit
+    code: 1 when a ``once`` run had a failure, 143 after a signal, else 0."""
+    schedules, out = load_schedules(path)
     scheduler = _Scheduler(schedules, out)
     signal.signal(signal.SIGTERM, scheduler.stop)
     signal.signal(signal.SIGINT, scheduler.stop)
-    scheduler.log("start", mode="once" if args.once else "loop", schedules=len(schedules))
+    scheduler.log("start", mode="once" if once else "loop", schedules=len(schedules))
     while True:
-        now = fixed_now or dt.datetime.now(dt.UTC)
-        outcomes = scheduler.run_due(now)
-        if args.once or scheduler.stopping:
+        current = now or dt.datetime.now(dt.UTC)
+        outcomes = scheduler.run_due(current)
+        if once or scheduler.stopping:
             failed = any(o["status"] == "failed" for o in outcomes)
             return 1 if failed else (143 if scheduler.stopping else 0)
-        wake = min(s.next_slot(now) for s in schedules) if schedules else now
+        wake = min(s.next_slot(current) for s in schedules) if schedules else current
         while not scheduler.stopping and dt.datetime.now(dt.UTC) < wake:
             time.sleep(min(5.0, max(0.1, (wake - dt.datetime.now(dt.UTC)).total_seconds())))
         if scheduler.stopping:

@@ -3,7 +3,7 @@
 Notebooks stay thin: they take their source as parameters, call ``connect`` and these steps, and
 display what comes back. Everything here works on any source the ``sources`` helpers speak.
 
->>> from agentinsight.notebook import STANDARD_SERIES
+>>> from agentinsight.reports.notebook import STANDARD_SERIES
 >>> sorted(STANDARD_SERIES)[:2]
 ['agent_errors', 'agent_latency_p95']
 """

@@ -21,7 +21,7 @@ prometheus_url = ""  # or a Prometheus-compatible server
 jaeger_url = ""  # Jaeger query URL, used with prometheus_url
 start = "now-1d"
 end = "now"
-agents = []  # agent filter (empty: every agent)
+agents: list[str] = []  # agent filter (empty: every agent)
 metric = "agent_execution_duration_seconds"  # a histogram from the catalogue to look at
 findings_path = "findings.json"  # output: explore finds nothing; written empty for alerts
 

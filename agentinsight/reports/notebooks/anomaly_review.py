@@ -22,7 +22,7 @@ jaeger_url = ""  # Jaeger query URL, used with prometheus_url
 start = "now-1d"
 end = "now"
 history = "2d"  # how much earlier data the detectors learn from
-agents = []  # agent filter (empty: every agent)
+agents: list[str] = []  # agent filter (empty: every agent)
 severity = "info"  # lowest severity shown: info, warning or critical
 step = "5m"
 findings_path = "findings.json"  # output: the anomaly findings (alerts read this file)
@@ -33,8 +33,8 @@ from IPython.display import HTML, display
 from agentinsight import plots
 from agentinsight.alerts import write_findings
 from agentinsight.analysis.anomaly import findings_html
-from agentinsight.notebook import fleet_findings, standard_frames, time_window
 from agentinsight.reports import enable_offline_plotly
+from agentinsight.reports.notebook import fleet_findings, standard_frames, time_window
 from agentinsight.sources._connect import connect
 
 enable_offline_plotly()

@@ -23,7 +23,7 @@ jaeger_url = ""  # Jaeger query URL, used with prometheus_url
 start = "now-1d"  # absolute (ISO) or relative (now-1d)
 end = "now"
 history = "2d"  # how much earlier data the anomaly detectors learn from
-agents = []  # agent filter (empty: every agent)
+agents: list[str] = []  # agent filter (empty: every agent)
 budget_usd = 0.0  # monthly budget in USD (0: no budget section)
 step = "5m"
 findings_path = "findings.json"  # output: the anomaly findings (alerts read this file)
@@ -36,8 +36,8 @@ from agentinsight import plots
 from agentinsight.alerts import write_findings
 from agentinsight.analysis import cost, performance
 from agentinsight.analysis.anomaly import findings_html
-from agentinsight.notebook import fleet_findings, headline, standard_frames, time_window
 from agentinsight.reports import enable_offline_plotly
+from agentinsight.reports.notebook import fleet_findings, headline, standard_frames, time_window
 from agentinsight.sources._connect import connect
 
 enable_offline_plotly()

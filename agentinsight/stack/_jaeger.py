@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentinsight._stack_process import ServerProcess, _port_open, free_port
-from agentinsight._stack_servers import _JSONAPI
 from agentinsight.exceptions import ConfigurationError
+from agentinsight.stack._process import ServerProcess, _port_open, free_port
+from agentinsight.stack._servers import _JSONAPI
 
 __all__ = ["Jaeger"]
 

@@ -8,12 +8,12 @@ writes, into ``out_dir``:
     OpenMetrics text with timestamps: the emit registry as Prometheus would have scraped it every
     ``scrape_interval`` seconds over the whole span (one MetricFamily block per metric, all its
     timestamped samples inside, ending ``# EOF``). Counter values are exactly what the registry
-    held at each scrape. Load it with :func:`agentinsight.load.backfill_prometheus` or
-    :func:`agentinsight.load.import_victoriametrics`, or read it with ``FileSource``.
+    held at each scrape. Load it with :func:`agentinsight.stack.load.backfill_prometheus` or
+    :func:`agentinsight.stack.load.import_victoriametrics`, or read it with ``FileSource``.
 ``spans.jsonl``
     OTLP JSON, one ``TracesData`` per line (1,000 spans each, in the order they ended), encoded
     by emit's file-exporter code. Load it into Jaeger with
-    :func:`agentinsight.load.load_jaeger_otlp`.
+    :func:`agentinsight.stack.load.load_jaeger_otlp`.
 ``truth.json``
     The ground truth: the fleet (agents, models), every injected incident (``kind``, the series
     ``labels`` it affects — ``{}`` means every series of its ``metrics`` — ``start``, ``end`` = the
@@ -43,12 +43,10 @@ same process emits real telemetry afterwards.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import random
-import sys
 import time
 import uuid
 from collections import defaultdict
@@ -59,7 +57,7 @@ from typing import Any
 
 from agentinsight.exceptions import ConfigurationError, InvalidTimeError
 
-__all__ = ["SimulationResult", "configure_parser", "run", "simulate"]
+__all__ = ["SimulationResult", "simulate"]
 
 _FILES = ("metrics.om", "spans.jsonl", "truth.json")
 
@@ -117,7 +115,7 @@ def _parse_start(start: Any) -> float:
 
 
 def _validate(days: float, agents: int, scrape_interval: float, seed: int) -> None:
-    from agentinsight._sim_fleet import AGENTS
+    from agentinsight.simulate._fleet import AGENTS
 
     if isinstance(days, bool) or not isinstance(days, int | float) or not days > 0 \
             or not math.isfinite(days):
@@ -169,9 +167,9 @@ def simulate(
     from prometheus_client import CollectorRegistry
 
     from agentinsight import emit
-    from agentinsight._sim_fleet import AGENTS, MODELS
-    from agentinsight._sim_run import FleetRun
-    from agentinsight._sim_spans import SpanFile
+    from agentinsight.simulate._fleet import AGENTS, MODELS
+    from agentinsight.simulate._run import FleetRun
+    from agentinsight.simulate._spans import SpanFile
     from agentinsight.sources._samples_cache import write_cache
 
     _validate(days, agents, scrape_interval, seed)
@@ -315,37 +313,3 @@ def _truth(sim: Any, *, seed: int, start_s: float, end_s: float, interval: float
             "series": series,
         },
     }
-
-
-# -- command line ---------------------------------------------------------------------------------
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``agentinsight simulate``."""
-    parser.add_argument("--out", required=True, metavar="DIR",
-                        help="directory for metrics.om, spans.jsonl and truth.json")
-    parser.add_argument("--days", type=float, default=7.0, help="virtual days (default 7)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--start", default=None, metavar="ISO",
-                        help="start time, e.g. 2026-11-20T00:00:00Z (default: now minus days)")
-    parser.add_argument("--scrape-interval", type=float, default=60.0, metavar="S",
-                        help="seconds between scrapes (default 60)")
-    parser.add_argument("--agents", type=int, default=6, help="number of agents (default 6)")
-    parser.add_argument("--no-incidents", action="store_true", help="inject no incidents")
-    parser.add_argument("--service", default="agent-fleet", help="service.name of the spans")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``agentinsight simulate``; prints where the files went and the incidents."""
-    result = simulate(args.out, days=args.days, start=args.start, agents=args.agents,
-                      seed=args.seed, scrape_interval=args.scrape_interval,
-                      incidents=not args.no_incidents, service=args.service)
-    truth = result.truth
-    out = sys.stdout
-    print(f"simulated {truth['start']} .. {truth['end']} in {result.seconds:.1f} s", file=out)
-    for path in (result.metrics_path, result.spans_path, result.truth_path):
-        print(f"  {path}  ({path.stat().st_size / 1e6:.1f} MB)", file=out)
-    runs = sum(sum(v.values()) for v in truth["totals"]["runs"].values())
-    print(f"  {runs} agent runs, {truth['totals']['spans']} spans", file=out)
-    for inc in truth["incidents"]:
-        print(f"  {inc['start']} .. {inc['end']}  {inc['kind']:<14} {inc['description']}",
-              file=out)
-    return 0

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from agentinsight import emit
-from agentinsight._sim_fleet import (
+from agentinsight.simulate._fleet import (
     MODELS,
     TOOLS,
     WORKFLOWS,
@@ -27,8 +27,8 @@ from agentinsight._sim_fleet import (
     arrival_times,
     schedule_incidents,
 )
-from agentinsight._sim_om import Recorder
-from agentinsight._sim_sched import Scheduler, sleep, sleep_ns
+from agentinsight.simulate._om import Recorder
+from agentinsight.simulate._sched import Scheduler, sleep, sleep_ns
 
 __all__ = ["FleetRun"]
 

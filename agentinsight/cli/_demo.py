@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["configure_parser", "demo", "run"]
+__all__ = ["demo"]
 
 
 def _say(text: str) -> None:
@@ -100,8 +100,8 @@ def demo(workdir: str | Path = ".", *, days: float = 7.0, seed: int = 0, fresh: 
 def _start_stack(data: Path, timings: dict[str, float]) -> tuple[Any, dict[str, Any]]:
     import tempfile
 
-    from agentinsight.load import backfill_prometheus, load_jaeger_otlp
     from agentinsight.stack import Stack
+    from agentinsight.stack.load import backfill_prometheus, load_jaeger_otlp
 
     tsdb = Path(tempfile.mkdtemp(prefix="agentinsight-tsdb-"))
     _say("backfilling Prometheus with promtool ...")
@@ -165,8 +165,6 @@ def _print_summary(daily: Any, costs: Any, caught: dict[str, str],
     for name, state in caught.items():
         note = "  (in the detectors' learning period)" if state == "learning" else ""
         _say(f"  {state:8s} {name}{note}")
-
-
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", default=".", help="where data/demo and reports/ go")
     parser.add_argument("--days", type=float, default=7.0, help="days of history to simulate")

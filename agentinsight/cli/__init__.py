@@ -1,9 +1,9 @@
-"""The ``agentinsight`` command.
+"""The agentinsight command line: demo, simulate, stack, report, schedule and alerts.
 
-Each sub-command lives in the module that does the work; that module exposes
-``configure_parser(parser)`` and ``run(args) -> int``. Only the chosen command's module is
-imported, so ``agentinsight --help`` stays fast and an optional dependency is needed only by the
-command that uses it.
+All argparse code lives in this package: each sub-command is a private module here with
+``configure_parser(parser)`` and ``run(args) -> int`` that call the library's public functions.
+Only the chosen command's module is imported, so ``agentinsight --help`` stays fast and an optional
+dependency is needed only by the command that uses it.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ __all__ = ["COMMANDS", "main"]
 
 #: command name -> (module that implements it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("agentinsight._demo", "simulate a week of an agent fleet and write the reports"),
-    "simulate": ("agentinsight.simulate", "write simulated fleet history (metrics, spans, truth)"),
-    "stack": ("agentinsight.stack", "start local Prometheus, Alertmanager, Jaeger"),
-    "report": ("agentinsight.reports", "run a report notebook into HTML"),
-    "schedule": ("agentinsight._schedule", "run reports when their schedule says they are due"),
-    "alerts": ("agentinsight.alerts", "push findings to Alertmanager, write rule files"),
+    "demo": ("agentinsight.cli._demo", "simulate a week of an agent fleet and write the reports"),
+    "simulate": ("agentinsight.cli._simulate",
+                 "write simulated fleet history (metrics, spans, truth)"),
+    "stack": ("agentinsight.cli._stack", "start local Prometheus, Alertmanager, Jaeger"),
+    "report": ("agentinsight.cli._report", "run a report notebook into HTML"),
+    "schedule": ("agentinsight.cli._schedule", "run reports when their schedule says they are due"),
+    "alerts": ("agentinsight.cli._alerts", "push findings to Alertmanager, write rule files"),
 }
 
 

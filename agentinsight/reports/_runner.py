@@ -25,14 +25,12 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import fcntl
 import html
 import json
 import os
 import shutil
-import signal
 import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
@@ -45,13 +43,11 @@ from agentinsight.exceptions import ReportError
 
 __all__ = [
     "ReportRun",
-    "configure_parser",
     "declared_parameters",
     "enable_offline_plotly",
     "list_reports",
     "notebooks_dir",
     "parse_param",
-    "run",
     "run_report",
     "write_index",
 ]
@@ -62,6 +58,8 @@ TIME_PARAMETERS = ("start", "end")
 RUNNER_PARAMETERS = ("findings_path", "output_dir")
 
 _TEMPLATE_DIR = Path(__file__).parent / "templates"
+#: The notebooks the package ships (the checkout's top-level ``notebooks/`` is the same folder).
+_SHIPPED_NOTEBOOKS = Path(__file__).parent / "notebooks"
 
 
 @dataclass
@@ -123,13 +121,12 @@ def enable_offline_plotly() -> None:
 
 
 def notebooks_dir(path: str | os.PathLike[str] | None = None) -> Path:
-    """The folder holding report notebooks: ``path`` > ``$AGENTINSIGHT_NOTEBOOKS`` > ``notebooks/``
-    next to the package (a source checkout or editable install) > ``./notebooks``."""
+    """The folder holding report notebooks: ``path`` > ``$AGENTINSIGHT_NOTEBOOKS`` > the notebooks
+    the package ships (in a checkout, the top-level ``notebooks/`` folder is the same files)."""
     for candidate in (path, os.environ.get("AGENTINSIGHT_NOTEBOOKS")):
         if candidate:
             return Path(candidate)
-    beside_package = Path(__file__).resolve().parent.parent / "notebooks"
-    return beside_package if beside_package.is_dir() else Path("notebooks").resolve()
+    return _SHIPPED_NOTEBOOKS
 
 
 def list_reports(path: str | os.PathLike[str] | None = None) -> list[str]:
@@ -404,36 +401,3 @@ def write_index(out: str | os.PathLike[str]) -> Path:
         handle.write(page)
     os.replace(tmp, index)
     return index
-
-
-# --- command line ----------------------------------------------------------------------------
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", required=True)
-    run_p = sub.add_parser("run", help="execute a report notebook into HTML")
-    run_p.add_argument("name", help="report name (a notebook in notebooks/)")
-    run_p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
-                       help="notebook parameter; repeatable (values read as YAML)")
-    run_p.add_argument("--out", default="reports", help="reports folder (default: reports)")
-    run_p.add_argument("--notebooks", default=None, help="folder of report notebooks")
-    run_p.add_argument("--alertmanager", default=None, help="push findings to this Alertmanager")
-    sub.add_parser("list", help="list the available reports")
-
-
-def _abandon(signum: int, _frame: Any) -> None:
-    # Turn SIGTERM into an exception so run_report removes its temporary folder on the way out.
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def run(args: argparse.Namespace) -> int:
-    signal.signal(signal.SIGTERM, _abandon)
-    if args.action == "list":
-        for name in list_reports():
-            print(name)
-        return 0
-    params = dict(parse_param(p) for p in args.param)
-    result = run_report(args.name, params, out=args.out, notebooks=args.notebooks,
-                        alertmanager_url=args.alertmanager)
-    print(f"{result.name}: {result.html}  ({len(result.findings)} finding(s))")
-    return 0

@@ -12,13 +12,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from agentinsight._stack_process import (
+from agentinsight.exceptions import ConfigurationError, StackError
+from agentinsight.stack._process import (
     ServerProcess,
     free_port,
     http_request,
     json_or_error,
 )
-from agentinsight.exceptions import ConfigurationError, StackError
 
 __all__ = ["Alertmanager", "PathLike", "Prometheus", "VictoriaMetrics"]
 PathLike = str | os.PathLike[str]

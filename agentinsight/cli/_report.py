@@ -1,0 +1,39 @@
+"""``agentinsight report``: run a report notebook into HTML, or list the reports."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from typing import Any
+
+from agentinsight.reports import list_reports, parse_param, run_report
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    run_p = sub.add_parser("run", help="execute a report notebook into HTML")
+    run_p.add_argument("name", help="report name (a notebook in notebooks/)")
+    run_p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
+                       help="notebook parameter; repeatable (values read as YAML)")
+    run_p.add_argument("--out", default="reports", help="reports folder (default: reports)")
+    run_p.add_argument("--notebooks", default=None, help="folder of report notebooks")
+    run_p.add_argument("--alertmanager", default=None, help="push findings to this Alertmanager")
+    sub.add_parser("list", help="list the available reports")
+
+
+def _abandon(signum: int, _frame: Any) -> None:
+    # Turn SIGTERM into an exception so run_report removes its temporary folder on the way out.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _abandon)
+    if args.action == "list":
+        for name in list_reports():
+            print(name)
+        return 0
+    params = dict(parse_param(p) for p in args.param)
+    result = run_report(args.name, params, out=args.out, notebooks=args.notebooks,
+                        alertmanager_url=args.alertmanager)
+    print(f"{result.name}: {result.html}  ({len(result.findings)} finding(s))")
+    return 0

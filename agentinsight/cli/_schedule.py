@@ -1,0 +1,25 @@
+"""``agentinsight schedule``: run reports when their schedule says they are due."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from agentinsight.reports import serve
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", default="schedules.yaml", help="schedules file")
+    parser.add_argument("--once", action="store_true",
+                        help="run what is due now and exit (for cron, timers, CronJobs)")
+    parser.add_argument("--now", default=None,
+                        help="pretend the current UTC time is this ISO time (for testing)")
+
+
+def run(args: argparse.Namespace) -> int:
+    fixed_now = None
+    if args.now:
+        fixed_now = dt.datetime.fromisoformat(args.now.replace("Z", "+00:00"))
+        if fixed_now.tzinfo is None:
+            fixed_now = fixed_now.replace(tzinfo=dt.UTC)
+    return serve(args.config, once=args.once, now=fixed_now)
