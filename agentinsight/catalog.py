@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agentinsight import semconv
+
 __all__ = [
     "AGENT_DURATION_BUCKETS",
     "GENAI_DURATION_BUCKETS",
@@ -132,14 +134,14 @@ METRICS: tuple[MetricSpec, ...] = (
         "gen_ai_client_token_usage", "histogram",
         ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model",
          "gen_ai_token_type"),
-        "OpenTelemetry GenAI gen_ai.client.token.usage: tokens per operation "
+        f"OpenTelemetry GenAI {semconv.GEN_AI_CLIENT_TOKEN_USAGE}: tokens per operation "
         "(gen_ai_token_type input or output).",
         GENAI_TOKEN_BUCKETS,
     ),
     MetricSpec(
         "gen_ai_client_operation_duration_seconds", "histogram",
         ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "error_type"),
-        "OpenTelemetry GenAI gen_ai.client.operation.duration.",
+        f"OpenTelemetry GenAI {semconv.GEN_AI_CLIENT_OPERATION_DURATION}.",
         GENAI_DURATION_BUCKETS,
     ),
 )

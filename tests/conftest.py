@@ -26,6 +26,9 @@ from agentinsight.stack import (
 
 IN_CI = os.environ.get("CI") == "true"
 
+# Notebook sources used as fixtures are run by the report runner, never imported as modules.
+collect_ignore_glob = ["data/*"]
+
 
 def program_missing(reason: str) -> NoReturn:
     """Skip the test (fail it in CI) because a program it needs is not installed."""

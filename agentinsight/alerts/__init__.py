@@ -81,10 +81,10 @@ from agentinsight.exceptions import AlertError, ConfigurationError
 SPOOL_FILE = _am.SPOOL_FILE
 
 __all__ = [
-    "SPOOL_FILE",
     "Baseline",
     "PushResult",
     "Rejection",
+    "SPOOL_FILE",
     "alerts_from_findings",
     "default_spool_dir",
     "learn_baselines",
