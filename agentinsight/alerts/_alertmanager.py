@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentinsight._fs import atomic_write, locked
 from agentinsight.exceptions import AlertError
 
 __all__: list[str] = []
@@ -250,18 +249,8 @@ def send(
 @contextlib.contextmanager
 def spool_lock(spool_dir: Path) -> Iterator[None]:
     """Hold an exclusive lock on the spool while reading and rewriting it."""
-    spool_dir.mkdir(parents=True, exist_ok=True)
-    with open(spool_dir / _LOCK_FILE, "a+") as handle:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not on Unix: single writer assumed
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with locked(spool_dir / _LOCK_FILE):
+        yield
 
 
 def read_spool(spool_dir: Path) -> list[dict[str, Any]]:
@@ -293,18 +282,8 @@ def write_spool(spool_dir: Path, entries: Sequence[dict[str, Any]]) -> None:
     if not entries:
         path.unlink(missing_ok=True)
         return
-    fd, tmp = tempfile.mkstemp(prefix=".pending-", suffix=".tmp", dir=spool_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for entry in entries:
-                handle.write(json.dumps(entry, separators=(",", ":")) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, "".join(json.dumps(entry, separators=(",", ":")) + "\n"
+                               for entry in entries))
 
 
 def alert_key(alert: dict[str, Any]) -> tuple[tuple[str, str], ...]:

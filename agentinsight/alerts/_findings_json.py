@@ -17,6 +17,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
+from agentinsight._fs import atomic_write
 from agentinsight.exceptions import AlertError, ConfigurationError
 from agentinsight.frames import (
     FINDINGS_COLUMNS,
@@ -73,11 +74,7 @@ def write_findings(
         if rec["ongoing"]:
             doc["ongoing"] = True
         docs.append(doc)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(docs, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    return atomic_write(target, json.dumps(docs, indent=2, ensure_ascii=False) + "\n")
 
 
 def load_findings(path: str | os.PathLike[str]) -> pd.DataFrame:

@@ -29,8 +29,8 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import signal
@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentinsight._fs import atomic_write, locked
 from agentinsight.exceptions import ConfigurationError
-from agentinsight.reports._runner import _locked
 
 __all__ = ["Schedule", "due", "load_schedules", "run_once", "serve"]
 
@@ -144,12 +144,10 @@ class _Scheduler:
 
     def _save_state(self, name: str, entry: dict[str, Any]) -> None:
         # Re-read under the state lock so schedulers in parallel processes don't lose updates.
-        with _locked(self.home / "state.lock"):
+        with locked(self.home / "state.lock"):
             state = self.state()
             state[name] = entry
-            tmp = self.home / f"state.json.{os.getpid()}"
-            tmp.write_text(json.dumps(state, indent=2))
-            os.replace(tmp, self.home / "state.json")
+            atomic_write(self.home / "state.json", json.dumps(state, indent=2))
 
     def log(self, event: str, **fields: Any) -> None:
         line = json.dumps({"time": dt.datetime.now(dt.UTC).isoformat(), "event": event, **fields},
@@ -168,10 +166,9 @@ class _Scheduler:
         return outcomes
 
     def _run_locked(self, schedule: Schedule, slot: dt.datetime) -> dict[str, Any]:
-        lock_path = self.home / f"{schedule.name}.lock"
-        with open(lock_path, "a") as lock:
+        with contextlib.ExitStack() as held:
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.enter_context(locked(self.home / f"{schedule.name}.lock", blocking=False))
             except BlockingIOError:
                 self.log("skipped", schedule=schedule.name, slot=slot,
                          reason="a run of this schedule is still in progress")
