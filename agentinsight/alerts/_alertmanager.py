@@ -1,7 +1,8 @@
 """Talking to Alertmanager's v2 API: alert documents, sending with retries, and the spool.
 
 Kept apart from :mod:`agentinsight.alerts` so that the public module reads as the API and this one
-as the plumbing. Stdlib only (urllib), so pushing alerts needs no HTTP library.
+as the plumbing. HTTP goes through the package's standard-library client, so pushing alerts
+needs no HTTP library.
 """
 
 from __future__ import annotations
@@ -10,15 +11,14 @@ import contextlib
 import json
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agentinsight._fs import atomic_write, locked
-from agentinsight.exceptions import AlertError
+from agentinsight._http import Client
+from agentinsight.exceptions import AlertError, QueryError, SourceError
 
 __all__: list[str] = []
 
@@ -157,51 +157,29 @@ class _Refused(Exception):
         self.message = message
 
 
-def post_json(
-    url: str, body: Any, *, timeout: float, retries: int, backoff: float
-) -> None:
-    """POST ``body`` as JSON, retrying connection errors, timeouts and 5xx with backoff.
+def client(*, timeout: float, retries: int, backoff: float) -> Client:
+    """A client that retries connection errors, timeouts, 429 and 5xx with backoff."""
+    return Client(timeout=timeout, retries=retries, backoff=backoff, retry_timeouts=True)
+
+
+def post_json(url: str, body: Any, *, timeout: float, retries: int, backoff: float,
+              via: Client | None = None) -> None:
+    """POST ``body`` as JSON (through ``via`` when given, to reuse its connections).
 
     Raises ``_Refused`` for 400/422 (not retried: the same body would fail again) and
-    ``_Unreachable`` when every attempt failed otherwise.
+    ``_Unreachable`` when every attempt failed otherwise (401/403/404 are not retried either:
+    a configuration problem that asking again will not fix).
     """
-    data = json.dumps(body).encode()
-    last = ""
-    for attempt in range(retries + 1):
-        if attempt:
-            time.sleep(backoff * 2 ** (attempt - 1))
-        request = urllib.request.Request(
-            url, data=data, method="POST", headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                response.read()
-            return
-        except urllib.error.HTTPError as exc:
-            message = _server_message(exc)
-            if exc.code in (400, 422):
-                raise _Refused(message) from None
-            last = f"HTTP {exc.code} from {url}: {message}"
-            if exc.code < 500 and exc.code != 429:
-                break  # 401/403/404/...: a configuration problem, retrying will not help
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            last = f"cannot reach {url}: {reason}"
-    raise _Unreachable(last)
-
-
-def _server_message(exc: urllib.error.HTTPError) -> str:
+    sender = via or client(timeout=timeout, retries=retries, backoff=backoff)
     try:
-        text = exc.read().decode("utf-8", "replace").strip()
-    except OSError:
-        text = ""
-    with contextlib.suppress(ValueError):
-        doc = json.loads(text)
-        if isinstance(doc, str):
-            return doc
-        if isinstance(doc, dict) and "message" in doc:
-            return str(doc["message"])
-    return text or exc.reason or f"HTTP {exc.code}"
+        sender.post(url, json=body, ok=range(200, 300))
+    except QueryError as exc:
+        raise _Refused(exc.server_message or str(exc)) from None
+    except SourceError as exc:
+        raise _Unreachable(str(exc)) from None
+    finally:
+        if via is None:
+            sender.close()
 
 
 def send(
@@ -219,13 +197,21 @@ def send(
     Once Alertmanager is unreachable, the remaining alerts are not tried.
     """
     endpoint = url.rstrip("/") + "/api/v2/alerts"
+    with client(timeout=timeout, retries=retries, backoff=backoff) as via:
+        return _send(endpoint, list(alerts), via)
+
+
+def _send(endpoint: str, pending: list[dict[str, Any]], via: Client
+          ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]],
+                     list[dict[str, Any]], str]:
     delivered: list[dict[str, Any]] = []
     refused: list[tuple[dict[str, Any], str]] = []
-    pending = list(alerts)
+    timeout, retries, backoff = via.timeout, via.retries, via.backoff
     for start in range(0, len(pending), BATCH_SIZE):
         batch = pending[start : start + BATCH_SIZE]
         try:
-            post_json(endpoint, batch, timeout=timeout, retries=retries, backoff=backoff)
+            post_json(endpoint, batch, timeout=timeout, retries=retries, backoff=backoff,
+                      via=via)
             delivered.extend(batch)
             continue
         except _Unreachable as exc:
@@ -234,7 +220,8 @@ def send(
             pass
         for i, alert in enumerate(batch):
             try:
-                post_json(endpoint, [alert], timeout=timeout, retries=retries, backoff=backoff)
+                post_json(endpoint, [alert], timeout=timeout, retries=retries, backoff=backoff,
+                          via=via)
                 delivered.append(alert)
             except _Refused as exc:
                 refused.append((alert, exc.message))

@@ -26,8 +26,8 @@ from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
-import requests
 
+from agentinsight._http import Client, Response
 from agentinsight.exceptions import ConfigurationError, ServerError, SourceError
 from agentinsight.frames import empty_spans_frame
 from agentinsight.sources import _http
@@ -74,11 +74,8 @@ class JaegerSource:
         self.timeout = timeout
         self.page_traces = page_traces
         self._api = None if api == "auto" else api
-        self._session = requests.Session()
-        self._session.headers.update(headers or {})
-        self._session.auth = auth
-        self._session.verify = verify
-        _http.mount_retries(self._session, self.url, retries)
+        self._client = Client(headers=headers, auth=auth, verify=verify, timeout=timeout,
+                              retries=retries)
         self.requests = 0
 
     def __repr__(self) -> str:
@@ -93,12 +90,12 @@ class JaegerSource:
         return self._api
 
     def _get(self, path: str, params: Any = None, query: str | None = None,
-             ok: tuple[int, ...] = (200,)) -> requests.Response:
+             ok: tuple[int, ...] = (200,)) -> Response:
         self.requests += 1
-        return _http.get(self._session, f"{self.url}{path}", params=params, query=query,
+        return _http.get(self._client, f"{self.url}{path}", params=params, query=query,
                          timeout=self.timeout, ok=ok)
 
-    def _json(self, response: requests.Response, query: str | None) -> Any:
+    def _json(self, response: Response, query: str | None) -> Any:
         try:
             return response.json()
         except ValueError:
