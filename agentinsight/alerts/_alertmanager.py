@@ -18,6 +18,7 @@ from typing import Any
 
 from agentinsight._fs import atomic_write, locked
 from agentinsight._http import Client
+from agentinsight._time import parse_rfc3339
 from agentinsight.exceptions import AlertError, QueryError, SourceError
 
 __all__: list[str] = []
@@ -133,13 +134,7 @@ def is_resolved(alert: dict[str, Any], now: float | None = None) -> bool:
     ends = alert.get("endsAt")
     if not ends:
         return False
-    return _parse_rfc3339(ends) <= (time.time() if now is None else now)
-
-
-def _parse_rfc3339(text: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return parse_rfc3339(ends).timestamp() <= (time.time() if now is None else now)
 
 
 # --- HTTP ----------------------------------------------------------------------------------------

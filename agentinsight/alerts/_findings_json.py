@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from agentinsight._fs import atomic_write
+from agentinsight._time import format_rfc3339
 from agentinsight.exceptions import AlertError, ConfigurationError
 from agentinsight.frames import (
     FINDINGS_COLUMNS,
@@ -238,7 +239,7 @@ def _number(value: Any, what: str) -> float:
 
 
 def _iso(stamp: pd.Timestamp) -> str:
-    return stamp.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return format_rfc3339(stamp)
 
 
 def _finite(value: float) -> float | None:

@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from agentinsight._fs import atomic_symlink, atomic_write, locked
+from agentinsight._time import now as now_utc
+from agentinsight._time import utc
 from agentinsight.exceptions import ReportError
 
 __all__ = [
@@ -246,7 +248,7 @@ def run_report(
     ``ReportError`` naming the failing cell after a failed run (the executed notebook is kept).
     With ``alertmanager_url``, the findings are pushed as alerts after a good run.
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or now_utc()
     folder = notebooks_dir(notebooks)
     source = _notebook_source(name, folder)
     out_root = Path(out)
@@ -258,7 +260,7 @@ def run_report(
     except OSError as exc:
         raise ReportError(f"cannot write reports to {out_root}: {exc.strerror or exc}") from exc
 
-    stamp = now.astimezone(dt.UTC)
+    stamp = utc(now)
     final = out_root / name / stamp.strftime("%Y-%m-%d") / stamp.strftime("%H%M%SZ")
     work = out_root / name / f".tmp-{stamp:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True)

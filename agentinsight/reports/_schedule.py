@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from agentinsight._fs import atomic_write, locked
+from agentinsight._time import now as now_utc
 from agentinsight.exceptions import ConfigurationError
 
 __all__ = ["Schedule", "due", "load_schedules", "run_once", "serve"]
@@ -150,7 +151,7 @@ class _Scheduler:
             atomic_write(self.home / "state.json", json.dumps(state, indent=2))
 
     def log(self, event: str, **fields: Any) -> None:
-        line = json.dumps({"time": dt.datetime.now(dt.UTC).isoformat(), "event": event, **fields},
+        line = json.dumps({"time": now_utc().isoformat(), "event": event, **fields},
                           default=str)
         with open(self.home / "schedule.log", "a") as handle:
             handle.write(line + "\n")
@@ -182,7 +183,7 @@ class _Scheduler:
                 return {"schedule": schedule.name, "slot": slot, "status": "abandoned"}
             status = "ok" if code == 0 else "failed"
             self._save_state(schedule.name, {"last_slot": slot.isoformat(), "status": status,
-                                             "finished_at": dt.datetime.now(dt.UTC).isoformat()})
+                                             "finished_at": now_utc().isoformat()})
             self.log("finished", schedule=schedule.name, slot=slot, status=status,
                      exit_code=code, seconds=took)
             return {"schedule": schedule.name, "slot": slot, "status": status}
@@ -216,7 +217,7 @@ def run_once(path: str | os.PathLike[str], *, now: dt.datetime | None = None,
     ``runner(schedule, out) -> exit code`` replaces the child process (tests use it).
     """
     schedules, out = load_schedules(path)
-    return _Scheduler(schedules, out, runner).run_due(now or dt.datetime.now(dt.UTC))
+    return _Scheduler(schedules, out, runner).run_due(now or now_utc())
 
 
 def serve(path: str | os.PathLike[str], *, once: bool = False,
@@ -230,14 +231,14 @@ def serve(path: str | os.PathLike[str], *, once: bool = False,
     signal.signal(signal.SIGINT, scheduler.stop)
     scheduler.log("start", mode="once" if once else "loop", schedules=len(schedules))
     while True:
-        current = now or dt.datetime.now(dt.UTC)
+        current = now or now_utc()
         outcomes = scheduler.run_due(current)
         if once or scheduler.stopping:
             failed = any(o["status"] == "failed" for o in outcomes)
             return 1 if failed else (143 if scheduler.stopping else 0)
         wake = min(s.next_slot(current) for s in schedules) if schedules else current
-        while not scheduler.stopping and dt.datetime.now(dt.UTC) < wake:
-            time.sleep(min(5.0, max(0.1, (wake - dt.datetime.now(dt.UTC)).total_seconds())))
+        while not scheduler.stopping and now_utc() < wake:
+            time.sleep(min(5.0, max(0.1, (wake - now_utc()).total_seconds())))
         if scheduler.stopping:
             scheduler.log("stopped")
             return 0

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from agentinsight._http import Client, Response
+from agentinsight._time import rfc3339_from_ns
 from agentinsight.exceptions import ConfigurationError, ServerError, SourceError
 from agentinsight.frames import empty_spans_frame
 from agentinsight.sources import _http
@@ -204,8 +205,8 @@ class JaegerSource:
         """One search request for traces with a matching span starting in [lo, hi] (ns)."""
         if self.api == "v3":
             params = {"query.service_name": search.service,
-                      "query.start_time_min": _rfc3339(lo),
-                      "query.start_time_max": _rfc3339(hi),
+                      "query.start_time_min": rfc3339_from_ns(lo),
+                      "query.start_time_max": rfc3339_from_ns(hi),
                       "query.num_traces": str(self.page_traces)}
             if search.operation:
                 params["query.operation_name"] = search.operation
@@ -266,11 +267,6 @@ class _Search:
         if self.min_duration is not None:
             parts.append(f"min_duration={self.min_duration}s")
         return " ".join(parts)
-
-
-def _rfc3339(ns: int) -> str:
-    return pd.Timestamp(ns, unit="ns", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.") + \
-        f"{ns % 1_000_000_000:09d}Z"
 
 
 def _attr_text(value: Any) -> str:
