@@ -1,25 +1,25 @@
 """Talking to Alertmanager's v2 API: alert documents, sending with retries, and the spool.
 
 Kept apart from :mod:`agentinsight.alerts` so that the public module reads as the API and this one
-as the plumbing. Stdlib only (urllib), so pushing alerts needs no HTTP library.
+as the plumbing. HTTP goes through the package's standard-library client, so pushing alerts
+needs no HTTP library.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentinsight.exceptions import AlertError
+from agentinsight._fs import atomic_write, locked
+from agentinsight._http import Client
+from agentinsight._time import parse_rfc3339
+from agentinsight.exceptions import AlertError, QueryError, SourceError
 
 __all__: list[str] = []
 
@@ -134,13 +134,7 @@ def is_resolved(alert: dict[str, Any], now: float | None = None) -> bool:
     ends = alert.get("endsAt")
     if not ends:
         return False
-    return _parse_rfc3339(ends) <= (time.time() if now is None else now)
-
-
-def _parse_rfc3339(text: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return parse_rfc3339(ends).timestamp() <= (time.time() if now is None else now)
 
 
 # --- HTTP ----------------------------------------------------------------------------------------
@@ -158,51 +152,29 @@ class _Refused(Exception):
         self.message = message
 
 
-def post_json(
-    url: str, body: Any, *, timeout: float, retries: int, backoff: float
-) -> None:
-    """POST ``body`` as JSON, retrying connection errors, timeouts and 5xx with backoff.
+def client(*, timeout: float, retries: int, backoff: float) -> Client:
+    """A client that retries connection errors, timeouts, 429 and 5xx with backoff."""
+    return Client(timeout=timeout, retries=retries, backoff=backoff, retry_timeouts=True)
+
+
+def post_json(url: str, body: Any, *, timeout: float, retries: int, backoff: float,
+              via: Client | None = None) -> None:
+    """POST ``body`` as JSON (through ``via`` when given, to reuse its connections).
 
     Raises ``_Refused`` for 400/422 (not retried: the same body would fail again) and
-    ``_Unreachable`` when every attempt failed otherwise.
+    ``_Unreachable`` when every attempt failed otherwise (401/403/404 are not retried either:
+    a configuration problem that asking again will not fix).
     """
-    data = json.dumps(body).encode()
-    last = ""
-    for attempt in range(retries + 1):
-        if attempt:
-            time.sleep(backoff * 2 ** (attempt - 1))
-        request = urllib.request.Request(
-            url, data=data, method="POST", headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                response.read()
-            return
-        except urllib.error.HTTPError as exc:
-            message = _server_message(exc)
-            if exc.code in (400, 422):
-                raise _Refused(message) from None
-            last = f"HTTP {exc.code} from {url}: {message}"
-            if exc.code < 500 and exc.code != 429:
-                break  # 401/403/404/...: a configuration problem, retrying will not help
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            last = f"cannot reach {url}: {reason}"
-    raise _Unreachable(last)
-
-
-def _server_message(exc: urllib.error.HTTPError) -> str:
+    sender = via or client(timeout=timeout, retries=retries, backoff=backoff)
     try:
-        text = exc.read().decode("utf-8", "replace").strip()
-    except OSError:
-        text = ""
-    with contextlib.suppress(ValueError):
-        doc = json.loads(text)
-        if isinstance(doc, str):
-            return doc
-        if isinstance(doc, dict) and "message" in doc:
-            return str(doc["message"])
-    return text or exc.reason or f"HTTP {exc.code}"
+        sender.post(url, json=body, ok=range(200, 300))
+    except QueryError as exc:
+        raise _Refused(exc.server_message or str(exc)) from None
+    except SourceError as exc:
+        raise _Unreachable(str(exc)) from None
+    finally:
+        if via is None:
+            sender.close()
 
 
 def send(
@@ -220,13 +192,21 @@ def send(
     Once Alertmanager is unreachable, the remaining alerts are not tried.
     """
     endpoint = url.rstrip("/") + "/api/v2/alerts"
+    with client(timeout=timeout, retries=retries, backoff=backoff) as via:
+        return _send(endpoint, list(alerts), via)
+
+
+def _send(endpoint: str, pending: list[dict[str, Any]], via: Client
+          ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]],
+                     list[dict[str, Any]], str]:
     delivered: list[dict[str, Any]] = []
     refused: list[tuple[dict[str, Any], str]] = []
-    pending = list(alerts)
+    timeout, retries, backoff = via.timeout, via.retries, via.backoff
     for start in range(0, len(pending), BATCH_SIZE):
         batch = pending[start : start + BATCH_SIZE]
         try:
-            post_json(endpoint, batch, timeout=timeout, retries=retries, backoff=backoff)
+            post_json(endpoint, batch, timeout=timeout, retries=retries, backoff=backoff,
+                      via=via)
             delivered.extend(batch)
             continue
         except _Unreachable as exc:
@@ -235,7 +215,8 @@ def send(
             pass
         for i, alert in enumerate(batch):
             try:
-                post_json(endpoint, [alert], timeout=timeout, retries=retries, backoff=backoff)
+                post_json(endpoint, [alert], timeout=timeout, retries=retries, backoff=backoff,
+                          via=via)
                 delivered.append(alert)
             except _Refused as exc:
                 refused.append((alert, exc.message))
@@ -250,18 +231,8 @@ def send(
 @contextlib.contextmanager
 def spool_lock(spool_dir: Path) -> Iterator[None]:
     """Hold an exclusive lock on the spool while reading and rewriting it."""
-    spool_dir.mkdir(parents=True, exist_ok=True)
-    with open(spool_dir / _LOCK_FILE, "a+") as handle:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not on Unix: single writer assumed
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with locked(spool_dir / _LOCK_FILE):
+        yield
 
 
 def read_spool(spool_dir: Path) -> list[dict[str, Any]]:
@@ -293,18 +264,8 @@ def write_spool(spool_dir: Path, entries: Sequence[dict[str, Any]]) -> None:
     if not entries:
         path.unlink(missing_ok=True)
         return
-    fd, tmp = tempfile.mkstemp(prefix=".pending-", suffix=".tmp", dir=spool_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for entry in entries:
-                handle.write(json.dumps(entry, separators=(",", ":")) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, "".join(json.dumps(entry, separators=(",", ":")) + "\n"
+                               for entry in entries))
 
 
 def alert_key(alert: dict[str, Any]) -> tuple[tuple[str, str], ...]:

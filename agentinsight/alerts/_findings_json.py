@@ -17,6 +17,8 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
+from agentinsight._fs import atomic_write
+from agentinsight._time import format_rfc3339
 from agentinsight.exceptions import AlertError, ConfigurationError
 from agentinsight.frames import (
     FINDINGS_COLUMNS,
@@ -73,11 +75,7 @@ def write_findings(
         if rec["ongoing"]:
             doc["ongoing"] = True
         docs.append(doc)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(docs, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    return atomic_write(target, json.dumps(docs, indent=2, ensure_ascii=False) + "\n")
 
 
 def load_findings(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -241,7 +239,7 @@ def _number(value: Any, what: str) -> float:
 
 
 def _iso(stamp: pd.Timestamp) -> str:
-    return stamp.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return format_rfc3339(stamp)
 
 
 def _finite(value: float) -> float | None:

@@ -26,19 +26,19 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import html
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentinsight._fs import atomic_symlink, atomic_write, locked
+from agentinsight._time import now as now_utc
+from agentinsight._time import utc
 from agentinsight.exceptions import ReportError
 
 __all__ = [
@@ -248,7 +248,7 @@ def run_report(
     ``ReportError`` naming the failing cell after a failed run (the executed notebook is kept).
     With ``alertmanager_url``, the findings are pushed as alerts after a good run.
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or now_utc()
     folder = notebooks_dir(notebooks)
     source = _notebook_source(name, folder)
     out_root = Path(out)
@@ -260,7 +260,7 @@ def run_report(
     except OSError as exc:
         raise ReportError(f"cannot write reports to {out_root}: {exc.strerror or exc}") from exc
 
-    stamp = now.astimezone(dt.UTC)
+    stamp = utc(now)
     final = out_root / name / stamp.strftime("%Y-%m-%d") / stamp.strftime("%H%M%SZ")
     work = out_root / name / f".tmp-{stamp:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True)
@@ -284,13 +284,13 @@ def run_report(
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():  # two runs in the same second: keep both
             target = target.with_name(f"{target.name}-{uuid.uuid4().hex[:6]}")
-        os.replace(work, target)
+        work.rename(target)  # a whole folder appears at once; the name was checked free above
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     findings = _read_findings(target / "findings.json")
     result = ReportRun(name, target, resolved, ok=error is None, error=error, findings=findings)
-    with _locked(out_root / ".index.lock"):
+    with locked(out_root / ".index.lock"):
         if result.ok:
             _point_latest(out_root / name, target)
         write_index(out_root)
@@ -351,22 +351,8 @@ def _read_findings(path: Path) -> list[dict[str, Any]]:
 # --- publishing ------------------------------------------------------------------------------
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _point_latest(report_root: Path, target: Path) -> None:
-    link = report_root / "latest"
-    tmp = report_root / f".latest-{uuid.uuid4().hex[:8]}"
-    os.symlink(os.path.relpath(target, report_root), tmp)
-    os.replace(tmp, link)
+    atomic_symlink(report_root / "latest", os.path.relpath(target, report_root))
 
 
 def _runs(out_root: Path) -> Iterator[tuple[str, str, Path, bool]]:
@@ -395,9 +381,4 @@ def write_index(out: str | os.PathLike[str]) -> Path:
             "text-align:left}</style></head><body><h1>agentinsight reports</h1>"
             "<table><tr><th>report</th><th>day</th><th>run (UTC)</th><th>state</th>"
             "<th>findings</th></tr>" + "".join(rows) + "</table></body></html>")
-    index = out_root / "index.html"
-    fd, tmp = tempfile.mkstemp(dir=out_root, prefix=".index-")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(page)
-    os.replace(tmp, index)
-    return index
+    return atomic_write(out_root / "index.html", page)

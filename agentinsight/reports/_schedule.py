@@ -29,8 +29,8 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import signal
@@ -42,8 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentinsight._fs import atomic_write, locked
+from agentinsight._time import now as now_utc
 from agentinsight.exceptions import ConfigurationError
-from agentinsight.reports._runner import _locked
 
 __all__ = ["Schedule", "due", "load_schedules", "run_once", "serve"]
 
@@ -144,15 +145,13 @@ class _Scheduler:
 
     def _save_state(self, name: str, entry: dict[str, Any]) -> None:
         # Re-read under the state lock so schedulers in parallel processes don't lose updates.
-        with _locked(self.home / "state.lock"):
+        with locked(self.home / "state.lock"):
             state = self.state()
             state[name] = entry
-            tmp = self.home / f"state.json.{os.getpid()}"
-            tmp.write_text(json.dumps(state, indent=2))
-            os.replace(tmp, self.home / "state.json")
+            atomic_write(self.home / "state.json", json.dumps(state, indent=2))
 
     def log(self, event: str, **fields: Any) -> None:
-        line = json.dumps({"time": dt.datetime.now(dt.UTC).isoformat(), "event": event, **fields},
+        line = json.dumps({"time": now_utc().isoformat(), "event": event, **fields},
                           default=str)
         with open(self.home / "schedule.log", "a") as handle:
             handle.write(line + "\n")
@@ -168,10 +167,9 @@ class _Scheduler:
         return outcomes
 
     def _run_locked(self, schedule: Schedule, slot: dt.datetime) -> dict[str, Any]:
-        lock_path = self.home / f"{schedule.name}.lock"
-        with open(lock_path, "a") as lock:
+        with contextlib.ExitStack() as held:
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.enter_context(locked(self.home / f"{schedule.name}.lock", blocking=False))
             except BlockingIOError:
                 self.log("skipped", schedule=schedule.name, slot=slot,
                          reason="a run of this schedule is still in progress")
@@ -185,7 +183,7 @@ class _Scheduler:
                 return {"schedule": schedule.name, "slot": slot, "status": "abandoned"}
             status = "ok" if code == 0 else "failed"
             self._save_state(schedule.name, {"last_slot": slot.isoformat(), "status": status,
-                                             "finished_at": dt.datetime.now(dt.UTC).isoformat()})
+                                             "finished_at": now_utc().isoformat()})
             self.log("finished", schedule=schedule.name, slot=slot, status=status,
                      exit_code=code, seconds=took)
             return {"schedule": schedule.name, "slot": slot, "status": status}
@@ -219,7 +217,7 @@ def run_once(path: str | os.PathLike[str], *, now: dt.datetime | None = None,
     ``runner(schedule, out) -> exit code`` replaces the child process (tests use it).
     """
     schedules, out = load_schedules(path)
-    return _Scheduler(schedules, out, runner).run_due(now or dt.datetime.now(dt.UTC))
+    return _Scheduler(schedules, out, runner).run_due(now or now_utc())
 
 
 def serve(path: str | os.PathLike[str], *, once: bool = False,
@@ -233,14 +231,14 @@ def serve(path: str | os.PathLike[str], *, once: bool = False,
     signal.signal(signal.SIGINT, scheduler.stop)
     scheduler.log("start", mode="once" if once else "loop", schedules=len(schedules))
     while True:
-        current = now or dt.datetime.now(dt.UTC)
+        current = now or now_utc()
         outcomes = scheduler.run_due(current)
         if once or scheduler.stopping:
             failed = any(o["status"] == "failed" for o in outcomes)
             return 1 if failed else (143 if scheduler.stopping else 0)
         wake = min(s.next_slot(current) for s in schedules) if schedules else current
-        while not scheduler.stopping and dt.datetime.now(dt.UTC) < wake:
-            time.sleep(min(5.0, max(0.1, (wake - dt.datetime.now(dt.UTC)).total_seconds())))
+        while not scheduler.stopping and now_utc() < wake:
+            time.sleep(min(5.0, max(0.1, (wake - now_utc()).total_seconds())))
         if scheduler.stopping:
             scheduler.log("stopped")
             return 0

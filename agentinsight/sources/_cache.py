@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from agentinsight._fs import atomic_write
 from agentinsight.sources._helpers import Grid
 
 __all__ = ["QueryCache", "aligned"]
@@ -53,13 +54,10 @@ class QueryCache:
     def put(self, source: str, query: str, grid: Grid, frame: pd.DataFrame) -> None:
         if grid.end_ms > (time.time() - self.settle) * 1000:
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self._path(source, query, grid)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
         stored = frame.copy()
         stored.attrs = {k: v for k, v in frame.attrs.items() if k in ("query", "url", "step")}
-        stored.to_parquet(partial, index=False)
-        os.replace(partial, path)  # readers never see half a file
+        # readers never see half a file
+        atomic_write(self._path(source, query, grid), lambda f: stored.to_parquet(f, index=False))
 
 
 def aligned(grid: Grid) -> Grid:

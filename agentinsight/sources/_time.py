@@ -25,7 +25,8 @@ import pandas as pd
 
 from agentinsight.exceptions import InvalidTimeError
 
-__all__ = ["TimeLike", "format_duration", "parse_duration", "parse_time", "time_range"]
+__all__ = ["TimeLike", "format_duration", "parse_duration", "parse_time", "time_range",
+           "utc_timestamp"]
 
 TimeLike = dt.datetime | pd.Timestamp | str | int | float
 
@@ -36,6 +37,18 @@ _RELATIVE = re.compile(r"^now\s*(?:([+-])\s*(.+))?$")
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?$")
 _TIME_FORMS = ("a datetime, an ISO-8601 string, epoch seconds, 'now' or 'now-7d'-style "
                "relative time")
+
+
+def utc_timestamp(value: Any) -> pd.Timestamp:
+    """``value`` as a UTC ``pandas.Timestamp`` (a naive one is taken as UTC, not local time).
+
+    >>> utc_timestamp("2026-01-01 12:00+02:00")
+    Timestamp('2026-01-01 10:00:00+0000', tz='UTC')
+    >>> utc_timestamp(pd.Timestamp("2026-01-01"))
+    Timestamp('2026-01-01 00:00:00+0000', tz='UTC')
+    """
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def parse_duration(value: Any, *, what: str = "duration") -> float:
@@ -104,8 +117,7 @@ def parse_time(value: Any, *, now: pd.Timestamp | None = None, what: str = "time
             raise InvalidTimeError(f"{what}: epoch seconds must be finite, got {value!r}")
         return pd.Timestamp(round(value * 1e9), unit="ns", tz="UTC")
     if isinstance(value, dt.datetime):  # pandas.Timestamp is a datetime too
-        stamp = pd.Timestamp(value)
-        return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        return utc_timestamp(value)
     if isinstance(value, dt.date):
         return pd.Timestamp(value).tz_localize("UTC")
     if not isinstance(value, str):
@@ -127,7 +139,7 @@ def parse_time(value: Any, *, now: pd.Timestamp | None = None, what: str = "time
                                ) from None
     if pd.isna(stamp):
         raise InvalidTimeError(f"{what}: cannot parse {value!r}; expected {_TIME_FORMS}")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return utc_timestamp(stamp)
 
 
 def time_range(start: Any, end: Any, *, now: pd.Timestamp | None = None

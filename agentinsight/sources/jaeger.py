@@ -26,8 +26,9 @@ from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
-import requests
 
+from agentinsight._http import Client, Response
+from agentinsight._time import rfc3339_from_ns
 from agentinsight.exceptions import ConfigurationError, ServerError, SourceError
 from agentinsight.frames import empty_spans_frame
 from agentinsight.sources import _http
@@ -74,11 +75,8 @@ class JaegerSource:
         self.timeout = timeout
         self.page_traces = page_traces
         self._api = None if api == "auto" else api
-        self._session = requests.Session()
-        self._session.headers.update(headers or {})
-        self._session.auth = auth
-        self._session.verify = verify
-        _http.mount_retries(self._session, self.url, retries)
+        self._client = Client(headers=headers, auth=auth, verify=verify, timeout=timeout,
+                              retries=retries)
         self.requests = 0
 
     def __repr__(self) -> str:
@@ -93,12 +91,12 @@ class JaegerSource:
         return self._api
 
     def _get(self, path: str, params: Any = None, query: str | None = None,
-             ok: tuple[int, ...] = (200,)) -> requests.Response:
+             ok: tuple[int, ...] = (200,)) -> Response:
         self.requests += 1
-        return _http.get(self._session, f"{self.url}{path}", params=params, query=query,
+        return _http.get(self._client, f"{self.url}{path}", params=params, query=query,
                          timeout=self.timeout, ok=ok)
 
-    def _json(self, response: requests.Response, query: str | None) -> Any:
+    def _json(self, response: Response, query: str | None) -> Any:
         try:
             return response.json()
         except ValueError:
@@ -207,8 +205,8 @@ class JaegerSource:
         """One search request for traces with a matching span starting in [lo, hi] (ns)."""
         if self.api == "v3":
             params = {"query.service_name": search.service,
-                      "query.start_time_min": _rfc3339(lo),
-                      "query.start_time_max": _rfc3339(hi),
+                      "query.start_time_min": rfc3339_from_ns(lo),
+                      "query.start_time_max": rfc3339_from_ns(hi),
                       "query.num_traces": str(self.page_traces)}
             if search.operation:
                 params["query.operation_name"] = search.operation
@@ -269,11 +267,6 @@ class _Search:
         if self.min_duration is not None:
             parts.append(f"min_duration={self.min_duration}s")
         return " ".join(parts)
-
-
-def _rfc3339(ns: int) -> str:
-    return pd.Timestamp(ns, unit="ns", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.") + \
-        f"{ns % 1_000_000_000:09d}Z"
 
 
 def _attr_text(value: Any) -> str:

@@ -1,9 +1,9 @@
 """PrometheusSource: the Prometheus HTTP API (Prometheus, VictoriaMetrics, Thanos, Mimir) into
 metrics frames.
 
-The HTTP session (headers, auth, TLS, retries) is prometheus-api-client's ``PrometheusConnect``;
-requests are issued here so the server's own error text and warnings reach the user, and answers
-are converted with vectorised numpy code (:mod:`agentinsight.sources._promjson`).
+Requests go through the package's one HTTP client (headers, auth, TLS, retries, a keep-alive
+pool shared by the concurrent chunk pulls) so the server's own error text and warnings reach the
+user, and answers are converted with vectorised numpy code (:mod:`agentinsight.sources._promjson`).
 
 Range queries: ``step=None`` picks the smallest multiple of the scrape interval that keeps a
 series under 11,000 points. A finer step over a long range is split into chunks of at most
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agentinsight._http import Client
 from agentinsight.exceptions import ConfigurationError, ServerError
 from agentinsight.frames import empty_metrics_frame
 from agentinsight.sources import _http
@@ -52,8 +53,9 @@ _SCRAPE = re.compile(r"^\s*scrape_interval:\s*(\S+)", re.M)
 class PrometheusSource:
     """Query a Prometheus-compatible server into metrics frames.
 
-    ``headers`` (e.g. ``{"Authorization": "Bearer ..."}``), ``auth`` (a requests auth or
-    ``(user, password)``), ``verify`` (TLS verification, or a CA bundle path), ``timeout``
+    ``headers`` (e.g. ``{"Authorization": "Bearer ..."}``), ``auth`` (``(user, password)``, or
+    a requests-style auth that sets headers), ``verify`` (TLS verification, or a CA bundle
+    path), ``timeout``
     (seconds per request), ``retries`` (for connection errors, 429 and 5xx),
     ``scrape_interval`` (for the automatic step; default: read from the server's config, else
     1m), ``max_workers`` (concurrent chunk requests), ``progress`` (``None`` = when interactive),
@@ -69,8 +71,6 @@ class PrometheusSource:
                  verify: bool | str = True, timeout: float = 30, *, retries: int = 3,
                  scrape_interval: Any = None, max_workers: int = 4,
                  progress: bool | None = None, cache_dir: str | None = None) -> None:
-        from prometheus_api_client import PrometheusConnect
-
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConfigurationError(f"PrometheusSource: url must start with http:// or "
                                      f"https://, got {url!r}")
@@ -81,13 +81,8 @@ class PrometheusSource:
         self._cache = QueryCache(cache_dir) if cache_dir else None
         self._scrape = (parse_duration(scrape_interval, what="scrape_interval")
                         if scrape_interval is not None else None)
-        self._client = PrometheusConnect(url=self.url, headers=dict(headers or {}),
-                                         disable_ssl=not verify, auth=auth,
-                                         retry=_http.make_retry(retries), timeout=timeout)
-        if isinstance(verify, str):
-            self._client._session.verify = verify
-        self._client._session.headers.update(headers or {})
-        self._client._session.auth = auth
+        self._client = Client(headers=headers, auth=auth, verify=verify, timeout=timeout,
+                              retries=retries)
 
     def __repr__(self) -> str:
         return f"PrometheusSource({self.url!r})"
@@ -96,7 +91,7 @@ class PrometheusSource:
 
     def _get(self, path: str, params: Any, query: str | None = None) -> dict[str, Any]:
         url = f"{self.url}{path}"
-        response = _http.get(self._client._session, url, params=params, query=query,
+        response = _http.get(self._client, url, params=params, query=query,
                              timeout=self.timeout)
         try:
             body = response.json()

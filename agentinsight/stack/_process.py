@@ -18,14 +18,13 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from agentinsight._http import Client
 from agentinsight.exceptions import StackError
 
 #: The Jaeger release the project pins (tools/jaeger/go.mod requires the same version).
@@ -45,6 +44,8 @@ _PROGRAMS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 _LOG_TAIL_LINES = 40
+# Servers here come and go on fresh ports: no idle connections are kept, nothing is retried.
+_CLIENT = Client(retries=0, pool_size=0)
 _ADDRESS_IN_USE = ("address already in use", "bind: address already in use")
 
 
@@ -165,14 +166,15 @@ def _tail(text: str, lines: int = _LOG_TAIL_LINES) -> str:
 def http_request(
     url: str, *, method: str = "GET", data: bytes | None = None, timeout: float = 5.0
 ) -> tuple[int, bytes]:
-    """Send one HTTP request; return (status, body). Connection errors raise ``OSError``."""
+    """Send one HTTP request; return (status, body) whatever the status.
+
+    An unreachable server raises ``SourceConnectionError`` (an ``OSError``), no answer in time
+    ``SourceTimeoutError`` (also an ``OSError``).
+    """
     headers = {"Content-Type": "application/json"} if data is not None else {}
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return int(response.status), response.read()
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), exc.read()
+    response = _CLIENT.request(method, url, body=data, headers=headers, ok=None,
+                               timeout=timeout)
+    return response.status_code, response.content
 
 
 def _port_open(host: str, port: int) -> bool:

@@ -20,20 +20,12 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from agentinsight.exceptions import (
-    ConfigurationError,
-    ParseError,
-    QueryError,
-    ServerError,
-    SourceConnectionError,
-    SourceTimeoutError,
-)
+from agentinsight._http import Client
+from agentinsight.exceptions import ConfigurationError, ParseError, ServerError
 
 __all__ = ["backfill_prometheus", "import_victoriametrics", "load_jaeger_otlp"]
 
@@ -104,31 +96,20 @@ def backfill_prometheus(
 
 
 # -- HTTP --
-def _post(url: str, body: bytes, content_type: str, *, what: str, timeout: float,
+def _client(timeout: float) -> Client:
+    # One keep-alive connection for all batches; a batch is not re-sent (no retries), so a
+    # failure says exactly which lines did not arrive.
+    return Client(timeout=timeout, retries=0, pool_size=1)
+
+
+def _post(client: Client, url: str, body: bytes, content_type: str, *, what: str,
           method: str = "POST") -> bytes:
-    request = urllib.request.Request(url, data=body if method == "POST" else None, method=method,
-                                     headers={"Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.read()
-    except urllib.error.HTTPError as exc:
-        message = exc.read()[:2000].decode(errors="replace").strip()
-        cls = QueryError if exc.code in (400, 422) else ServerError
-        raise cls(f"{what}: the server refused the data", url=url, server_message=message,
-                  status_code=exc.code) from None
-    except TimeoutError as exc:
-        raise SourceTimeoutError(f"{what}: no answer within {timeout:g}s", url=url,
-                                 server_message=str(exc)) from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, TimeoutError):
-            raise SourceTimeoutError(f"{what}: no answer within {timeout:g}s", url=url,
-                                     server_message=str(reason)) from None
-        raise SourceConnectionError(f"{what}: cannot reach the server", url=url,
-                                    server_message=str(reason)) from None
-    except ConnectionError as exc:
-        raise SourceConnectionError(f"{what}: the connection failed", url=url,
-                                    server_message=str(exc)) from None
+    """Send ``body``; return the answer's body, or raise the ``SourceError`` that fits (the
+    message starts with ``what`` and carries the URL and the server's own words)."""
+    response = client.request(method, url, body=body if method == "POST" else None,
+                              headers={"Content-Type": content_type}, ok=range(200, 300),
+                              what=what)
+    return response.content
 
 
 # -- VictoriaMetrics --
@@ -193,12 +174,13 @@ def import_victoriametrics(
     base = vm_url.rstrip("/")
     url = f"{base}/api/v1/import/prometheus"
     total = 0
-    for lineno, body, samples in _vm_batches(source, batch_bytes):
-        _post(url, body, "text/plain", timeout=timeout,
-              what=f"import_victoriametrics({source}, lines up to {lineno})")
-        total += samples
-    _post(f"{base}/internal/force_flush", b"", "text/plain", timeout=timeout, method="GET",
-          what="import_victoriametrics: force_flush")
+    with _client(timeout) as client:
+        for lineno, body, samples in _vm_batches(source, batch_bytes):
+            _post(client, url, body, "text/plain",
+                  what=f"import_victoriametrics({source}, lines up to {lineno})")
+            total += samples
+        _post(client, f"{base}/internal/force_flush", b"", "text/plain", method="GET",
+              what="import_victoriametrics: force_flush")
     return total
 
 
@@ -229,8 +211,9 @@ def load_jaeger_otlp(
 
     def send(last: int) -> None:
         what = f"load_jaeger_otlp({source}, lines {first}-{last})"
-        reply = _post(url, json.dumps({"resourceSpans": batch}, separators=(",", ":")).encode(),
-                      "application/json", what=what, timeout=timeout)
+        reply = _post(client, url,
+                      json.dumps({"resourceSpans": batch}, separators=(",", ":")).encode(),
+                      "application/json", what=what)
         try:
             answer = json.loads(reply) if reply.strip() else {}
         except ValueError:
@@ -240,7 +223,8 @@ def load_jaeger_otlp(
             raise ServerError(f"{what}: {partial['rejectedSpans']} spans were rejected", url=url,
                               server_message=partial.get("errorMessage") or reply.decode()[:500])
 
-    with open(source, encoding="utf-8") as fh:
+    client = _client(timeout)
+    with client, open(source, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -262,7 +246,7 @@ def load_jaeger_otlp(
                 send(lineno)
                 total += spans
                 batch, size, spans = [], 0, 0
-    if batch:
-        send(lineno)
-        total += spans
+        if batch:
+            send(lineno)
+            total += spans
     return total

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from agentinsight._time import rfc3339_from_ns as _rfc3339
 from agentinsight.exceptions import ConfigurationError, SourceError
 from agentinsight.frames import validate_spans_frame
 from agentinsight.sources import JaegerSource
-from agentinsight.sources.jaeger import _rfc3339, spans_from_v1
+from agentinsight.sources.jaeger import spans_from_v1
 
 V1 = {"data": [{
     "traceID": "0af7651916cd43dd8448eb211c80319c",
