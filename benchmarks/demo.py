@@ -72,7 +72,7 @@ def daily_report_steps(data: Path, params: dict[str, Any]) -> dict[str, dict[str
     from agentinsight.analysis import cost, performance
     from agentinsight.reports import enable_offline_plotly
     from agentinsight.reports.notebook import fleet_findings, headline, standard_frames, time_window
-    from agentinsight.sources._connect import connect
+    from agentinsight.sources import connect
 
     enable_offline_plotly()
     renderer = pio.renderers["agentinsight"]

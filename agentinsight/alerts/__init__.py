@@ -389,9 +389,10 @@ def _series_text(series: Mapping[str, Any]) -> str:
 def default_spool_dir() -> Path:
     """Where undeliverable alerts wait for the next push: ``$AGENTINSIGHT_ALERT_SPOOL``, else
     ``$XDG_CACHE_HOME/agentinsight/alert-spool`` (``~/.cache`` when unset)."""
-    return Path(os.environ.get("AGENTINSIGHT_ALERT_SPOOL") or (
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        / "agentinsight" / "alert-spool"))
+    from agentinsight._settings import SETTINGS_BY_NAME
+
+    spool: Path = SETTINGS_BY_NAME["alert_spool"].resolve()
+    return spool
 
 
 def post_webhook(payload: Mapping[str, Any], url: str, *, timeout: float = 10.0) -> None:

@@ -2,18 +2,28 @@
 
 Precedence is fixed: an argument to ``configure()`` wins over the environment, which wins over
 the default. Standard ``OTEL_*`` variables are honoured as the OpenTelemetry SDK reads them; our
-own settings use ``AGENTINSIGHT_*``.
+own settings use ``AGENTINSIGHT_*``. The machinery (a :class:`Setting`, the value parsers, the
+precedence) is the package's one settings mechanism in :mod:`agentinsight._settings`.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from agentinsight._settings import (
+    Setting,
+    flag,
+    path,
+    positive_float,
+    positive_int,
+    ratio,
+    resolve_table,
+    text,
+    where,
+)
 from agentinsight.exceptions import ConfigurationError
 
 _TRACES_PATH = "/v1/traces"
@@ -25,65 +35,45 @@ SAMPLERS = (
 )
 
 
-def _where(source: str) -> str:
-    return "argument" if source == "argument" else f"environment variable {source}"
-
-
-def _text(raw: Any, name: str, source: str) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise ConfigurationError(f"{name}={raw!r} ({_where(source)}): expected a non-empty string")
-    return raw.strip()
-
-
 def _endpoint(raw: Any, name: str, source: str) -> str:
-    text = _text(raw, name, source)
-    parts = urlsplit(text)
+    value = text(raw, name, source)
+    parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
-            f"{name}={raw!r} ({_where(source)}): malformed OTLP/HTTP endpoint; expected "
+            f"{name}={raw!r} ({where(source)}): malformed OTLP/HTTP endpoint; expected "
             "http(s)://host:port, for example http://127.0.0.1:4318"
         )
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} ({_where(source)}): bad port") from None
+        raise ConfigurationError(f"{name}={raw!r} ({where(source)}): bad port") from None
     # A signal-specific variable is the full URL; a base endpoint gets /v1/traces appended.
     if source == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" or parts.path.endswith(_TRACES_PATH):
-        return text
-    return text.rstrip("/") + _TRACES_PATH
+        return value
+    return value.rstrip("/") + _TRACES_PATH
 
 
 def _exporter(raw: Any, name: str, source: str) -> str:
-    text = _text(raw, name, source)
-    lowered = text.lower()
+    value = text(raw, name, source)
+    lowered = value.lower()
     if lowered in ("otlp", "console", "none"):
         return lowered
-    if lowered.startswith("file:") and len(text) > 5:
-        return "file:" + text[5:]
+    if lowered.startswith("file:") and len(value) > 5:
+        return "file:" + value[5:]
     raise ConfigurationError(
-        f"{name}={raw!r} ({_where(source)}): unknown traces exporter; expected one of "
+        f"{name}={raw!r} ({where(source)}): unknown traces exporter; expected one of "
         + ", ".join(EXPORTERS)
     )
 
 
-def _ratio(raw: Any, name: str, source: str) -> float:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        value = -1.0
-    if isinstance(raw, bool) or not 0.0 <= value <= 1.0:
-        raise ConfigurationError(f"{name}={raw!r} ({_where(source)}): expected a number in [0, 1]")
-    return value
-
-
 def _sampler(raw: Any, name: str, source: str) -> str:
-    text = _text(raw, name, source).lower()
-    if text not in SAMPLERS:
+    value = text(raw, name, source).lower()
+    if value not in SAMPLERS:
         raise ConfigurationError(
-            f"{name}={raw!r} ({_where(source)}): unknown sampler; expected one of "
+            f"{name}={raw!r} ({where(source)}): unknown sampler; expected one of "
             + ", ".join(SAMPLERS)
         )
-    return text
+    return value
 
 
 def _namespace(raw: Any, name: str, source: str) -> str:
@@ -91,60 +81,14 @@ def _namespace(raw: Any, name: str, source: str) -> str:
         return ""
     if not isinstance(raw, str) or not _NAMESPACE_RE.match(raw):
         raise ConfigurationError(
-            f"{name}={raw!r} ({_where(source)}): a metric namespace is letters, digits and _ "
+            f"{name}={raw!r} ({where(source)}): a metric namespace is letters, digits and _ "
             "and does not start with a digit"
         )
     return raw
 
 
-def _positive_int(raw: Any, name: str, source: str) -> int:
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        value = 0
-    if isinstance(raw, bool | float) or value < 1:
-        raise ConfigurationError(f"{name}={raw!r} ({_where(source)}): expected a positive integer")
-    return value
-
-
-def _positive_float(raw: Any, name: str, source: str) -> float:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        value = 0.0
-    if isinstance(raw, bool) or not value > 0:
-        raise ConfigurationError(f"{name}={raw!r} ({_where(source)}): expected a positive number")
-    return value
-
-
-def _flag(raw: Any, name: str, source: str) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off", ""):
-        return False
-    raise ConfigurationError(f"{name}={raw!r} ({_where(source)}): expected true or false")
-
-
-def _path(raw: Any, name: str, source: str) -> str:
-    return os.fspath(raw) if not isinstance(raw, str) else _text(raw, name, source)
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One setting: its ``configure()`` argument, environment variables, default and meaning."""
-
-    name: str
-    env: tuple[str, ...]
-    default: Any
-    parse: Callable[[Any, str, str], Any]
-    doc: str
-
-
 SETTINGS: tuple[Setting, ...] = (
-    Setting("service_name", ("OTEL_SERVICE_NAME",), "unknown_service", _text,
+    Setting("service_name", ("OTEL_SERVICE_NAME",), "unknown_service", text,
             "service.name of the trace resource."),
     Setting("otlp_endpoint",
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"), None, _endpoint,
@@ -153,56 +97,38 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("traces_exporter", ("OTEL_TRACES_EXPORTER",), None, _exporter,
             "otlp, console, none or file:PATH (OTLP JSON lines); default otlp when an endpoint "
             "is set, else none."),
-    Setting("sample_ratio", (), None, _ratio,
+    Setting("sample_ratio", (), None, ratio,
             "Share of new traces sampled (parent-based); overrides OTEL_TRACES_SAMPLER."),
     Setting("sampler", ("OTEL_TRACES_SAMPLER",), "parentbased_always_on", _sampler,
             "Sampler name as the OpenTelemetry SDK spells it."),
-    Setting("sampler_arg", ("OTEL_TRACES_SAMPLER_ARG",), 1.0, _ratio,
+    Setting("sampler_arg", ("OTEL_TRACES_SAMPLER_ARG",), 1.0, ratio,
             "Ratio for the traceidratio samplers."),
     Setting("metrics_namespace", ("AGENTINSIGHT_METRICS_NAMESPACE",), "", _namespace,
             "Prefix of every metric name (acme -> acme_agent_execution_total)."),
-    Setting("label_value_limit", ("AGENTINSIGHT_LABEL_VALUE_LIMIT",), 1000, _positive_int,
+    Setting("label_value_limit", ("AGENTINSIGHT_LABEL_VALUE_LIMIT",), 1000, positive_int,
             "Distinct values kept per label; later new values are recorded as 'other'."),
-    Setting("log_dir", ("AGENTINSIGHT_LOG_DIR",), None, _path,
+    Setting("log_dir", ("AGENTINSIGHT_LOG_DIR",), None, path,
             "Directory for daily-rotated JSON log files (plus an error-only file)."),
     Setting("export_timeout", ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"),
-            10.0, _positive_float,
+            10.0, positive_float,
             "Seconds one OTLP export may take, retries included (as opentelemetry-python reads "
             "these variables)."),
-    Setting("max_queue_size", ("OTEL_BSP_MAX_QUEUE_SIZE",), 2048, _positive_int,
+    Setting("max_queue_size", ("OTEL_BSP_MAX_QUEUE_SIZE",), 2048, positive_int,
             "Finished spans buffered for export; beyond it spans are dropped and counted."),
-    Setting("schedule_delay_ms", ("OTEL_BSP_SCHEDULE_DELAY",), 5000, _positive_int,
+    Setting("schedule_delay_ms", ("OTEL_BSP_SCHEDULE_DELAY",), 5000, positive_int,
             "Milliseconds between two exports of buffered spans."),
-    Setting("sdk_disabled", ("OTEL_SDK_DISABLED",), False, _flag,
+    Setting("sdk_disabled", ("OTEL_SDK_DISABLED",), False, flag,
             "true: make no spans at all (metrics and logs keep working)."),
-    Setting("max_export_batch_size", ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE",), 512, _positive_int,
+    Setting("max_export_batch_size", ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE",), 512, positive_int,
             "Spans per export request."),
 )
-
-_BY_NAME = {s.name: s for s in SETTINGS}
 
 
 def resolve(
     arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """Every setting's value: argument (not ``None``) > environment > default, validated."""
-    env = os.environ if environ is None else environ
-    unknown = set(arguments) - set(_BY_NAME)
-    if unknown:
-        raise ConfigurationError(f"unknown emit setting(s): {', '.join(sorted(unknown))}")
-    values: dict[str, Any] = {}
-    for setting in SETTINGS:
-        raw = arguments.get(setting.name)
-        if raw is not None:
-            values[setting.name] = setting.parse(raw, setting.name, "argument")
-            continue
-        for var in setting.env:
-            text = env.get(var, "").strip()
-            if text:
-                values[setting.name] = setting.parse(text, setting.name, var)
-                break
-        else:
-            values[setting.name] = setting.default
+    values = resolve_table(SETTINGS, arguments, environ, what="emit")
     if values["traces_exporter"] is None:
         values["traces_exporter"] = "otlp" if values["otlp_endpoint"] else "none"
     if values["traces_exporter"] == "otlp" and not values["otlp_endpoint"]:

@@ -123,10 +123,10 @@ def enable_offline_plotly() -> None:
 def notebooks_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """The folder holding report notebooks: ``path`` > ``$AGENTINSIGHT_NOTEBOOKS`` > the notebooks
     the package ships (in a checkout, the top-level ``notebooks/`` folder is the same files)."""
-    for candidate in (path, os.environ.get("AGENTINSIGHT_NOTEBOOKS")):
-        if candidate:
-            return Path(candidate)
-    return _SHIPPED_NOTEBOOKS
+    from agentinsight._settings import SETTINGS_BY_NAME
+
+    folder: Path | None = SETTINGS_BY_NAME["notebooks"].resolve(path or None)
+    return folder if folder is not None else _SHIPPED_NOTEBOOKS
 
 
 def list_reports(path: str | os.PathLike[str] | None = None) -> list[str]:

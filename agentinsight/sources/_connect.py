@@ -1,31 +1,60 @@
 """``connect()``: one object for a fleet's metrics and spans, whichever servers or files hold them.
 
 Notebooks take their source as parameters (a files directory, or Prometheus and Jaeger URLs) and
-call ``connect(...)``; everything after that line is the same code for every source.
+call ``connect(...)``; everything after that line is the same code for every source::
+
+    from agentinsight.sources import connect
+
+    fleet = connect("data/demo")                                   # files from `simulate`
+    fleet = connect(prometheus_url="http://prometheus:9090",       # or servers
+                    jaeger_url="http://jaeger:16686")
+    fleet.error_ratio(by=["agent"], start="now-1d")
+    fleet.spans("now-1h", "now")
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from agentinsight.exceptions import ConfigurationError
 from agentinsight.frames import empty_spans_frame
+from agentinsight.sources._protocol import ExemplarSource, MetricsSource
 from agentinsight.sources._time import parse_time
+from agentinsight.sources.files import FileSource
+from agentinsight.sources.jaeger import JaegerSource
+from agentinsight.sources.prometheus import PrometheusSource
 
 __all__ = ["Fleet", "connect"]
 
 
 class Fleet:
-    """Metrics (``.metrics``: a FileSource or PrometheusSource) and spans of one fleet.
+    """The metrics (``.metrics``, a :class:`MetricsSource`) and spans of one fleet.
 
-    ``spans(start, end)`` reads the files' spans or searches Jaeger (every service, or the
-    given ones). The metrics helpers (``rate``, ``error_ratio``, ``latency_quantiles``,
-    ``token_usage``, ``range``, ``label_values``) are the metrics source's own.
+    ``spans(start, end)`` reads the files' spans or searches Jaeger (``.traces``) for every
+    service, or for ``services``. The metrics helpers (``rate``, ``error_ratio``,
+    ``latency_quantiles``, ``token_usage``, ``range``, ``label_values``, ``series``,
+    ``scrape_interval``, and ``exemplars`` where the source keeps them) are the metrics
+    source's own methods, so their signatures and defaults are the source's.
+
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> runs = [f'agent_execution_total{{agent="planner",status="success"}} {60 * i} {60 * i}'
+    ...         for i in range(4)]
+    >>> _ = (folder / "metrics.om").write_text(
+    ...     "# TYPE agent_execution counter\\n" + "\\n".join(runs) + "\\n# EOF\\n")
+    >>> fleet = connect(folder)
+    >>> fleet.label_values("agent")
+    ['planner']
+    >>> fleet.rate("agent_execution_total", by=["agent"], window="2m")["value"].tolist()
+    [0.5, 1.0, 1.0]
+    >>> fleet.spans("now-1h", "now")  # Jaeger's spans, with jaeger_url  # doctest: +SKIP
     """
 
-    def __init__(self, metrics: Any, traces: Any | None = None,
+    def __init__(self, metrics: MetricsSource, traces: JaegerSource | None = None,
                  services: list[str] | None = None) -> None:
         self.metrics = metrics
         self.traces = traces
@@ -34,12 +63,57 @@ class Fleet:
     def __repr__(self) -> str:
         return f"Fleet(metrics={self.metrics!r}, traces={self.traces!r})"
 
-    def __getattr__(self, name: str) -> Any:
-        # The metrics helpers, so `fleet.rate(...)` reads like `source.rate(...)`.
-        if name in {"rate", "error_ratio", "latency_quantiles", "token_usage", "range",
-                    "label_values", "series", "scrape_interval", "exemplars"}:
-            return getattr(self.metrics, name)
-        raise AttributeError(name)
+    # The metrics helpers are the source's bound methods (not wrappers), so that help() and a
+    # notebook's signature tooltip show the source's own parameters and defaults.
+
+    @property
+    def rate(self) -> Callable[..., pd.DataFrame]:
+        """The metrics source's :meth:`~MetricsSource.rate`."""
+        return self.metrics.rate
+
+    @property
+    def error_ratio(self) -> Callable[..., pd.DataFrame]:
+        """The metrics source's :meth:`~MetricsSource.error_ratio`."""
+        return self.metrics.error_ratio
+
+    @property
+    def latency_quantiles(self) -> Callable[..., pd.DataFrame]:
+        """The metrics source's :meth:`~MetricsSource.latency_quantiles`."""
+        return self.metrics.latency_quantiles
+
+    @property
+    def token_usage(self) -> Callable[..., pd.DataFrame]:
+        """The metrics source's :meth:`~MetricsSource.token_usage`."""
+        return self.metrics.token_usage
+
+    @property
+    def range(self) -> Callable[..., pd.DataFrame]:
+        """The metrics source's :meth:`~MetricsSource.range`."""
+        return self.metrics.range
+
+    @property
+    def label_values(self) -> Callable[..., list[str]]:
+        """The metrics source's :meth:`~MetricsSource.label_values`."""
+        return self.metrics.label_values
+
+    @property
+    def series(self) -> Callable[..., pd.DataFrame]:
+        """The metrics source's :meth:`~MetricsSource.series`."""
+        return self.metrics.series
+
+    @property
+    def scrape_interval(self) -> float:
+        """The metrics source's scrape interval in seconds."""
+        return self.metrics.scrape_interval
+
+    @property
+    def exemplars(self) -> Callable[..., pd.DataFrame]:
+        """The metrics source's :meth:`~ExemplarSource.exemplars`; an AttributeError when the
+        source keeps none (files)."""
+        if not isinstance(self.metrics, ExemplarSource):
+            raise AttributeError(
+                f"{type(self.metrics).__name__!r} object has no attribute 'exemplars'")
+        return self.metrics.exemplars
 
     def describe(self) -> str:
         """One line saying where the data comes from."""
@@ -50,14 +124,17 @@ class Fleet:
     def span_services(self) -> list[str]:
         """Services that have spans."""
         if self.traces is None:
-            return list(self.metrics.services()) if hasattr(self.metrics, "services") else []
+            services = getattr(self.metrics, "services", None)
+            return list(services()) if services is not None else []
         return [s for s in self.traces.services() if s != "jaeger"]
 
     def spans(self, start: Any = None, end: Any = None) -> pd.DataFrame:
         """Every span that starts in ``[start, end]`` as a spans frame."""
         if self.traces is None:
-            if hasattr(self.metrics, "spans"):
-                return self.metrics.spans(start, end)
+            spans_of = getattr(self.metrics, "spans", None)
+            if spans_of is not None:
+                frame: pd.DataFrame = spans_of(start, end)
+                return frame
             return empty_spans_frame()
         services = self.services or self.span_services()
         begin = parse_time(start if start is not None else "now-1d", what="start")
@@ -73,7 +150,7 @@ class Fleet:
 
     def exemplar_frame(self, query: str, start: Any, end: Any) -> pd.DataFrame | None:
         """Exemplars (trace ids on histogram observations) where the source keeps them."""
-        if hasattr(self.metrics, "exemplars"):
+        if isinstance(self.metrics, ExemplarSource):
             try:
                 return self.metrics.exemplars(query, start, end)
             except Exception:  # noqa: BLE001 - exemplar storage is optional on the server
@@ -81,21 +158,30 @@ class Fleet:
         return None
 
 
-def connect(source_dir: str | None = None, prometheus_url: str | None = None,
+def connect(source_dir: str | Path | None = None, prometheus_url: str | None = None,
             jaeger_url: str | None = None, *, services: list[str] | str | None = None,
             **options: Any) -> Fleet:
     """A :class:`Fleet` from files (``source_dir``) or servers (``prometheus_url`` and
-    optionally ``jaeger_url``); servers win when both are given. ``options`` go to the
-    metrics source's constructor (``headers``, ``auth``, ``verify``, ``timeout`` ...).
+    optionally ``jaeger_url``); servers win when both are given.
+
+    ``services`` limits the Jaeger search to some services (default: every service but Jaeger's
+    own). ``options`` go to the metrics source's constructor: :class:`PrometheusSource`'s
+    ``headers``, ``auth``, ``verify``, ``timeout``, ``cache_dir`` ..., or
+    :class:`FileSource`'s ``scrape_interval``, ``prometheus_version`` .... Nothing is read or
+    requested until a method asks for data.
 
     >>> import tempfile
-    >>> connect(tempfile.mkdtemp()).describe().startswith("metrics from")
+    >>> connect(tempfile.mkdtemp()).describe().startswith("metrics from /")
     True
+    >>> fleet = connect(prometheus_url="http://prometheus:9090", jaeger_url="http://jaeger:16686")
+    >>> fleet.describe()
+    'metrics from http://prometheus:9090; spans from http://jaeger:16686'
+    >>> fleet.error_ratio(by=["agent"], start="now-1d")  # asks Prometheus  # doctest: +SKIP
+    >>> connect()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    agentinsight.exceptions.ConfigurationError: connect: give source_dir (files written by ...
     """
-    from agentinsight.sources.files import FileSource
-    from agentinsight.sources.jaeger import JaegerSource
-    from agentinsight.sources.prometheus import PrometheusSource
-
     wanted = [services] if isinstance(services, str) else (list(services) if services else None)
     if prometheus_url:
         traces = JaegerSource(jaeger_url) if jaeger_url else None

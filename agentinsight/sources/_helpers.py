@@ -1,5 +1,10 @@
 """What every source shares: the evaluation grid, helper names and frame assembly.
 
+:class:`~agentinsight.sources.FileSource` and :class:`~agentinsight.sources.PrometheusSource`
+both implement :class:`~agentinsight.sources.MetricsSource` (their declared base) with these
+functions, so that a helper's arguments are checked and its frame is shaped the same way
+whichever source answers.
+
 Step and window, defined once for every source:
 
 - A query is evaluated at ``start, start + step, start + 2*step, ...`` up to ``end``

@@ -37,6 +37,7 @@ from agentinsight.sources._helpers import (
     quantiles,
 )
 from agentinsight.sources._openmetrics import read_openmetrics
+from agentinsight.sources._protocol import MetricsSource
 from agentinsight.sources._samples_cache import read_cache, write_cache
 from agentinsight.sources._time import parse_duration, parse_time, time_range
 from agentinsight.sources.otlp import read_otlp_jsonl
@@ -46,7 +47,7 @@ __all__ = ["FileSource"]
 Matchers = str | Mapping[str, str] | None
 
 
-class FileSource:
+class FileSource(MetricsSource):
     """Metrics and spans from files in a directory (or explicit file paths).
 
     ``directory`` holds ``*.om`` metric files, ``spans.jsonl`` and optionally ``truth.json``.

@@ -42,6 +42,7 @@ from agentinsight.sources._helpers import (
     quantiles,
 )
 from agentinsight.sources._promjson import result_frame
+from agentinsight.sources._protocol import ExemplarSource
 from agentinsight.sources._time import format_duration, parse_duration, parse_time, time_range
 
 __all__ = ["PrometheusSource"]
@@ -50,7 +51,7 @@ Matchers = str | Mapping[str, str] | None
 _SCRAPE = re.compile(r"^\s*scrape_interval:\s*(\S+)", re.M)
 
 
-class PrometheusSource:
+class PrometheusSource(ExemplarSource):
     """Query a Prometheus-compatible server into metrics frames.
 
     ``headers`` (e.g. ``{"Authorization": "Bearer ..."}``), ``auth`` (``(user, password)``, or

@@ -58,15 +58,23 @@ class ProgramNotFoundError(StackError):
         super().__init__(f"program {program!r} not found; {install_hint}")
 
 
-def _env_var(name: str) -> str:
-    return "AGENTINSIGHT_" + name.upper().replace("-", "_") + "_BIN"
+def _configured_program(name: str) -> str | None:
+    """``$AGENTINSIGHT_<NAME>_BIN`` when set; an unusable one names the variable."""
+    from agentinsight._settings import program_setting
+    from agentinsight.exceptions import ConfigurationError
+
+    try:
+        found: str | None = program_setting(name).resolve()
+    except ConfigurationError as exc:
+        raise ProgramNotFoundError(name, str(exc)) from None
+    return found
 
 
 def _cache_dir() -> Path:
-    if os.environ.get("AGENTINSIGHT_CACHE"):
-        return Path(os.environ["AGENTINSIGHT_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "agentinsight"
+    from agentinsight._settings import SETTINGS_BY_NAME
+
+    cache: Path = SETTINGS_BY_NAME["cache"].resolve()
+    return cache
 
 
 def _jaeger_build_script() -> Path:
@@ -83,13 +91,9 @@ def jaeger_cache_path() -> Path:
 
 
 def _find_jaeger(build: bool) -> str:
-    env = os.environ.get("AGENTINSIGHT_JAEGER_BIN")
-    if env:
-        if os.access(env, os.X_OK):
-            return env
-        raise ProgramNotFoundError(
-            "jaeger", f"AGENTINSIGHT_JAEGER_BIN={env!r} is not an executable file"
-        )
+    configured = _configured_program("jaeger")
+    if configured:
+        return configured
     cached = jaeger_cache_path()
     if os.access(cached, os.X_OK):
         return str(cached)
@@ -134,11 +138,9 @@ def find_program(name: str, *, build: bool = False) -> str:
     if name not in _PROGRAMS:
         known = ", ".join(sorted({*_PROGRAMS, "jaeger"}))
         raise StackError(f"unknown program {name!r}; known programs: {known}")
-    env = os.environ.get(_env_var(name))
-    if env:
-        if os.access(env, os.X_OK):
-            return env
-        raise ProgramNotFoundError(name, f"{_env_var(name)}={env!r} is not an executable file")
+    configured = _configured_program(name)
+    if configured:
+        return configured
     candidates, package = _PROGRAMS[name]
     return _which_or_raise(
         name, candidates, f"install the Debian package: apt-get install {package}"

@@ -35,7 +35,7 @@ from agentinsight.alerts import write_findings
 from agentinsight.analysis.anomaly import findings_html
 from agentinsight.reports import enable_offline_plotly
 from agentinsight.reports.notebook import fleet_findings, standard_frames, time_window
-from agentinsight.sources._connect import connect
+from agentinsight.sources import connect
 
 enable_offline_plotly()
 fleet = connect(source_dir, prometheus_url or None, jaeger_url or None)

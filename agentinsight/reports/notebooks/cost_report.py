@@ -35,8 +35,7 @@ from agentinsight.alerts import write_findings
 from agentinsight.analysis import cost
 from agentinsight.frames import empty_findings_frame
 from agentinsight.reports import enable_offline_plotly
-from agentinsight.sources import parse_time
-from agentinsight.sources._connect import connect
+from agentinsight.sources import connect, parse_time
 
 enable_offline_plotly()
 fleet = connect(source_dir, prometheus_url or None, jaeger_url or None)

@@ -38,7 +38,7 @@ from agentinsight.analysis import cost, performance
 from agentinsight.analysis.anomaly import findings_html
 from agentinsight.reports import enable_offline_plotly
 from agentinsight.reports.notebook import fleet_findings, headline, standard_frames, time_window
-from agentinsight.sources._connect import connect
+from agentinsight.sources import connect
 
 enable_offline_plotly()
 pd.set_option("display.max_colwidth", 120)
