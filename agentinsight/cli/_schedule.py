@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 
+from agentinsight._time import parse_rfc3339
 from agentinsight.reports import serve
 
 
@@ -17,9 +17,4 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    fixed_now = None
-    if args.now:
-        fixed_now = dt.datetime.fromisoformat(args.now.replace("Z", "+00:00"))
-        if fixed_now.tzinfo is None:
-            fixed_now = fixed_now.replace(tzinfo=dt.UTC)
-    return serve(args.config, once=args.once, now=fixed_now)
+    return serve(args.config, once=args.once, now=parse_rfc3339(args.now) if args.now else None)
