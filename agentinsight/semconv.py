@@ -39,9 +39,14 @@ __all__ = [
     "HTTP_REQUEST_METHOD",
     "HTTP_RESPONSE_STATUS_CODE",
     "HTTP_ROUTE",
+    "LLM_OPERATIONS",
     "MEMORY_OPERATION",
+    "MESSAGING_DESTINATION_NAME",
+    "NON_LLM_OPERATIONS",
+    "SERVICE_TIER_ALIASES",
     "SERVICE_TIER_ATTRIBUTES",
     "TASK_TYPE",
+    "TASK_TYPE_ALIASES",
     "TASK_TYPE_ATTRIBUTES",
     "TOKEN_ATTRIBUTES",
     "TOKEN_FIELDS",
@@ -151,3 +156,33 @@ def tool_span_name(tool: str) -> str:
 def llm_span_name(operation: str, model: str) -> str:
     """The span name of a model call: ``chat gpt-4o``."""
     return f"{operation} {model}"
+
+
+# -- what analysis reads: operation groups, and attributes in the order they are looked up ----
+#: Operations whose spans are a call to a model.
+LLM_OPERATIONS: Final = frozenset({
+    Operation.CHAT.value,
+    Operation.TEXT_COMPLETION.value,
+    Operation.GENERATE_CONTENT.value,
+    Operation.EMBEDDINGS.value,
+})
+#: Operations whose spans are never a model call, even when they name a model.
+NON_LLM_OPERATIONS: Final = AGENT_OPERATIONS | TOOL_OPERATIONS | frozenset({
+    Operation.CREATE_AGENT.value,
+    "invoke_workflow",
+})
+#: Where cost looks for a service tier, first hit wins: the response before the request, each in
+#: the OpenAI instrumentations' own spelling first (a superset of ``SERVICE_TIER_ATTRIBUTES``).
+SERVICE_TIER_ALIASES: Final = (
+    "openai.response.service_tier",
+    "gen_ai.openai.response.service_tier",
+    "gen_ai.response.service_tier",
+    "openai.request.service_tier",
+    "gen_ai.openai.request.service_tier",
+    "gen_ai.request.service_tier",
+)
+#: Where cost looks for a task type, first hit wins (a superset of ``TASK_TYPE_ATTRIBUTES``).
+TASK_TYPE_ALIASES: Final = (TASK_TYPE, "agentinsight.task_type", "task_type", "task.type",
+                            "gen_ai.task.type")
+#: The queue a messaging span sent to or received from (OTel messaging conventions).
+MESSAGING_DESTINATION_NAME: Final = "messaging.destination.name"
