@@ -171,14 +171,12 @@ def parent_index(trace_code: np.ndarray, span_id: pd.Series,
                  parent_span_id: pd.Series) -> np.ndarray:
     """Row of each span's parent (-1 for roots and orphans), matched within its trace.
 
-    A missing ``parent_span_id`` counts as ``""``. Where a (trace, span) pair repeats, the
-    first row is the parent.
+    A missing ``parent_span_id`` (like ``""`` in a spans frame) makes a root. Where a
+    (trace, span) pair repeats, the first row is the parent.
     """
     n = len(trace_code)
-    parents = parent_span_id.to_numpy(dtype=object)
-    parents = np.where(pd.isna(parents), "", parents)
-    ids = pd.factorize(np.concatenate([span_id.to_numpy(dtype=object), parents]))[0]
-    ids = ids.astype("int64")
+    both = pd.concat([span_id, parent_span_id], ignore_index=True)
+    ids = codes_of(both)
     own = (trace_code << 32) | ids[:n]
     wanted = (trace_code << 32) | ids[n:]
     uniq, first = np.unique(own, return_index=True)
@@ -186,7 +184,7 @@ def parent_index(trace_code: np.ndarray, span_id: pd.Series,
         return np.full(n, -1, dtype="int64")
     pos = np.minimum(np.searchsorted(uniq, wanted), len(uniq) - 1)
     out = np.where(uniq[pos] == wanted, first[pos], -1).astype("int64")
-    out[out == np.arange(n)] = -1
+    out[(out == np.arange(n)) | (ids[n:] < 0)] = -1  # names itself, or names no parent
     return out
 
 
