@@ -24,15 +24,10 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from agentinsight.analysis.performance import bucket_increments
-from agentinsight.analysis.traces import (
-    AGENT_OPERATIONS,
-    TOOL_OPERATIONS,
-    critical_path,
-    span_agents,
-    trace_tree,
-)
+from agentinsight.analysis.traces import critical_path, span_agents, trace_tree
 from agentinsight.exceptions import ConfigurationError, SchemaError
 from agentinsight.frames import label_columns, validate_findings_frame, validate_metrics_frame
+from agentinsight.semconv import AGENT_OPERATIONS, TOOL_OPERATIONS
 
 __all__ = [
     "PALETTE",

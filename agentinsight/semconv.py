@@ -39,8 +39,10 @@ __all__ = [
     "HTTP_REQUEST_METHOD",
     "HTTP_RESPONSE_STATUS_CODE",
     "HTTP_ROUTE",
+    "LLM_OPERATIONS",
     "MEMORY_OPERATION",
-    "Operation",
+    "MESSAGING_DESTINATION_NAME",
+    "NON_LLM_OPERATIONS",
     "SERVICE_TIER_ATTRIBUTES",
     "TASK_TYPE",
     "TASK_TYPE_ATTRIBUTES",
@@ -48,6 +50,7 @@ __all__ = [
     "TOKEN_FIELDS",
     "TOOL_OPERATIONS",
     "URL_PATH",
+    "Operation",
     "agent_span_name",
     "llm_span_name",
     "tool_span_name",
@@ -64,6 +67,7 @@ class Operation(StrEnum):
     EMBEDDINGS = "embeddings"
     GENERATE_CONTENT = "generate_content"
     CREATE_AGENT = "create_agent"
+    INVOKE_WORKFLOW = "invoke_workflow"
     TASK = "task"
     MEMORY = "memory"
 
@@ -86,14 +90,8 @@ GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation.i
 GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
 ERROR_TYPE: Final = "error.type"
 
-#: Attributes that mark a batch (discounted) request, and those that carry the service tier.
+#: Attributes that mark a batch (discounted) request.
 BATCH_ATTRIBUTES: Final = ("gen_ai.request.batch", "gen_ai.batch")
-SERVICE_TIER_ATTRIBUTES: Final = (
-    "gen_ai.openai.response.service_tier",
-    "gen_ai.response.service_tier",
-    "gen_ai.openai.request.service_tier",
-    "gen_ai.request.service_tier",
-)
 
 # -- GenAI metric instruments (OpenTelemetry names; Prometheus names are in the catalogue) -----
 GEN_AI_CLIENT_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
@@ -102,8 +100,6 @@ GEN_AI_CLIENT_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
 # -- agentinsight's own, namespaced (not in the GenAI conventions) -----------------------------
 TASK_TYPE: Final = "agentinsight.task.type"
 MEMORY_OPERATION: Final = "agentinsight.memory.operation"
-#: Where a task type may be found on a span, ours first.
-TASK_TYPE_ATTRIBUTES: Final = (TASK_TYPE, "task.type", "gen_ai.task.type")
 
 # -- HTTP server spans (stable HTTP semantic conventions) --------------------------------------
 HTTP_REQUEST_METHOD: Final = "http.request.method"
@@ -151,3 +147,33 @@ def tool_span_name(tool: str) -> str:
 def llm_span_name(operation: str, model: str) -> str:
     """The span name of a model call: ``chat gpt-4o``."""
     return f"{operation} {model}"
+
+
+# -- what analysis reads: operation groups, and attributes in the order they are looked up ----
+#: Operations whose spans are a call to a model.
+LLM_OPERATIONS: Final = frozenset({
+    Operation.CHAT.value,
+    Operation.TEXT_COMPLETION.value,
+    Operation.GENERATE_CONTENT.value,
+    Operation.EMBEDDINGS.value,
+})
+#: Operations whose spans are never a model call, even when they name a model.
+NON_LLM_OPERATIONS: Final = AGENT_OPERATIONS | TOOL_OPERATIONS | frozenset({
+    Operation.CREATE_AGENT.value,
+    Operation.INVOKE_WORKFLOW.value,
+})
+#: Where the service tier is read, first hit wins: the response before the request, each in the
+#: OpenAI instrumentations' own spelling first.
+SERVICE_TIER_ATTRIBUTES: Final = (
+    "openai.response.service_tier",
+    "gen_ai.openai.response.service_tier",
+    "gen_ai.response.service_tier",
+    "openai.request.service_tier",
+    "gen_ai.openai.request.service_tier",
+    "gen_ai.request.service_tier",
+)
+#: Where a task type is read, first hit wins, ours first.
+TASK_TYPE_ATTRIBUTES: Final = (TASK_TYPE, "agentinsight.task_type", "task_type", "task.type",
+                            "gen_ai.task.type")
+#: The queue a messaging span sent to or received from (OTel messaging conventions).
+MESSAGING_DESTINATION_NAME: Final = "messaging.destination.name"

@@ -20,6 +20,7 @@ from genai_prices import Usage, calc_price
 
 from agentinsight.analysis import cost
 from agentinsight.frames import TOKEN_COLUMNS
+from agentinsight.semconv import BATCH_ATTRIBUTES, Operation
 
 MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("openai", "o3"), ("openai", "gpt-5"),
           ("openai", "gpt-4.1"), ("anthropic", "claude-sonnet-4-5"),
@@ -57,8 +58,9 @@ def synthetic_spans(n_spans: int, seed: int = 0) -> pd.DataFrame:
         values[is_agent] = sums
     batch = is_llm & (rng.random(n) < 0.05)
     empty: dict = {}
-    attributes = [{"gen_ai.request.batch": True} if b else empty for b in batch]
-    op = np.where(is_agent, "invoke_agent", np.where(is_tool, "execute_tool", "chat"))
+    attributes = [{BATCH_ATTRIBUTES[0]: True} if b else empty for b in batch]
+    op = np.where(is_agent, Operation.INVOKE_AGENT.value,
+                  np.where(is_tool, Operation.EXECUTE_TOOL.value, Operation.CHAT.value))
     providers = np.array([m[0] for m in MODELS], dtype=object)[model_idx]
     models = np.array([m[1] for m in MODELS], dtype=object)[model_idx]
     agent = np.array(AGENTS, dtype=object)[rng.integers(0, len(AGENTS), n_traces)][trace]

@@ -1,8 +1,8 @@
 """Which spans are billed, and pricing whole frames: spans and token counters.
 
 The counting rules are documented in ``agentinsight.analysis.cost``; the price arithmetic in
-``agentinsight.analysis._prices``. This module walks the span tree (vectorised: parent rows are
-found by integer codes, ancestors marked level by level) and turns frames into usage rows.
+``agentinsight.analysis._prices``. This module turns frames into usage rows; the span tree it
+walks (which spans are billed, each trace's task root) is ``agentinsight.analysis._spantree``'s.
 """
 
 from __future__ import annotations
@@ -15,37 +15,34 @@ import numpy as np
 import pandas as pd
 
 from agentinsight.analysis._prices import normalise_price_table, price_usage
+from agentinsight.analysis._spantree import SpanForest
 from agentinsight.exceptions import ConfigurationError, SchemaError
 from agentinsight.frames import TOKEN_COLUMNS, validate_spans_frame
+from agentinsight.semconv import (
+    BATCH_ATTRIBUTES,
+    SERVICE_TIER_ATTRIBUTES,
+    TASK_TYPE,
+    TASK_TYPE_ATTRIBUTES,
+    Operation,
+    agent_span_name,
+    llm_span_name,
+    tool_span_name,
+)
 
 __all__ = [
-    "BATCH_ATTRIBUTES",
     "COST_COLUMNS",
-    "SERVICE_TIER_ATTRIBUTES",
-    "TASK_TYPE_ATTRIBUTES",
     "UNKNOWN",
     "attribute",
-    "codes_of",
     "example_spans",
-    "fill_from_ancestors",
-    "parent_rows",
     "price_spans",
     "price_token_usage",
     "traces_frame",
 ]
 
-BATCH_ATTRIBUTES = ("gen_ai.request.batch", "gen_ai.batch")
-TASK_TYPE_ATTRIBUTES = ("agentinsight.task.type", "agentinsight.task_type", "task_type",
-                        "task.type", "gen_ai.task.type")
 UNKNOWN = "(unknown)"
-SERVICE_TIER_ATTRIBUTES = (
-    "openai.response.service_tier",
-    "gen_ai.openai.response.service_tier",
-    "gen_ai.response.service_tier",
-    "openai.request.service_tier",
-    "gen_ai.openai.request.service_tier",
-    "gen_ai.request.service_tier",
-)
+_AGENT = Operation.INVOKE_AGENT.value
+_TOOL = Operation.EXECUTE_TOOL.value
+_TASK = Operation.TASK.value
 
 Errors = Literal["raise", "unprice"]
 COST_COLUMNS = ("input_cost_usd", "output_cost_usd", "cost_usd", "cache_savings_usd",
@@ -55,58 +52,7 @@ _TOKEN_TYPES = {"input": "input", "output": "output", "cache_read": "cache_read"
                 "cache_creation": "cache_write"}
 
 
-# --- the span tree -------------------------------------------------------------------------------
-
-
-def codes_of(values: pd.Series) -> np.ndarray:
-    """Integer codes of a column's values (-1 for missing); faster on object arrays."""
-    return pd.factorize(values.to_numpy(dtype=object))[0].astype("int64")
-
-
-def parent_rows(frame: pd.DataFrame) -> np.ndarray:
-    """Row position of each span's parent within the frame (-1 for roots and orphans)."""
-    n = len(frame)
-    trace_codes = codes_of(frame["trace_id"])
-    ids = codes_of(pd.concat([frame["span_id"], frame["parent_span_id"]], ignore_index=True))
-    own = (trace_codes << 32) | ids[:n]
-    parent = (trace_codes << 32) | ids[n:]
-    uniq, first = np.unique(own, return_index=True)
-    pos = np.clip(np.searchsorted(uniq, parent), 0, max(len(uniq) - 1, 0))
-    found = (uniq[pos] == parent) if len(uniq) else np.zeros(n, dtype=bool)
-    out = np.where(found, first[pos], -1)
-    out[out == np.arange(n)] = -1
-    return out
-
-
-def _mark_ancestors(parent: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """True for every row that is a proper ancestor of a row in ``start`` (a boolean mask)."""
-    marked = np.zeros(len(parent), dtype=bool)
-    frontier = np.unique(parent[start])
-    frontier = frontier[frontier >= 0]
-    for _ in range(len(parent)):
-        frontier = frontier[~marked[frontier]]
-        if not len(frontier):
-            break
-        marked[frontier] = True
-        frontier = np.unique(parent[frontier])
-        frontier = frontier[frontier >= 0]
-    return marked
-
-
-def fill_from_ancestors(values: np.ndarray, parent: np.ndarray) -> np.ndarray:
-    """Each missing value replaced by the nearest ancestor's value."""
-    values = values.copy()
-    missing = np.flatnonzero(pd.isna(values))
-    cursor = parent[missing]
-    for _ in range(len(parent)):
-        live = cursor >= 0
-        missing, cursor = missing[live], cursor[live]
-        if not len(missing):
-            break
-        values[missing] = values[cursor]
-        still = pd.isna(values[missing])
-        missing, cursor = missing[still], parent[cursor[still]]
-    return values
+# --- span attributes ------------------------------------------------------------------------------
 
 
 def attribute(attributes: Any, keys: Iterable[str]) -> Any:
@@ -192,8 +138,9 @@ def price_spans(
     carries = np.zeros(n, dtype=bool)
     for values in tok.values():
         carries |= ~np.isnan(values)
-    parent = parent_rows(out) if n else np.zeros(0, dtype="int64")
-    billable = carries & ~_mark_ancestors(parent, carries)
+    # a span whose usage is recorded again beneath it (an agent span repeating the sum of its
+    # calls) is not billed; parent cycles are broken so that every span is decided
+    billable = carries & ~SpanForest(out, cycles="break").covered(carries)
     rows = np.flatnonzero(billable)
     vals = {c: np.nan_to_num(tok[c][rows], nan=0.0) for c in TOKEN_COLUMNS}
     reason = np.full(len(rows), "", dtype=object)
@@ -338,36 +285,26 @@ def _first_per_trace(codes: np.ndarray, rows: np.ndarray, *keys: np.ndarray) -> 
     return out
 
 
-def traces_frame(
-    priced: pd.DataFrame, parent: np.ndarray, codes: np.ndarray | None = None
-) -> pd.DataFrame:
-    """One row per trace, row ``i`` for trace code ``i`` (``codes_of(trace_id)``): its task
+def traces_frame(priced: pd.DataFrame, forest: SpanForest) -> pd.DataFrame:
+    """One row per trace, row ``i`` for trace code ``i`` (``forest.trace_code``): its task
     root (top-most task span — operation ``task``, or a task-type attribute without a GenAI
     operation — else ``invoke_agent`` span, else root span) and its status, root agent, task
     type (top-most task-type attribute, else the root agent), time range and tool chain."""
     n = len(priced)
-    codes = codes_of(priced["trace_id"]) if codes is None else codes
-    depth = np.zeros(n, dtype="int64")
-    cursor = parent.copy()
-    for _ in range(n):
-        live = np.flatnonzero(cursor >= 0)
-        if not len(live):
-            break
-        depth[live] += 1
-        cursor[live] = parent[cursor[live]]
+    codes, parent, depth = forest.trace_code, forest.parent, forest.depth
     start = priced["start"].to_numpy(dtype="datetime64[ns]").view("int64")
     end = priced["end"].to_numpy(dtype="datetime64[ns]").view("int64")
     op = priced["operation"].to_numpy(object)
     # task spans: operation "task", or no GenAI operation but a task-type attribute
-    maybe = np.flatnonzero((op == "task") | (op == "invoke_agent") | (parent < 0) | pd.isna(op))
+    maybe = np.flatnonzero((op == _TASK) | (op == _AGENT) | (parent < 0) | pd.isna(op))
     attrs = priced["attributes"].iloc[maybe].to_numpy(object)
     typed = np.array([attribute(a, TASK_TYPE_ATTRIBUTES) for a in attrs], dtype=object)
     named = maybe[~pd.isna(typed)]
     rank = np.full(n, 3, dtype="int64")
     rank[parent < 0] = 2
-    rank[op == "invoke_agent"] = 1
-    rank[named[op[named] != "invoke_agent"]] = 0
-    rank[op == "task"] = 0
+    rank[op == _AGENT] = 1
+    rank[named[op[named] != _AGENT]] = 0
+    rank[op == _TASK] = 0
     roots = _first_per_trace(codes, np.flatnonzero(rank < 3), rank, depth, start)
     agent_col = priced["agent"].to_numpy(object)
     with_agent = np.flatnonzero((rank == 1) & ~pd.isna(agent_col))
@@ -390,7 +327,7 @@ def traces_frame(
     traces["start"] = pd.to_datetime(first, utc=True)
     traces["end"] = pd.to_datetime(last, utc=True)
     traces["duration_ms"] = (last - first) / 1e6
-    tool_rows = np.flatnonzero(op == "execute_tool")
+    tool_rows = np.flatnonzero(op == _TOOL)
     chain = np.full(len(traces), "(no tools)", dtype=object)
     if len(tool_rows):
         tool_rows = tool_rows[np.lexsort((start[tool_rows], codes[tool_rows]))]
@@ -413,12 +350,14 @@ def example_spans() -> pd.DataFrame:
     ['a0', 'invoke_agent', 5000.0]
     """
     t0 = pd.Timestamp("2026-01-01T10:00:00Z")
+    chat = Operation.CHAT.value
     rows = [  # span, parent, name, operation, model, tool, offset s, length s, in, cache, out
-        ("a0", "", "invoke_agent researcher", "invoke_agent", None, None, 0, 9, 5000, 1000, 1000),
-        ("b1", "a0", "chat gpt-4o-mini", "chat", "gpt-4o-mini", None, 1, 2, 2000, None, 500),
-        ("c1", "a0", "execute_tool web_search", "execute_tool", None, "web_search", 3, 2,
+        ("a0", "", agent_span_name("researcher"), _AGENT, None, None, 0, 9, 5000, 1000, 1000),
+        ("b1", "a0", llm_span_name(chat, "gpt-4o-mini"), chat, "gpt-4o-mini", None, 1, 2, 2000,
+         None, 500),
+        ("c1", "a0", tool_span_name("web_search"), _TOOL, None, "web_search", 3, 2,
          None, None, None),
-        ("b2", "a0", "chat gpt-4o", "chat", "gpt-4o", None, 5, 3, 3000, 1000, 500),
+        ("b2", "a0", llm_span_name(chat, "gpt-4o"), chat, "gpt-4o", None, 5, 3, 3000, 1000, 500),
     ]
     frame = pd.DataFrame({
         "trace_id": "t1", "span_id": [r[0] for r in rows], "parent_span_id": [r[1] for r in rows],
@@ -432,7 +371,7 @@ def example_spans() -> pd.DataFrame:
         "input_tokens": [r[8] for r in rows], "output_tokens": [r[10] for r in rows],
         "cache_read_tokens": [r[9] for r in rows], "cache_write_tokens": np.nan,
         "reasoning_tokens": np.nan,
-        "attributes": [{"agentinsight.task.type": "research"}, {}, {}, {}],
+        "attributes": [{TASK_TYPE: "research"}, {}, {}, {}],
     })
     for col in TOKEN_COLUMNS:
         frame[col] = frame[col].astype("float64")

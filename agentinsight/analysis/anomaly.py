@@ -26,20 +26,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agentinsight.analysis._detectors_findings import (
+from agentinsight.analysis._detectors.findings import (
     findings_frame,
     findings_html,
     merge_overlapping,
     runs_of,
 )
-from agentinsight.analysis._detectors_series import (
+from agentinsight.analysis._detectors.series import (
     ExtremeValueDetector,
     LevelShiftDetector,
     SeasonalBaselineDetector,
     shared_baselines,
 )
-from agentinsight.analysis._detectors_stream import day_period, stream_scores
-from agentinsight.analysis._detectors_traces import (
+from agentinsight.analysis._detectors.stream import day_period, stream_scores
+from agentinsight.analysis._detectors.traces import (
     AGENT_FEATURES,
     AgentIsolationForest,
     agent_features,
@@ -47,7 +47,7 @@ from agentinsight.analysis._detectors_traces import (
     latency_outlier_findings,
     runaway_run_findings,
 )
-from agentinsight.analysis._detectors_volume import detect_traffic_drop
+from agentinsight.analysis._detectors.volume import detect_traffic_drop
 from agentinsight.exceptions import ConfigurationError, InvalidTimeError, SchemaError
 from agentinsight.frames import (
     empty_findings_frame,

@@ -49,28 +49,20 @@ import numpy as np
 import pandas as pd
 
 from agentinsight.analysis._billing import (
-    BATCH_ATTRIBUTES,
     COST_COLUMNS,
-    SERVICE_TIER_ATTRIBUTES,
-    TASK_TYPE_ATTRIBUTES,
     UNKNOWN,
-    codes_of,
     example_spans,
-    fill_from_ancestors,
-    parent_rows,
     price_spans,
     price_token_usage,
     traces_frame,
 )
 from agentinsight.analysis._prices import GENAI_PRICES_VERSION, normalise_price_table
+from agentinsight.analysis._spantree import SpanForest
 from agentinsight.exceptions import ConfigurationError, SchemaError
 
 __all__ = [
-    "BATCH_ATTRIBUTES",
     "CostTable",
     "GENAI_PRICES_VERSION",
-    "SERVICE_TIER_ATTRIBUTES",
-    "TASK_TYPE_ATTRIBUTES",
     "budget_burn",
     "cache_savings",
     "cost_from_token_usage",
@@ -185,24 +177,20 @@ def _dimensions(priced: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     when = _time_of(priced)[bill]
     rows["_time"] = when
     spans = _is_spans(priced)
-    tree = bool(spans and len(priced) and {"agent", "task_type", "tool_chain", "root_agent"}
-                & set(names))
-    parent = parent_rows(priced) if tree else np.zeros(len(priced), "int64")
+    tree = bool(spans and {"agent", "task_type", "tool_chain", "root_agent"} & set(names))
+    forest = SpanForest(priced, cycles="break") if tree else None
     traces: pd.DataFrame | None = None
-    codes = np.zeros(0, dtype="int64")
     for name in names:
         if name in _TIME_DIMS:
             rows[name] = when.dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period(
                 _TIME_DIMS[name]).dt.start_time.dt.tz_localize("UTC")
-        elif spans and name == "agent":
-            filled = fill_from_ancestors(priced["agent"].to_numpy(object), parent)
-            rows[name] = filled[bill]
-        elif spans and name in {"task_type", "tool_chain", "root_agent"}:
+        elif forest is not None and name == "agent":
+            rows[name] = forest.fill(priced["agent"].to_numpy(object))[bill]
+        elif forest is not None and name in {"task_type", "tool_chain", "root_agent"}:
             if traces is None:
-                codes = codes_of(priced["trace_id"])
-                traces = traces_frame(priced, parent, codes)
+                traces = traces_frame(priced, forest)
             source = "agent" if name == "root_agent" else name
-            rows[name] = traces[source].to_numpy(object)[codes[bill]]
+            rows[name] = traces[source].to_numpy(object)[forest.trace_code[bill]]
         elif name in priced.columns:
             rows[name] = priced.loc[bill, name].to_numpy(object)
         else:
@@ -261,7 +249,7 @@ def cost_table(
     """Cost and token totals grouped by ``by``, most expensive first.
 
     ``by`` names: ``agent`` (the span's agent or its nearest ancestor's), ``task_type`` (the
-    top-most ``agentinsight.task.type`` attribute (see ``TASK_TYPE_ATTRIBUTES``) on the
+    top-most ``agentinsight.task.type`` attribute (see ``semconv.TASK_TYPE_ATTRIBUTES``) on the
     trace's ``task``/``invoke_agent`` spans, else the root agent), ``root_agent``,
     ``tool_chain`` (the trace's tools in order), ``hour``, ``day``, ``week``, ``month``, or any
     column (``model``, ``provider``, ``service``, ...).
@@ -330,8 +318,9 @@ def _spans_only(frame: pd.DataFrame, what: str) -> None:
 
 def _trace_usage(priced: pd.DataFrame) -> pd.DataFrame:
     """Per-trace usage and cost next to the trace's task root (see ``traces_frame``)."""
-    codes = codes_of(priced["trace_id"])
-    traces = traces_frame(priced, parent_rows(priced), codes)
+    forest = SpanForest(priced, cycles="break")
+    codes = forest.trace_code
+    traces = traces_frame(priced, forest)
     bill = priced["billable"].to_numpy(dtype=bool)
     ok = bill & priced["priced"].to_numpy(dtype=bool)
     tokens = (priced["input_tokens"].fillna(0) + priced["output_tokens"].fillna(0)).to_numpy()

@@ -1,176 +1,60 @@
-"""Performance analysis: latency percentiles, throughput, errors, SLOs, regressions.
+"""Performance analysis: latency percentiles, throughput, errors, tool breakdown, regressions.
 
 Inputs are canonical frames (``agentinsight.frames``): histogram ``_bucket`` series in a metrics
 frame (with an ``le`` label), cumulative counters, or a spans frame. Outputs are tidy tables.
 
 - ``histogram_quantile`` reproduces Prometheus's interpolation (``promql/quantile.go``), so a
   percentile computed here from raw bucket samples equals the one PromQL would show.
-- ``burn_rates`` implements the multi-window, multi-burn-rate alerts of the Google SRE workbook.
+- ``breakdown``, ``queue_wait`` and ``slowest_traces`` cut spans by tool, model and queue, and
+  name what the slowest traces' critical paths waited on (``agentinsight.analysis.traces``).
 - ``compare_periods`` says "worse" only when a Mann-Whitney U test says the shift is significant
   (Holm-corrected across groups) and the effect is not negligible.
+- ``performance_summary`` is the headline table of a daily report, per agent.
+
+SLO attainment and burn rates are in :mod:`agentinsight.analysis.slo`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from agentinsight.analysis.traces import (
-    _critical_sections,
-    _Forest,
-    _require,
-    _summary,
-    breakdown,
-    queue_wait,
-    slowest_traces,
-    trace_summary,
+from agentinsight.analysis._histogram import bucket_increments, histogram_quantile
+from agentinsight.analysis._spans import critical_sections, summary, trace_forest
+from agentinsight.analysis._spantree import SpanForest, require
+from agentinsight.analysis._tables import (
+    as_metrics,
+    check_objective,
+    grouped,
+    select_spans,
+    ungroup,
 )
-from agentinsight.exceptions import ConfigurationError, InvalidTimeError, SchemaError
-from agentinsight.frames import empty_metrics_frame, label_columns, validate_metrics_frame
+from agentinsight.analysis.traces import span_agents, trace_summary
+from agentinsight.exceptions import ConfigurationError, InvalidTimeError
+from agentinsight.semconv import (
+    AGENT_OPERATIONS,
+    MESSAGING_DESTINATION_NAME,
+    TOOL_OPERATIONS,
+)
 
 __all__ = [
-    "SRE_BURN_WINDOWS",
     "breakdown",
     "bucket_increments",
-    "burn_rates",
     "compare_periods",
-    "counter_slo_events",
     "error_ratios",
     "histogram_quantile",
     "latency_percentiles",
     "performance_summary",
     "queue_wait",
     "queue_wait_estimate",
-    "slo_attainment",
-    "slo_events",
     "slowest_traces",
     "throughput",
     "week_over_week",
 ]
-
-#: (severity, long window, short window, burn-rate factor): the SRE workbook's table for a
-#: 30-day SLO. Alert when both windows burn faster than the factor.
-SRE_BURN_WINDOWS: tuple[tuple[str, str, str, float], ...] = (
-    ("page", "1h", "5min", 14.4),
-    ("page", "6h", "30min", 6.0),
-    ("ticket", "1D", "2h", 3.0),
-    ("ticket", "3D", "6h", 1.0),
-)
-
-
-# --- histograms ----------------------------------------------------------------------------------
-
-
-def bucket_increments(counters: pd.DataFrame) -> pd.DataFrame:
-    """Per-step increases of cumulative counter samples, per series (first sample left out).
-
-    A drop in value is a counter reset: the increase over that step is the new value, as in
-    PromQL's ``increase``.
-
-    >>> from agentinsight.frames import metrics_frame
-    >>> f = metrics_frame([0., 15., 30., 45.], "x_total", [5, 8, 2, 6])
-    >>> bucket_increments(f)["value"].tolist()
-    [3.0, 2.0, 4.0]
-    """
-    counters = _as_metrics(counters)
-    keys = ["metric", *label_columns(counters)]
-    if counters.empty:
-        return counters.copy()
-    frame = counters.sort_values("timestamp", kind="stable")
-    step = frame.groupby(keys, sort=False, observed=True, dropna=False)["value"].diff()
-    out = frame.assign(value=step.where(~(step < 0), frame["value"]))  # reset: restart from 0
-    return out[out["value"].notna()].sort_index().reset_index(drop=True)
-
-
-def histogram_quantile(
-    buckets: pd.DataFrame,
-    q: float,
-    *,
-    by: Sequence[str] | None = None,
-    window: str | pd.Timedelta | None = None,
-) -> pd.DataFrame:
-    """The q-quantile of histogram ``_bucket`` series, as PromQL's ``histogram_quantile``.
-
-    ``by`` lists the labels to keep (``None``: every label but ``le``; ``()``: one result for
-    all series), as in ``sum by (le, ...)``. ``window`` says what the values are:
-
-    ``None``, each timestamp's values as they are (e.g. from ``rate(x_bucket[5m])``);
-    ``"5m"`` (any offset), cumulative counters turned into their increase over the trailing
-    window; ``"all"``, their increase over the whole frame (one row per group, last timestamp).
-
-    Returns a metrics frame with metric ``<name>:p<100q>`` (``..._seconds:p95``). Groups with
-    no observations or no ``+Inf`` bucket give NaN, as in Prometheus.
-
-    >>> from agentinsight.frames import metrics_frame
-    >>> f = metrics_frame([0.0] * 3, "d_bucket", [10, 30, 40], {"le": ["1", "2", "+Inf"]})
-    >>> histogram_quantile(f, 0.5)["value"].tolist()  # rank 20: halfway through (1, 2]
-    [1.5]
-    """
-    buckets = _as_metrics(buckets)
-    if not 0.0 <= q <= 1.0 or np.isnan(q):
-        raise ConfigurationError(f"histogram_quantile: q must be within [0, 1], got {q}")
-    if "le" not in buckets.columns:
-        raise SchemaError("metrics frame: histogram buckets need an 'le' label column")
-    labels = [c for c in label_columns(buckets) if c != "le"]
-    keep = labels if by is None else list(by)
-    missing = [c for c in keep if c not in labels]
-    if missing:
-        raise SchemaError(f"metrics frame: missing label column(s) {missing} named in by")
-    frame = buckets if window is None else bucket_increments(buckets)
-    if frame.empty:
-        return empty_metrics_frame(keep)
-    if window is not None:
-        if isinstance(window, str) and window == "all":
-            frame = frame.groupby(["metric", *labels, "le"], observed=True, dropna=False,
-                                  sort=False)["value"].sum().reset_index()
-            frame["timestamp"] = buckets["timestamp"].max()
-        else:
-            frame = _trailing_sum(frame, ["metric", *labels, "le"], pd.Timedelta(window))
-    le = pd.to_numeric(frame["le"].astype(str).str.replace("Inf", "inf"), errors="coerce")
-    if le.isna().any():
-        bad = frame.loc[le.isna(), "le"].iloc[0]
-        raise SchemaError(f"metrics frame: column 'le' has a non-numeric bucket bound {bad!r}")
-    frame = frame.assign(_le=le.to_numpy(), metric=frame["metric"].astype(str))
-    table = frame.pivot_table(index=["timestamp", "metric", *keep], columns="_le", values="value",
-                              aggfunc="sum", observed=True, dropna=False).sort_index(axis=1)
-    values = _bucket_quantile(table.columns.to_numpy(dtype="float64"),
-                              table.to_numpy(dtype="float64"), q)
-    index = table.index.to_frame(index=False)
-    name = index["metric"].str.removesuffix("_bucket") + f":p{q * 100:g}"
-    out = pd.DataFrame({"timestamp": index["timestamp"], "metric": pd.Categorical(name),
-                        "value": values, **{c: pd.Categorical(index[c]) for c in keep}})
-    return out.sort_values("timestamp", kind="stable").reset_index(drop=True)
-
-
-def _bucket_quantile(bounds: np.ndarray, counts: np.ndarray, q: float) -> np.ndarray:
-    """Prometheus's ``bucketQuantile`` over rows of cumulative bucket counts."""
-    out = np.full(len(counts), np.nan)
-    if len(bounds) < 2 or not np.isposinf(bounds[-1]) or not len(counts):
-        return out
-    counts = np.maximum.accumulate(np.nan_to_num(counts, nan=0.0), axis=1)  # ensureMonotonic
-    total = counts[:, -1]
-    rank = q * total
-    # The first bucket whose count reaches the rank (sort.Search in Prometheus).
-    b = np.minimum((counts < rank[:, None]).sum(axis=1), len(bounds) - 1)
-    rows, prev = np.arange(len(counts)), np.maximum(b - 1, 0)
-    lower = np.where(b > 0, bounds[prev], 0.0)
-    below = np.where(b > 0, counts[rows, prev], 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = lower + (bounds[b] - lower) * ((rank - below) / (counts[rows, b] - below))
-    value = np.where(b == len(bounds) - 1, bounds[-2], value)  # the +Inf bucket
-    value = np.where((b == 0) & (bounds[0] <= 0), bounds[0], value)
-    return np.where(total > 0, value, out)
-
-
-def _trailing_sum(frame: pd.DataFrame, keys: list[str], window: pd.Timedelta) -> pd.DataFrame:
-    parts = [part.sort_values("timestamp").pipe(lambda p: p.assign(
-                 value=p.set_index("timestamp")["value"].rolling(window).sum().to_numpy()))
-             for _, part in frame.groupby(keys, observed=True, dropna=False, sort=False)]
-    return pd.concat(parts, ignore_index=True)
 
 
 # --- spans: latency, throughput, errors ----------------------------------------------------------
@@ -191,12 +75,13 @@ def latency_percentiles(
     >>> list(latency_percentiles(empty_spans_frame()).columns)
     ['operation', 'count', 'mean_ms', 'p50_ms', 'p95_ms', 'p99_ms', 'max_ms']
     """
-    g = _grouped(_select(spans, operation, ["duration_ms", *by], roots=False), by, "duration_ms")
+    frame = select_spans(spans, operation, ["duration_ms", *by], roots=False)
+    g = grouped(frame, by, "duration_ms")
     out = pd.DataFrame({"count": g.size(), "mean_ms": g.mean()})
     for p in q:
         out[f"p{p * 100:g}_ms"] = g.quantile(p)
     out["max_ms"] = g.max()
-    return _ungroup(out, by)
+    return ungroup(out, by)
 
 
 def throughput(spans: pd.DataFrame, freq: str = "1h", by: Sequence[str] = (), *,
@@ -210,7 +95,7 @@ def throughput(spans: pd.DataFrame, freq: str = "1h", by: Sequence[str] = (), *,
     >>> throughput(empty_spans_frame()).empty
     True
     """
-    frame = _select(spans, operation, ["end", *by])
+    frame = select_spans(spans, operation, ["end", *by])
     work = frame.assign(timestamp=pd.to_datetime(frame["end"], utc=True))
     counts = work.groupby([pd.Grouper(key="timestamp", freq=freq), *by], dropna=False).size()
     out = counts.rename("count").reset_index()
@@ -226,9 +111,9 @@ def error_ratios(spans: pd.DataFrame, by: Sequence[str] = ("operation",), *,
     >>> list(error_ratios(empty_spans_frame()).columns)
     ['operation', 'total', 'errors', 'error_ratio']
     """
-    frame = _select(spans, operation, ["status", *by], roots=False)
-    g = _grouped(frame.assign(_err=frame["status"].eq("error")), by, "_err")
-    out = _ungroup(pd.DataFrame({"total": g.size(), "errors": g.sum().astype("int64")}), by)
+    frame = select_spans(spans, operation, ["status", *by], roots=False)
+    g = grouped(frame.assign(_err=frame["status"].eq("error")), by, "_err")
+    out = ungroup(pd.DataFrame({"total": g.size(), "errors": g.sum().astype("int64")}), by)
     out["error_ratio"] = out["errors"] / out["total"].where(out["total"] > 0)
     return out
 
@@ -247,7 +132,7 @@ def queue_wait_estimate(metrics: pd.DataFrame, freq: str = "1h", *,
     >>> queue_wait_estimate(empty_metrics_frame()).empty
     True
     """
-    frame = _as_metrics(metrics)
+    frame = as_metrics(metrics)
     name = frame["metric"].astype(str)
     size = frame[name == queue_metric].groupby("timestamp")["value"].sum()
     done = bucket_increments(frame[name == done_metric]).groupby("timestamp")["value"].sum()
@@ -261,117 +146,102 @@ def queue_wait_estimate(metrics: pd.DataFrame, freq: str = "1h", *,
     return out.rename_axis("timestamp").reset_index()
 
 
-# --- SLOs and burn rates -------------------------------------------------------------------------
+# --- tools, models, queues and the slowest traces ---------------------------------------------
 
 
-def slo_attainment(spans: pd.DataFrame, objective: float, *, latency_ms: float | None = None,
-                   by: Sequence[str] = (), operation: str | None = None) -> pd.DataFrame:
-    """Share of good events against an objective, per group.
+def breakdown(spans: pd.DataFrame, by: str = "tool") -> pd.DataFrame:
+    """Per-tool (``by="tool"``) or per-model (``by="model"``) calls, errors, latency, time.
 
-    A span is good when it did not fail and, if ``latency_ms`` is given, finished within it.
-    Columns: groups, ``total``, ``good``, ``attainment``, ``objective``, ``met`` and
-    ``budget_remaining`` (1 = untouched error budget, 0 = spent, negative = overspent).
+    Columns: the key, ``agents`` (distinct calling agents, inherited from the agent run),
+    ``calls``, ``errors``, ``error_ratio``, ``p50_ms``, ``p95_ms``, ``total_ms`` and
+    ``time_share`` (of all time spent in that kind of call); per model also ``input_tokens``
+    and ``output_tokens``. Busiest first.
 
     >>> from agentinsight.frames import empty_spans_frame
-    >>> slo_attainment(empty_spans_frame(), 0.99).empty
+    >>> breakdown(empty_spans_frame(), by="model").empty
     True
     """
-    _check_objective(objective)
-    frame = _select(spans, operation, ["status", "duration_ms", *by])
-    good = ~frame["status"].eq("error")
-    if latency_ms is not None:
-        good &= frame["duration_ms"] <= latency_ms
-    g = _grouped(frame.assign(_good=good), by, "_good")
-    out = _ungroup(pd.DataFrame({"total": g.size(), "good": g.sum().astype("int64")}), by)
-    out["attainment"] = out["good"] / out["total"]
-    out["objective"] = objective
-    out["met"] = out["attainment"] >= objective
-    out["budget_remaining"] = 1.0 - (1.0 - out["attainment"]) / (1.0 - objective)
-    return out
+    if by not in ("tool", "model"):
+        raise ConfigurationError(f"breakdown: by must be 'tool' or 'model', got {by!r}")
+    require(spans, (by, "operation", "duration_ms", "status"))
+    op = spans["operation"].astype(object)
+    if by == "tool":
+        mask = spans["tool"].notna() | op.isin(TOOL_OPERATIONS)
+    else:
+        mask = spans["model"].notna() & ~op.isin(AGENT_OPERATIONS | TOOL_OPERATIONS)
+    frame = spans[mask]
+    frame = frame.assign(agent=span_agents(spans)[mask] if "agent" in spans else None,
+                         _err=frame["status"].eq("error"),
+                         _key=frame[by].astype(object).fillna("(unnamed)"))
+    g = frame.groupby("_key")
+    out = pd.DataFrame({
+        "agents": g["agent"].nunique(), "calls": g.size(), "errors": g["_err"].sum(),
+        "p50_ms": g["duration_ms"].quantile(0.5), "p95_ms": g["duration_ms"].quantile(0.95),
+        "total_ms": g["duration_ms"].sum(),
+    })
+    out["errors"] = out["errors"].astype("int64")
+    out["error_ratio"] = out["errors"] / out["calls"]
+    total = out["total_ms"].sum()
+    out["time_share"] = out["total_ms"] / total if total > 0 else np.nan
+    if by == "model":
+        for col in ("input_tokens", "output_tokens"):
+            out[col] = g[col].sum(min_count=1) if col in frame else np.nan
+    cols = ["agents", "calls", "errors", "error_ratio", "p50_ms", "p95_ms", "total_ms",
+            "time_share"] + (["input_tokens", "output_tokens"] if by == "model" else [])
+    out = out[cols].rename_axis(by).reset_index()
+    return out.sort_values(["calls", "total_ms"], ascending=False).reset_index(drop=True)
 
 
-def slo_events(spans: pd.DataFrame, *, latency_ms: float | None = None, freq: str = "1min",
-               operation: str | None = None) -> pd.DataFrame:
-    """Good/bad event counts per interval, for ``burn_rates``: index timestamp, ``total``, ``bad``.
+def queue_wait(spans: pd.DataFrame) -> pd.DataFrame:
+    """Time messages waited in a queue: from a producer span's end to its consumer's start.
+
+    A consumer span (``kind="consumer"``) whose parent is a producer span waited
+    ``wait_ms``; the queue is the ``messaging.destination.name`` attribute, else the span name.
+    Columns: ``queue``, ``messages``, ``mean_ms``, ``p50_ms``, ``p95_ms``, ``max_ms``.
 
     >>> from agentinsight.frames import empty_spans_frame
-    >>> list(slo_events(empty_spans_frame()).columns)
-    ['total', 'bad']
+    >>> queue_wait(empty_spans_frame()).empty
+    True
     """
-    frame = _select(spans, operation, ["status", "duration_ms", "end"])
-    bad = frame["status"].eq("error")
-    if latency_ms is not None:
-        bad |= frame["duration_ms"] > latency_ms
-    work = pd.DataFrame({"timestamp": pd.to_datetime(frame["end"], utc=True),
-                         "total": 1, "bad": bad.astype("int64")})
-    return work.set_index("timestamp").resample(freq).sum()[["total", "bad"]]
+    require(spans, ("kind", "attributes"))
+    forest = trace_forest(spans)
+    f = forest.frame
+    kind = forest.col("kind")
+    parent = forest.parent
+    mask = (kind == "consumer") & (parent >= 0)
+    mask[mask] = kind[parent[mask]] == "producer"
+    idx = np.flatnonzero(mask)
+    wait = np.maximum(forest.start[idx] - forest.end[parent[idx]], 0) / 1e6
+    attrs = f["attributes"].to_numpy()[idx]
+    names = forest.col("name")[idx]
+    queue = [(a or {}).get(MESSAGING_DESTINATION_NAME) if isinstance(a, dict) else None
+             for a in attrs]
+    work = pd.DataFrame({"queue": [q or n for q, n in zip(queue, names, strict=True)],
+                         "wait_ms": wait})
+    g = work.groupby("queue")["wait_ms"]
+    out = pd.DataFrame({"messages": g.size(), "mean_ms": g.mean(), "p50_ms": g.quantile(0.5),
+                        "p95_ms": g.quantile(0.95), "max_ms": g.max()})
+    return out.reset_index().sort_values("p95_ms", ascending=False).reset_index(drop=True)
 
 
-def counter_slo_events(counters: pd.DataFrame, *, bad: dict[str, Any] | None = None
-                       ) -> pd.DataFrame:
-    """Good/bad event counts per timestamp from cumulative counters (e.g. ``*_total``).
+def slowest_traces(spans: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The n longest traces, with what their critical path waited on most.
 
-    ``bad`` names the label values of bad events (default ``{"status": "error"}``). Counter
-    resets are handled as in PromQL. Index timestamp, columns ``total``, ``bad``.
+    Columns of ``trace_summary`` plus ``critical_component`` and ``critical_ms``.
 
-    >>> from agentinsight.frames import metrics_frame
-    >>> f = metrics_frame([0., 60., 0., 60.], "runs_total", [0, 10, 0, 1],
-    ...                   {"status": ["success", "success", "error", "error"]})
-    >>> counter_slo_events(f).loc[:, ["total", "bad"]].values.tolist()
-    [[11.0, 1.0]]
+    >>> from agentinsight.frames import empty_spans_frame
+    >>> slowest_traces(empty_spans_frame()).empty
+    True
     """
-    bad = {"status": "error"} if bad is None else bad
-    missing = [c for c in bad if c not in counters.columns]
-    if missing:
-        raise SchemaError(f"metrics frame: missing label column(s) {missing} named in bad")
-    inc = bucket_increments(counters)
-    is_bad = np.ones(len(inc), dtype=bool)
-    for col, value in bad.items():
-        is_bad &= (inc[col].astype(object) == value).to_numpy()
-    work = pd.DataFrame({"timestamp": inc["timestamp"], "total": inc["value"],
-                         "bad": np.where(is_bad, inc["value"], 0.0)})
-    return work.groupby("timestamp").sum()
-
-
-def burn_rates(events: pd.DataFrame, objective: float,
-               windows: Iterable[tuple[str, str, str, float]] = SRE_BURN_WINDOWS) -> pd.DataFrame:
-    """Multi-window, multi-burn-rate evaluation of an SLO at each timestamp.
-
-    ``events`` has a UTC DatetimeIndex and ``total``/``bad`` counts per interval (from
-    ``slo_events`` or ``counter_slo_events``). The burn rate over a window is its error ratio
-    divided by the error budget (1 - objective); a rule fires when both its long and its short
-    window burn faster than its factor. One row per timestamp and rule: ``timestamp``,
-    ``severity``, ``long_window``, ``short_window``, ``factor``, ``long_burn``,
-    ``short_burn``, ``firing``.
-
-    >>> idx = pd.date_range("2026-01-01", periods=3, freq="1min", tz="UTC")
-    >>> ev = pd.DataFrame({"total": [100, 100, 100], "bad": [0, 50, 50]}, index=idx)
-    >>> burn_rates(ev, 0.99).query("long_window == '1h'")["firing"].tolist()
-    [False, True, True]
-    """
-    _check_objective(objective)
-    missing = [c for c in ("total", "bad") if c not in events.columns]
-    if missing:
-        raise SchemaError(f"events frame: missing column(s) {missing}")
-    if not isinstance(events.index, pd.DatetimeIndex):
-        raise SchemaError("events frame: index must be a DatetimeIndex of interval ends")
-    ev = events[["total", "bad"]].astype("float64").sort_index()
-    parts = []
-    for severity, long_w, short_w, factor in windows:
-        burns = []
-        for w in (long_w, short_w):
-            rolled = ev.rolling(pd.Timedelta(w)).sum()
-            burns.append(rolled["bad"] / rolled["total"].where(rolled["total"] > 0)
-                         / (1.0 - objective))
-        parts.append(pd.DataFrame({
-            "timestamp": ev.index, "severity": severity, "long_window": long_w,
-            "short_window": short_w, "factor": factor, "long_burn": burns[0].to_numpy(),
-            "short_burn": burns[1].to_numpy(),
-            "firing": ((burns[0] > factor) & (burns[1] > factor)).to_numpy(),
-        }))
-    if not parts:
-        raise ConfigurationError("burn_rates: windows is empty")
-    return pd.concat(parts, ignore_index=True)
+    top = trace_summary(spans).nlargest(n, "duration_ms").reset_index(drop=True)
+    if top.empty:
+        return top.assign(critical_component=pd.Series(dtype=object),
+                          critical_ms=pd.Series(dtype="float64"))
+    sections = critical_sections(trace_forest(spans[spans["trace_id"].isin(top["trace_id"])]))
+    per = sections.groupby(["trace_id", "component"])["duration_ms"].sum().reset_index()
+    per = per.sort_values("duration_ms", ascending=False).drop_duplicates("trace_id")
+    per = per.rename(columns={"component": "critical_component", "duration_ms": "critical_ms"})
+    return top.merge(per, on="trace_id", how="left")
 
 
 # --- period over period --------------------------------------------------------------------------
@@ -403,7 +273,7 @@ def compare_periods(
     ...                 ("2026-01-01", "2026-01-08"))["verdict"].tolist()
     ['insufficient data']
     """
-    frame = _select(spans, operation, ["start", value, *by])
+    frame = select_spans(spans, operation, ["start", value, *by])
     cur_lo, cur_hi = _window(current, "current")
     base_lo, base_hi = _window(baseline, "baseline")
     start = pd.to_datetime(frame["start"], utc=True)
@@ -442,7 +312,7 @@ def week_over_week(spans: pd.DataFrame, end: Any = None, **kwargs: Any) -> pd.Da
     ['insufficient data']
     """
     if end is None:
-        _require(spans, ("start",))
+        require(spans, ("start",))
         if spans.empty:
             raise InvalidTimeError("week_over_week: no spans, so give end explicitly")
         end = pd.to_datetime(spans["start"], utc=True).max() + pd.Timedelta(1, "ns")
@@ -503,11 +373,11 @@ def performance_summary(spans: pd.DataFrame, metrics: pd.DataFrame | None = None
     True
     """
     if objective is not None:
-        _check_objective(objective)
+        check_objective(objective)
     trace_summary(spans.iloc[:0])  # checks the columns before any work
-    forest = _Forest(spans)
-    runs = _summary(forest, "agent_run")
-    traces = _summary(forest, "trace")
+    forest = trace_forest(spans)
+    runs = summary(forest, "agent_run")
+    traces = summary(forest, "trace")
     if traces.empty:
         return pd.DataFrame(columns=["agent", "runs", "runs_per_hour", "error_ratio", "p50_ms",
                                      "p95_ms", "p99_ms"])
@@ -539,14 +409,14 @@ def performance_summary(spans: pd.DataFrame, metrics: pd.DataFrame | None = None
     return out
 
 
-def _critical_by_agent(forest: _Forest, traces: pd.DataFrame) -> pd.DataFrame:
+def _critical_by_agent(forest: SpanForest, traces: pd.DataFrame) -> pd.DataFrame:
     """Per agent, what its runs' critical paths waited on most (per trace for all traces)."""
     agent = forest.col("agent")
     runs = np.flatnonzero(pd.Series(forest.col("operation"), dtype=object)
-                          .isin(["invoke_agent"]).to_numpy() & pd.notna(agent))
-    whole = _critical_sections(forest)
+                          .isin(AGENT_OPERATIONS).to_numpy() & pd.notna(agent))
+    whole = critical_sections(forest)
     if len(runs):
-        per_run = _critical_sections(forest, runs)
+        per_run = critical_sections(forest, runs)
         per_run["agent"] = agent[per_run["_root"].to_numpy()]
     else:  # no agent runs: each trace counts for its root's agent
         per_run = whole.assign(agent=whole["trace_id"].map(
@@ -562,7 +432,7 @@ def _critical_by_agent(forest: _Forest, traces: pd.DataFrame) -> pd.DataFrame:
 
 
 def _metric_columns(metrics: pd.DataFrame) -> pd.DataFrame:
-    metrics = _as_metrics(metrics)
+    metrics = as_metrics(metrics)
     out = pd.DataFrame({"agent": pd.Series(dtype=object)})
     name = metrics["metric"].astype(str)
     hist = metrics[name == "agent_execution_duration_seconds_bucket"]
@@ -589,44 +459,6 @@ def _metric_columns(metrics: pd.DataFrame) -> pd.DataFrame:
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _as_metrics(frame: pd.DataFrame) -> pd.DataFrame:
-    """Validate a metrics frame, first making text label columns categorical.
-
-    ``pd.concat`` of frames whose categories differ yields plain text columns; accept those.
-    """
-    if isinstance(frame, pd.DataFrame):
-        text = [c for c in ("metric", *label_columns(frame)) if c in frame.columns
-                and not isinstance(frame[c].dtype, pd.CategoricalDtype)
-                and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]))]
-        if text:
-            frame = frame.astype({c: "category" for c in text})
-    return validate_metrics_frame(frame)
-
-
-def _select(spans: pd.DataFrame, operation: str | None, columns: Sequence[str], *,
-            roots: bool = True) -> pd.DataFrame:
-    """Spans of one operation; without one, root spans (``roots``) or every span."""
-    _require(spans, ("parent_span_id", "operation", *columns))
-    if operation is not None:
-        return spans[spans["operation"].astype(object).eq(operation)]
-    return spans[spans["parent_span_id"].fillna("").eq("")] if roots else spans
-
-
-def _grouped(frame: pd.DataFrame, by: Sequence[str], column: str) -> Any:
-    keys = list(by) if by else np.zeros(len(frame), dtype=np.int64)
-    return frame.groupby(keys, dropna=False, sort=True)[column]
-
-
-def _ungroup(out: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
-    return out.reset_index() if by else out.reset_index(drop=True)
-
-
-def _check_objective(objective: float) -> None:
-    if not 0.0 < objective < 1.0:
-        raise ConfigurationError(f"objective must be strictly between 0 and 1 (e.g. 0.99), "
-                                 f"got {objective}")
-
-
 def _stamp(value: Any, what: str) -> pd.Timestamp:
     try:
         stamp = pd.Timestamp(value)
@@ -642,4 +474,3 @@ def _window(pair: tuple[Any, Any], what: str) -> tuple[pd.Timestamp, pd.Timestam
     if lo >= hi:
         raise InvalidTimeError(f"{what}: start {lo} is not before end {hi}")
     return lo, hi
-

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from agentinsight.frames import empty_findings_frame, empty_spans_frame
+from agentinsight.semconv import AGENT_OPERATIONS
 from agentinsight.sources import parse_duration, parse_time
 
 __all__ = [
@@ -132,7 +133,7 @@ def fleet_findings(frames: Mapping[str, pd.DataFrame], spans: pd.DataFrame | Non
 def headline(spans: pd.DataFrame, priced: pd.DataFrame | None, findings: pd.DataFrame
              ) -> pd.DataFrame:
     """The few numbers a report opens with, formatted for reading, as a one-column table."""
-    agent_runs = spans[spans["operation"].eq("invoke_agent")] if len(spans) else spans
+    agent_runs = spans[spans["operation"].isin(AGENT_OPERATIONS)] if len(spans) else spans
     llm = spans[spans["input_tokens"].notna()] if len(spans) else spans
     error_ratio = agent_runs["status"].eq("error").mean() if len(agent_runs) else float("nan")
     tokens = llm["input_tokens"].sum() + llm["output_tokens"].sum() if len(llm) else 0

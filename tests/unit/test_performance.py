@@ -9,20 +9,22 @@ import pytest
 from agentinsight.analysis.performance import (
     breakdown,
     bucket_increments,
-    burn_rates,
     compare_periods,
-    counter_slo_events,
     error_ratios,
     histogram_quantile,
     latency_percentiles,
     performance_summary,
     queue_wait,
     queue_wait_estimate,
-    slo_attainment,
-    slo_events,
     slowest_traces,
     throughput,
     week_over_week,
+)
+from agentinsight.analysis.slo import (
+    burn_rates,
+    counter_slo_events,
+    slo_attainment,
+    slo_events,
 )
 from agentinsight.exceptions import ConfigurationError, InvalidTimeError, SchemaError
 from agentinsight.frames import (

@@ -23,7 +23,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from agentinsight.analysis._detectors_stream import DEFAULT, _excess, day_period, raw_excess
+from agentinsight.analysis._detectors.stream import DEFAULT, _excess, day_period, raw_excess
 
 __all__ = ["ExtremeValueDetector", "LevelShiftDetector", "SeasonalBaselineDetector",
            "shared_baselines"]

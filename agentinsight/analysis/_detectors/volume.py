@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import poisson
 
-from agentinsight.analysis._detectors_findings import findings_frame, runs_of
+from agentinsight.analysis._detectors.findings import findings_frame, runs_of
 from agentinsight.exceptions import ConfigurationError
 from agentinsight.frames import empty_findings_frame, label_columns, validate_metrics_frame
 
