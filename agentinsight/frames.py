@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agentinsight import semconv
 from agentinsight.exceptions import SchemaError
 
 __all__ = [
@@ -62,13 +63,7 @@ UTC_NS = "datetime64[ns, UTC]"
 
 METRICS_COLUMNS = ("timestamp", "metric", "value")
 
-TOKEN_COLUMNS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-)
+TOKEN_COLUMNS = semconv.TOKEN_FIELDS
 GENAI_COLUMNS = ("agent", "operation", "provider", "model", "tool")
 SPANS_COLUMNS = (
     "trace_id",

@@ -174,7 +174,7 @@ def file_encoding(rounds: int) -> None:
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from agentinsight.emit._otlp_json import traces_data_line
+    from agentinsight.formats.otlp_json import traces_data_line
 
     sink = InMemorySpanExporter()
     emit.configure(registry=prometheus_client.CollectorRegistry(), span_exporter=sink,

@@ -35,7 +35,7 @@ def main() -> None:
 
     from agentinsight import emit
     from agentinsight.simulate import simulate
-    from agentinsight.simulate._om import Recorder
+    from agentinsight.simulate._recorder import Recorder
 
     out = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="agentinsight-sim-"))
     cpu0 = time.process_time()

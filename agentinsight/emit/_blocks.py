@@ -265,8 +265,7 @@ class ToolCall(_Block):
                              self.error_type)
 
 
-_USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-                 "reasoning_tokens")
+_USAGE_FIELDS = A.TOKEN_FIELDS
 
 
 class LLMCall(_Block):

@@ -156,7 +156,7 @@ def _processor(settings: dict[str, Any], span_exporter: Any = None) -> BatchProc
 
         return BatchProcessor(ConsoleSpanExporter(), description="the console", **batching)
     if kind.startswith("file:"):
-        from agentinsight.emit._otlp_json import FileSpanExporter
+        from agentinsight.emit._file_exporter import FileSpanExporter
 
         path = kind[5:]
         try:

@@ -167,10 +167,10 @@ def simulate(
     from prometheus_client import CollectorRegistry
 
     from agentinsight import emit
+    from agentinsight.formats.openmetrics import write_samples_cache
     from agentinsight.simulate._fleet import AGENTS, MODELS
     from agentinsight.simulate._run import FleetRun
     from agentinsight.simulate._spans import SpanFile
-    from agentinsight.sources._samples_cache import write_cache
 
     _validate(days, agents, scrape_interval, seed)
     if not isinstance(service, str) or not service:
@@ -226,7 +226,7 @@ def simulate(
     with open(metrics_path, "w", encoding="utf-8") as fh:
         sim.recorder.write(fh)
     # The parsed copy FileSource would otherwise make on first read (a week parses in a minute).
-    write_cache(metrics_path, *sim.recorder.series_set())
+    write_samples_cache(metrics_path, *sim.recorder.samples())
     timings["write_metrics"] = time.perf_counter() - t_write
     t_truth = time.perf_counter()
 

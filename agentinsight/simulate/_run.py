@@ -27,7 +27,7 @@ from agentinsight.simulate._fleet import (
     arrival_times,
     schedule_incidents,
 )
-from agentinsight.simulate._om import Recorder
+from agentinsight.simulate._recorder import Recorder
 from agentinsight.simulate._sched import Scheduler, sleep, sleep_ns
 
 __all__ = ["FleetRun"]

@@ -3,7 +3,7 @@
 emit's own ``file:`` exporter writes one ``TracesData`` line per export batch, and batches end
 wherever its background thread happened to wake; the OpenTelemetry SDK also gives every process a
 random ``service.instance.id``. For a file that depends on the seed alone, this exporter encodes
-each span exactly as emit's file exporter does (``agentinsight.emit._otlp_json``) and writes
+each span exactly as emit's file exporter does (:mod:`agentinsight.formats.otlp_json`) and writes
 lines of ``per_line`` spans in the order they ended, with the instance id named after the run.
 """
 
@@ -16,7 +16,7 @@ from typing import IO, Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from agentinsight.emit._otlp_json import attributes, encode_span
+from agentinsight.formats.otlp_json import encode_attributes, encode_span
 
 __all__ = ["SpanFile"]
 
@@ -44,7 +44,7 @@ class SpanFile(SpanExporter):
         scope_doc: dict[str, Any] = {"name": scope.name if scope else ""}
         if scope is not None and scope.version:
             scope_doc["version"] = scope.version
-        head = _dumps({"resourceSpans": [{"resource": {"attributes": attributes(resource)},
+        head = _dumps({"resourceSpans": [{"resource": {"attributes": encode_attributes(resource)},
                                           "scopeSpans": [{"scope": scope_doc, "spans": []}]}]})
         return head[: -len(self._tail) + 1]  # everything up to the open spans array
 

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from agentinsight.exceptions import QueryError
+from agentinsight.formats.openmetrics import Samples
 
 __all__ = [
     "LOOKBACK_MS",
@@ -114,34 +115,16 @@ def parse_selector(selector: str) -> tuple[str | None, list[Matcher]]:
     return name, matchers
 
 
-class SeriesSet:
-    """Raw samples of many series: one row of ``labels`` per series; each series' samples are
-    ``t[offsets[i]:offsets[i+1]]`` (int64 ms, ascending) and ``v[...]`` (float64)."""
-
-    def __init__(self, labels: pd.DataFrame, offsets: np.ndarray, t: np.ndarray,
-                 v: np.ndarray) -> None:
-        self.labels = labels.reset_index(drop=True)
-        self.offsets = offsets
-        self.t = t
-        self.v = v
-
-    def __len__(self) -> int:
-        return len(self.labels)
+class SeriesSet(Samples):
+    """Raw samples of many series (see :class:`~agentinsight.formats.openmetrics.Samples`),
+    with the selection and per-series search that query evaluation needs."""
 
     @classmethod
-    def from_samples(cls, labels: pd.DataFrame, codes: np.ndarray, t: np.ndarray,
-                     v: np.ndarray) -> SeriesSet:
-        """Build from unsorted samples; ``codes`` index rows of ``labels``. A repeated
-        timestamp within a series keeps the last value read."""
-        order = np.lexsort((np.arange(len(t)), t, codes))
-        codes, t, v = codes[order], t[order], v[order]
-        keep = np.ones(len(t), bool)
-        if len(t) > 1:
-            keep[:-1] = (codes[1:] != codes[:-1]) | (t[1:] != t[:-1])
-        codes, t, v = codes[keep], t[keep], v[keep]
-        counts = np.bincount(codes, minlength=len(labels))
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype("int64")
-        return cls(labels, offsets, t, v)
+    def of(cls, samples: Samples) -> SeriesSet:
+        """The same samples as a SeriesSet (no copy of the arrays)."""
+        if isinstance(samples, SeriesSet):
+            return samples
+        return cls(samples.labels, samples.offsets, samples.t, samples.v)
 
     def label_values(self, label: str) -> np.ndarray:
         """Each series' value of ``label`` (``""`` where the series lacks it)."""

@@ -10,7 +10,7 @@ A directory written by ``agentinsight simulate`` (or by ``emit``'s file exporter
 frames a PrometheusSource pushes down as PromQL, with Prometheus' semantics (see
 :mod:`agentinsight.sources._promql` and the step/window rules in :mod:`agentinsight.sources`).
 Samples are read once, on first use, and kept in memory; a parsed copy of a metrics file is kept
-beside it (:mod:`agentinsight.sources._samples_cache`) so the next FileSource opens it in a second.
+beside it (:mod:`agentinsight.formats.openmetrics`) so the next FileSource opens it in a second.
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ import numpy as np
 import pandas as pd
 
 from agentinsight.exceptions import ConfigurationError, ParseError, SourceError
+from agentinsight.formats.openmetrics import (
+    read_openmetrics,
+    read_samples_cache,
+    write_samples_cache,
+)
 from agentinsight.frames import empty_metrics_frame, metrics_frame
 from agentinsight.sources import _promql
 from agentinsight.sources._helpers import (
@@ -36,9 +41,7 @@ from agentinsight.sources._helpers import (
     quantile_name,
     quantiles,
 )
-from agentinsight.sources._openmetrics import read_openmetrics
 from agentinsight.sources._protocol import MetricsSource
-from agentinsight.sources._samples_cache import read_cache, write_cache
 from agentinsight.sources._time import parse_duration, parse_time, time_range
 from agentinsight.sources.otlp import read_otlp_jsonl
 
@@ -101,13 +104,14 @@ class FileSource(MetricsSource):
             for path in paths:
                 if not path.is_file():
                     raise SourceError(f"FileSource: metrics file {path} does not exist")
-            cached = read_cache(paths[0]) if len(paths) == 1 else None
+            cached = read_samples_cache(paths[0]) if len(paths) == 1 else None
             if cached is None:
-                self._series, self._types = read_openmetrics(paths)
+                samples, self._types = read_openmetrics(paths)
                 if len(paths) == 1:
-                    write_cache(paths[0], self._series, self._types)
+                    write_samples_cache(paths[0], samples, self._types)
             else:
-                self._series, self._types = cached
+                samples, self._types = cached
+            self._series = _promql.SeriesSet.of(samples)
         return self._series
 
     @property

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from agentinsight.formats.openmetrics import samples_cache_path
 from agentinsight.simulate import simulate
 from agentinsight.sources import FileSource
-from agentinsight.sources._samples_cache import cache_path
 
 
 def _series(source: FileSource) -> dict:
@@ -26,7 +26,7 @@ def history(tmp_path_factory):
 
 
 def test_simulator_copy_equals_parsing_the_text(history):
-    copy = cache_path(history / "metrics.om")
+    copy = samples_cache_path(history / "metrics.om")
     assert copy.is_file()
     from_copy = FileSource(history)
     expected_frame = from_copy.rate("agent_execution_total", by=["agent"])
@@ -49,7 +49,7 @@ def test_stale_copy_is_ignored(tmp_path):
     (tmp_path / "metrics.om").write_text(
         '# TYPE up gauge\nup{job="a"} 1 60\nup{job="a"} 1 120\n# EOF\n')
     assert FileSource(tmp_path).range('up{job="a"}')["value"].tolist() == [1.0, 1.0]
-    assert cache_path(tmp_path / "metrics.om").is_file()
+    assert samples_cache_path(tmp_path / "metrics.om").is_file()
     (tmp_path / "metrics.om").write_text(
         '# TYPE up gauge\nup{job="a"} 0 60\nup{job="a"} 0 120\nup{job="a"} 0 180\n# EOF\n')
     assert FileSource(tmp_path).range('up{job="a"}')["value"].tolist() == [0.0, 0.0, 0.0]
@@ -58,5 +58,5 @@ def test_stale_copy_is_ignored(tmp_path):
 def test_corrupt_copy_falls_back_to_the_text(tmp_path):
     (tmp_path / "metrics.om").write_text('# TYPE up gauge\nup{job="a"} 1 60\n# EOF\n')
     assert len(FileSource(tmp_path).samples) == 1
-    cache_path(tmp_path / "metrics.om").write_bytes(b"not parquet")
+    samples_cache_path(tmp_path / "metrics.om").write_bytes(b"not parquet")
     assert FileSource(tmp_path).range('up{job="a"}')["value"].tolist() == [1.0]

@@ -1,13 +1,19 @@
-"""traces_exporter="file:PATH": OTLP JSON lines as the Collector's file exporter writes them."""
+"""OTLP JSON: emit's ``file:PATH`` exporter writes lines as the Collector's file exporter does,
+and the decoder reads back what the encoder wrote, in either OTLP JSON flavour."""
 
 from __future__ import annotations
 
+import base64
 import json
+import math
+import subprocess
+import sys
 
 import prometheus_client
 import pytest
 
 from agentinsight import emit
+from agentinsight.formats import otlp_json
 
 
 def _attrs(items):
@@ -107,7 +113,7 @@ def test_fast_text_encoding_matches_the_mapping_for_every_value_type():
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from opentelemetry.trace import Link
 
-    from agentinsight.emit import _otlp_json, _runtime
+    from agentinsight.emit import _runtime
 
     sink = InMemorySpanExporter()
     emit.configure(registry=prometheus_client.CollectorRegistry(), span_exporter=sink)
@@ -126,8 +132,8 @@ def test_fast_text_encoding_matches_the_mapping_for_every_value_type():
         pass
     emit.flush()
     spans = sink.get_finished_spans()
-    fast = json.loads(_otlp_json.traces_data_line(spans))
-    assert fast == json.loads(json.dumps(_otlp_json.encode_traces_data(spans)))
+    fast = json.loads(otlp_json.traces_data_line(spans))
+    assert fast == json.loads(json.dumps(otlp_json.encode_traces_data(spans)))
     encoded = {s["name"]: s for s in fast["resourceSpans"][0]["scopeSpans"][0]["spans"]}
     root = encoded['invoke_agent quote "me" \u00e9']
     assert root["parentSpanId"] == "b7ad6b7169203331" and root["traceState"] == "vendor=x"
@@ -137,3 +143,60 @@ def test_fast_text_encoding_matches_the_mapping_for_every_value_type():
     assert values["sizes"] == {"arrayValue": {"values": [{"intValue": "1"}, {"intValue": "2"}]}}
     assert encoded["execute_tool t"]["events"][0]["name"] == "exception"
     assert encoded["linked"]["links"][0]["spanId"] == root["spanId"]
+
+
+@pytest.mark.parametrize("value", ["text é", True, False, 0, -7, 2**63 - 1, 0.25, b"\x00\xff",
+                                   ["a", "b"], [1, 2], []])
+def test_decode_reads_back_every_encoded_value(value):
+    encoded = otlp_json.encode_value(value)
+    assert otlp_json.decode_value(json.loads(json.dumps(encoded))) == (
+        list(value) if isinstance(value, list) else value)
+
+
+def test_decode_reads_kvlists_and_empty_values():
+    kvlist = {"kvlistValue": {"values": [{"key": "a", "value": {"doubleValue": 1.5}},
+                                         {"key": "b", "value": {"intValue": 3}}]}}
+    assert otlp_json.decode_value(kvlist) == {"a": 1.5, "b": 3}
+    assert otlp_json.decode_value({}) is None
+
+
+def test_ids_decode_from_hex_in_either_case_and_from_base64():
+    hex_id = "0af7651916cd43dd8448eb211c80319c"
+    b64 = base64.b64encode(bytes.fromhex(hex_id)).decode()
+    assert otlp_json.decode_id(hex_id.upper(), 32) == hex_id
+    assert otlp_json.decode_id(b64, 32) == hex_id
+    assert otlp_json.decode_id("", 16) == otlp_json.decode_id("0" * 16, 16) == ""
+    with pytest.raises(ValueError, match="neither 16-digit hex nor base64"):
+        otlp_json.decode_id("not an id!", 16)
+    with pytest.raises(ValueError, match="expected 8"):
+        otlp_json.decode_id(base64.b64encode(b"abc").decode(), 16)
+
+
+def test_span_columns_read_what_the_encoder_wrote():
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    sink = InMemorySpanExporter()
+    emit.configure("bot", registry=prometheus_client.CollectorRegistry(), span_exporter=sink)
+    with emit.agent_run("planner"), emit.llm_call(model="gpt-4o", provider="openai") as call:
+        call.record_usage(input_tokens=12, output_tokens=3)
+    emit.flush()
+    spans = sink.get_finished_spans()
+    cols = otlp_json.SpanColumns()
+    cols.add_document(json.loads(otlp_json.traces_data_line(spans)))
+    assert len(cols) == 2 and set(cols.service) == {"bot"}
+    row = cols.name.index("chat gpt-4o")
+    assert cols.kind[row] == "client" and cols.status[row] == "unset"
+    assert cols.strings["model"][row] == "gpt-4o" and cols.strings["provider"][row] == "openai"
+    assert cols.tokens["input_tokens"][row] == 12
+    assert math.isnan(cols.tokens["reasoning_tokens"][row])
+    assert cols.ids[2][row] == cols.ids[1][cols.name.index("invoke_agent planner")]
+    cols.truncate(1)
+    assert len(cols) == 1 and all(len(v) == 1 for v in cols.tokens.values())
+
+
+def test_importing_the_formats_imports_nothing_heavy():
+    code = ("import sys\nimport agentinsight.formats\n"
+            "print(','.join(m for m in ('numpy', 'pandas', 'pyarrow', 'opentelemetry',"
+            " 'prometheus_client') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -11,7 +11,8 @@ halves are built for speed:
   one label set after another, and for each label set its MetricPoints in time order (a
   histogram's ``_bucket`` lines, ``_count`` and ``_sum`` together at each timestamp), ending with
   ``# EOF`` — the layout the OpenMetrics specification and ``promtool tsdb
-  create-blocks-from openmetrics`` require. Numbers are formatted a column at a time.
+  create-blocks-from openmetrics`` require. Numbers are formatted a column at a time; series keys
+  and numbers are spelled by :mod:`agentinsight.formats.openmetrics`, whose parser reads them.
 
 ``_created`` samples and exemplars are not written: promtool's backfill ignores both.
 """
@@ -28,22 +29,22 @@ import numpy as np
 import pandas as pd
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
-from prometheus_client.utils import floatToGoString
 from prometheus_client.values import MutexValue
+
+from agentinsight.formats.openmetrics import (
+    EOF,
+    Samples,
+    family_header,
+    format_float,
+    format_timestamps,
+    format_values,
+    parse_series_key,
+    series_key,
+)
 
 __all__ = ["Recorder"]
 
 _FAST_TYPES = ("counter", "gauge", "histogram", "summary")
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-
-
-def _labelstr(pairs: list[tuple[str, str]]) -> str:
-    if not pairs:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in pairs) + "}"
 
 
 class _Family:
@@ -158,11 +159,11 @@ class Recorder:
             suffixes = [("_count", pairs), ("_sum", pairs)]
         else:
             suffixes = [
-                ("_bucket", [*pairs, ("le", floatToGoString(b))]) for b in metric._upper_bounds
+                ("_bucket", [*pairs, ("le", format_float(b))]) for b in metric._upper_bounds
             ]
             suffixes += [("_count", pairs), ("_sum", pairs)]
         for suffix, lp in suffixes:
-            self._new_series(fam, labelvalues, f"{fam.name}{suffix}{_labelstr(lp)} ")
+            self._new_series(fam, labelvalues, series_key(fam.name + suffix, lp) + " ")
         fc.readers.append((self._nseries - len(suffixes), len(suffixes), _reader(kind, child)))
 
     def scrape(self, t: float) -> None:
@@ -207,7 +208,7 @@ class Recorder:
                     idx = self._slow_index.get(key)
                     if idx is None:
                         group = (s.name, *(f"{k}={v}" for k, v in key[2]))
-                        prefix = f"{s.name}{_labelstr(list(key[2]))} "
+                        prefix = series_key(s.name, key[2]) + " "
                         idx = self._slow_index[key] = self._new_series(fam, group, prefix)
                     pending[idx] = s.value
         if pending:
@@ -225,17 +226,9 @@ class Recorder:
                 m[k, : len(row)] = np.frombuffer(row, dtype=np.float64)
         return np.asfortranarray(m)
 
-    def _time_strings(self) -> list[str]:
-        if all(float(t).is_integer() for t in self.times):
-            return [str(int(t)) for t in self.times]
-        return [f"{t:.3f}" for t in self.times]
-
-    def series_set(self) -> tuple[Any, dict[str, str]]:
+    def samples(self) -> tuple[Samples, dict[str, str]]:
         """The recorded samples as ``FileSource`` holds them after parsing :meth:`write`'s text:
         the same series, times and values, so the parsed copy can be written without parsing."""
-        from agentinsight.sources._openmetrics import _parse_key
-        from agentinsight.sources._promql import SeriesSet
-
         matrix = self._matrix()
         t_ms = np.round(np.asarray(self.times, dtype=np.float64) * 1000.0).astype(np.int64)
         label_rows: list[dict[str, str]] = []
@@ -256,24 +249,24 @@ class Recorder:
                 if rows.size == 0:
                     continue
                 for idx, prefix in series:
-                    label_rows.append(_parse_key(prefix.strip()) or {})
+                    label_rows.append(parse_series_key(prefix.strip()) or {})
                     ts.append(t_ms[rows])
                     vs.append(matrix[rows, idx])
                     offsets.append(offsets[-1] + rows.size)
         labels = pd.DataFrame(label_rows) if label_rows else pd.DataFrame({"__name__": []})
         t = np.concatenate(ts) if ts else np.zeros(0, np.int64)
         v = np.concatenate(vs) if vs else np.zeros(0)
-        return SeriesSet(labels, np.asarray(offsets, np.int64), t, v), types
+        return Samples(labels, np.asarray(offsets, np.int64), t, v), types
 
     def write(self, fh: IO[str]) -> int:
         """Write the OpenMetrics text to ``fh``; returns the number of sample lines written."""
         matrix = self._matrix()
-        ends_all = [f" {t}\n" for t in self._time_strings()]
+        ends_all = [f" {t}\n" for t in format_timestamps(self.times)]
         lines = 0
         for fam in self._families.values():
             if not fam.groups:
                 continue
-            fh.write(f"# HELP {fam.name} {_escape_help(fam.help)}\n# TYPE {fam.name} {fam.type}\n")
+            fh.write(family_header(fam.name, fam.type, fam.help))
             for key in sorted(fam.groups):
                 series = fam.groups[key]
                 cols = [matrix[:, idx] for idx, _ in series]
@@ -286,7 +279,7 @@ class Recorder:
                 ends = ends_all if rows.size == len(ends_all) else [ends_all[r] for r in rows]
                 # one (prefix, value, " ts\n") triple per line, joined in C
                 triples = [
-                    zip(repeat(prefix), map(str, _format_values(col[rows])), ends)
+                    zip(repeat(prefix), map(str, format_values(col[rows])), ends)
                     for (_, prefix), col in zip(series, cols, strict=True)
                 ]
                 if len(triples) == 1:
@@ -295,18 +288,6 @@ class Recorder:
                     pieces = chain.from_iterable(chain.from_iterable(zip(*triples, strict=True)))
                 fh.write("".join(pieces))
                 lines += rows.size * len(series)
-        fh.write("# EOF\n")
+        fh.write(EOF)
         return lines
 
-
-def _escape_help(text: str) -> str:
-    return text.replace("\\", r"\\").replace("\n", r"\n")
-
-
-def _format_values(col: np.ndarray) -> list[Any]:
-    """Values as OpenMetrics numbers: integers without a fraction, floats exactly (repr)."""
-    if not np.isfinite(col).all():
-        return [floatToGoString(v) for v in col.tolist()]
-    if (np.abs(col) < 2**53).all() and (col == np.floor(col)).all():
-        return col.astype(np.int64).tolist()
-    return col.tolist()
