@@ -49,7 +49,12 @@ from agentinsight.exceptions import (
     SourceTimeoutError,
 )
 
-__all__ = ["RETRY_STATUSES", "Client", "Response", "server_message"]
+__all__ = [
+    "Client",
+    "RETRY_STATUSES",
+    "Response",
+    "server_message",
+]
 
 #: Statuses worth asking again: too many requests, and the server failing for now.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})

@@ -54,12 +54,41 @@ __all__ = [
     "finding_fingerprint",
     "label_columns",
     "metrics_frame",
+    "utc_from_ns",
+    "utc_timestamp",
     "validate_findings_frame",
     "validate_metrics_frame",
     "validate_spans_frame",
 ]
 
 UTC_NS = "datetime64[ns, UTC]"
+
+
+def utc_timestamp(value: Any) -> pd.Timestamp:
+    """``value`` as a UTC ``pandas.Timestamp``; a naive time is UTC, never local time.
+
+    Raises pandas' own ``ValueError``/``TypeError`` for what is not a time (callers say where it
+    came from).
+
+    >>> utc_timestamp("2026-01-01 12:00+02:00")
+    Timestamp('2026-01-01 10:00:00+0000', tz='UTC')
+    >>> utc_timestamp(pd.Timestamp("2026-01-01"))
+    Timestamp('2026-01-01 00:00:00+0000', tz='UTC')
+    """
+    stamp = pd.Timestamp(value)
+    if stamp is pd.NaT:
+        return stamp
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def utc_from_ns(ns: Any) -> pd.DatetimeIndex:
+    """Epoch nanoseconds (an int64 array) as a UTC ``DatetimeIndex``, without copying.
+
+    >>> utc_from_ns(np.array([0, 1_500_000_000], dtype=np.int64))[1]
+    Timestamp('1970-01-01 00:00:01.500000+0000', tz='UTC')
+    """
+    return pd.DatetimeIndex(np.asarray(ns, dtype=np.int64).view("datetime64[ns]"), dtype=UTC_NS,
+                            copy=False)
 
 METRICS_COLUMNS = ("timestamp", "metric", "value")
 
@@ -222,8 +251,7 @@ def finding_fingerprint(detector: str, series: Mapping[str, Any], start: Any) ->
     >>> len(a)
     16
     """
-    stamp = pd.Timestamp(start)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    stamp = utc_timestamp(start)
     key = json.dumps(
         [detector, sorted((str(k), str(v)) for k, v in series.items()), stamp.isoformat()],
         separators=(",", ":"),

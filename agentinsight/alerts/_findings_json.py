@@ -24,6 +24,7 @@ from agentinsight.frames import (
     FINDINGS_COLUMNS,
     SEVERITIES,
     finding_fingerprint,
+    utc_timestamp,
     validate_findings_frame,
 )
 
@@ -129,8 +130,7 @@ def _records(
     cutoff = None
     if data_end is not None:
         try:
-            end = pd.Timestamp(data_end)
-            end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+            end = utc_timestamp(data_end)
             cutoff = end - pd.Timedelta(ongoing_within)
         except (ValueError, TypeError) as exc:
             raise ConfigurationError(
@@ -222,12 +222,10 @@ def _time(value: Any, what: str) -> pd.Timestamp | None:
     if not isinstance(value, (str, datetime, np.datetime64)):
         raise ValueError(f"{what} must be an RFC 3339 time, got {value!r}")
     try:
-        stamp = pd.Timestamp(value)
+        stamp = utc_timestamp(value)
     except (ValueError, TypeError):
         raise ValueError(f"{what} must be an RFC 3339 time, got {value!r}") from None
-    if stamp is pd.NaT:
-        return None
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return None if stamp is pd.NaT else stamp
 
 
 def _number(value: Any, what: str) -> float:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from agentinsight.analysis._spantree import SpanForest, require
 from agentinsight.exceptions import SchemaError
-from agentinsight.frames import TOKEN_COLUMNS
+from agentinsight.frames import TOKEN_COLUMNS, utc_from_ns
 from agentinsight.semconv import (
     AGENT_OPERATIONS,
     LLM_OPERATIONS,
@@ -236,12 +236,10 @@ def _section_frame(forest: SpanForest, pos: np.ndarray, start: np.ndarray,
         "span_id": pd.Series(cols["span_id"], dtype=object),
         "name": pd.Series(cols["name"], dtype=object),
         "component": pd.Series(component, dtype=object),
-        "start": _utc(start),
-        "end": _utc(end),
+        "start": utc_from_ns(start),
+        "end": utc_from_ns(end),
         "duration_ms": (end - start) / 1e6,
         "_pos": pos,
     })
 
 
-def _utc(ns: np.ndarray) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(np.asarray(ns, dtype=np.int64).view("datetime64[ns]"), tz="UTC")

@@ -59,6 +59,7 @@ from agentinsight.analysis._billing import (
 from agentinsight.analysis._prices import GENAI_PRICES_VERSION, normalise_price_table
 from agentinsight.analysis._spantree import SpanForest
 from agentinsight.exceptions import ConfigurationError, SchemaError
+from agentinsight.frames import utc_timestamp
 
 __all__ = [
     "CostTable",
@@ -423,10 +424,9 @@ def _as_of(rows: pd.DataFrame, now: Any) -> pd.Timestamp:
     if now is None:
         return rows["_time"].max() if len(rows) else pd.Timestamp.now(tz="UTC")
     try:
-        stamp = pd.Timestamp(now)
+        return utc_timestamp(now)
     except (ValueError, TypeError) as exc:
         raise ConfigurationError(f"now: not a timestamp: {now!r}") from exc
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _month_start(now: pd.Timestamp) -> pd.Timestamp:

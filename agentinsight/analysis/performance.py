@@ -35,6 +35,7 @@ from agentinsight.analysis._tables import (
 )
 from agentinsight.analysis.traces import span_agents, trace_summary
 from agentinsight.exceptions import ConfigurationError, InvalidTimeError
+from agentinsight.frames import utc_timestamp
 from agentinsight.semconv import (
     AGENT_OPERATIONS,
     MESSAGING_DESTINATION_NAME,
@@ -461,10 +462,9 @@ def _metric_columns(metrics: pd.DataFrame) -> pd.DataFrame:
 
 def _stamp(value: Any, what: str) -> pd.Timestamp:
     try:
-        stamp = pd.Timestamp(value)
+        return utc_timestamp(value)
     except (ValueError, TypeError) as exc:
         raise InvalidTimeError(f"{what}: cannot read {value!r} as a time ({exc})") from None
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _window(pair: tuple[Any, Any], what: str) -> tuple[pd.Timestamp, pd.Timestamp]:

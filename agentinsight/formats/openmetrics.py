@@ -40,13 +40,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Self
 
+from agentinsight._fs import atomic_write
 from agentinsight.exceptions import ParseError
 
 if TYPE_CHECKING:
@@ -434,11 +433,7 @@ def write_samples_cache(source: Path, samples: Samples, types: dict[str, str]) -
     table = pa.table({"t": pa.array(samples.t, pa.int64()),
                       "v": pa.array(samples.v, pa.float64())})
     table = table.replace_schema_metadata(metadata)
-    tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, target)
+        return atomic_write(target, lambda f: pq.write_table(table, f, compression="zstd"))
     except OSError:
-        tmp.unlink(missing_ok=True)
         return None
-    return target

@@ -51,10 +51,11 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from agentinsight._time import format_rfc3339, parse_rfc3339, to_epoch
 from agentinsight.exceptions import ConfigurationError, InvalidTimeError
 
 __all__ = ["SimulationResult", "simulate"]
@@ -83,9 +84,7 @@ class SimulationResult:
 
 
 def _rfc3339(t: float) -> str:
-    dt = datetime.fromtimestamp(t, UTC)
-    text = dt.isoformat(timespec="milliseconds" if t % 1 else "seconds")
-    return text.replace("+00:00", "Z")
+    return format_rfc3339(t, digits=3 if t % 1 else 0)
 
 
 def _parse_start(start: Any) -> float:
@@ -95,18 +94,14 @@ def _parse_start(start: Any) -> float:
     if isinstance(start, int | float):
         return float(start)
     if isinstance(start, str):
-        text = start.strip()
         try:
-            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
+            start = parse_rfc3339(start)
+        except InvalidTimeError:
             raise InvalidTimeError(
                 f"simulate(start={start!r}): not an ISO 8601 time (e.g. 2026-11-20T00:00:00Z)"
             ) from None
-        start = dt
     if isinstance(start, datetime):
-        if start.tzinfo is None:  # naive times are UTC, as everywhere in agentinsight
-            start = start.replace(tzinfo=UTC)
-        return start.timestamp()
+        return to_epoch(start)  # naive times are UTC, as everywhere in agentinsight
     ts = getattr(start, "timestamp", None)  # pandas.Timestamp and friends
     if callable(ts):
         return float(ts())

@@ -34,9 +34,9 @@ from agentinsight.frames import empty_metrics_frame
 from agentinsight.sources._time import format_duration, parse_duration, time_range
 
 __all__ = [
+    "Grid",
     "MAX_POINTS",
     "TOKEN_MIN_SCRAPES",
-    "Grid",
     "check_by",
     "grid",
     "matcher_text",

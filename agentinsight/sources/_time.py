@@ -24,9 +24,9 @@ from typing import Any
 import pandas as pd
 
 from agentinsight.exceptions import InvalidTimeError
+from agentinsight.frames import utc_timestamp
 
-__all__ = ["TimeLike", "format_duration", "parse_duration", "parse_time", "time_range",
-           "utc_timestamp"]
+__all__ = ["TimeLike", "format_duration", "parse_duration", "parse_time", "time_range"]
 
 TimeLike = dt.datetime | pd.Timestamp | str | int | float
 
@@ -37,18 +37,6 @@ _RELATIVE = re.compile(r"^now\s*(?:([+-])\s*(.+))?$")
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?$")
 _TIME_FORMS = ("a datetime, an ISO-8601 string, epoch seconds, 'now' or 'now-7d'-style "
                "relative time")
-
-
-def utc_timestamp(value: Any) -> pd.Timestamp:
-    """``value`` as a UTC ``pandas.Timestamp`` (a naive one is taken as UTC, not local time).
-
-    >>> utc_timestamp("2026-01-01 12:00+02:00")
-    Timestamp('2026-01-01 10:00:00+0000', tz='UTC')
-    >>> utc_timestamp(pd.Timestamp("2026-01-01"))
-    Timestamp('2026-01-01 00:00:00+0000', tz='UTC')
-    """
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def parse_duration(value: Any, *, what: str = "duration") -> float:

@@ -16,7 +16,7 @@ beside it (:mod:`agentinsight.formats.openmetrics`) so the next FileSource opens
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +41,12 @@ from agentinsight.sources._helpers import (
     quantile_name,
     quantiles,
 )
-from agentinsight.sources._protocol import MetricsSource
+from agentinsight.sources._protocol import Matchers, MetricsSource
 from agentinsight.sources._time import parse_duration, parse_time, time_range
 from agentinsight.sources.otlp import read_otlp_jsonl
 
 __all__ = ["FileSource"]
 
-Matchers = str | Mapping[str, str] | None
 
 
 class FileSource(MetricsSource):

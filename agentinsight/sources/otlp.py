@@ -26,13 +26,13 @@ import pandas as pd
 from agentinsight import semconv
 from agentinsight.exceptions import ConfigurationError, ParseError
 from agentinsight.formats import otlp_json
-from agentinsight.frames import SPANS_COLUMNS, TOKEN_COLUMNS, empty_spans_frame
+from agentinsight.frames import SPANS_COLUMNS, TOKEN_COLUMNS, empty_spans_frame, utc_from_ns
 
 __all__ = [
     "GENAI_ATTRIBUTES",
     "SERVICE_ATTRIBUTE",
-    "TOKEN_ATTRIBUTES",
     "SpanColumns",
+    "TOKEN_ATTRIBUTES",
     "parse_otlp_text",
     "read_otlp_jsonl",
     "spans_from_otlp",
@@ -62,8 +62,8 @@ class SpanColumns(otlp_json.SpanColumns):
             "status": self.status, "status_message": self.status_message,
             **self.strings, "attributes": self.attributes}
         data: dict[str, Any] = {col: _objects(values) for col, values in text.items()}
-        data["start"] = _utc(start)
-        data["end"] = _utc(end)
+        data["start"] = utc_from_ns(start)
+        data["end"] = utc_from_ns(end)
         data["duration_ms"] = (end - start) / 1e6
         for col in TOKEN_COLUMNS:
             data[col] = np.array(self.tokens[col], dtype="float64")
@@ -77,8 +77,6 @@ def _objects(values: list[Any]) -> pd.Series:
     return pd.Series(out, dtype=object, copy=False)
 
 
-def _utc(ns: np.ndarray) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(ns.view("datetime64[ns]"), dtype="datetime64[ns, UTC]", copy=False)
 
 
 def spans_from_otlp(documents: Iterable[dict[str, Any]]) -> pd.DataFrame:

@@ -42,12 +42,11 @@ from agentinsight.sources._helpers import (
     quantiles,
 )
 from agentinsight.sources._promjson import result_frame
-from agentinsight.sources._protocol import ExemplarSource
+from agentinsight.sources._protocol import ExemplarSource, Matchers
 from agentinsight.sources._time import format_duration, parse_duration, parse_time, time_range
 
 __all__ = ["PrometheusSource"]
 
-Matchers = str | Mapping[str, str] | None
 _SCRAPE = re.compile(r"^\s*scrape_interval:\s*(\S+)", re.M)
 
 
