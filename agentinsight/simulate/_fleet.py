@@ -1,6 +1,6 @@
 """What the simulated fleet is made of: models, tools, agents, workflows, traffic and incidents.
 
-Everything here is data and pure functions of a seed; ``_sim_run`` plays it through ``emit``.
+Everything here is data and pure functions of a seed; ``simulate._run`` plays it through ``emit``.
 Model names are ones genai-prices can price, so cost analysis works on the simulated history.
 """
 

@@ -9,8 +9,9 @@ with the last lines of the server's log. Servers also stop when the Python proce
 >>> with Prometheus(scrape_targets=["127.0.0.1:9464"]) as prom:  # doctest: +SKIP
 ...     prom.query("up")
 
-History is loaded the operators' way with :mod:`agentinsight.stack.load` (``promtool`` backfill into
-a directory that ``Prometheus(data_dir=...)`` then serves; OTLP/HTTP into Jaeger).
+History is loaded the operators' way (:mod:`agentinsight.stack.load`, re-exported here):
+``promtool`` backfill into a directory that ``Prometheus(data_dir=...)`` then serves, the
+VictoriaMetrics import API, and OTLP/HTTP into Jaeger.
 
 Programs come from Debian packages (``prometheus``, ``prometheus-alertmanager``,
 ``victoria-metrics``) and Jaeger v2 from ``tools/jaeger/build.sh``; see :func:`find_program`.
@@ -35,6 +36,7 @@ from agentinsight.stack._process import (
     run_tool,
 )
 from agentinsight.stack._servers import Alertmanager, PathLike, Prometheus, VictoriaMetrics
+from agentinsight.stack.load import backfill_prometheus, import_victoriametrics, load_jaeger_otlp
 
 __all__ = [
     "Alertmanager",
@@ -46,9 +48,12 @@ __all__ = [
     "Stack",
     "VictoriaMetrics",
     "amtool",
+    "backfill_prometheus",
     "find_program",
     "free_port",
+    "import_victoriametrics",
     "jaeger_cache_path",
+    "load_jaeger_otlp",
     "promtool",
 ]
 

@@ -1,5 +1,5 @@
 """Prometheus, Alertmanager and VictoriaMetrics behind :mod:`agentinsight.stack` (Jaeger is in
-``_stack_jaeger``). Import them from ``agentinsight.stack``."""
+``_jaeger``). Import them from ``agentinsight.stack``."""
 
 from __future__ import annotations
 
