@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-setup lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,13 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/agentinsight demo
 
-# Integration tests start real Prometheus, Alertmanager, VictoriaMetrics and Jaeger on loopback
-# (see .ci/run for how those programs are installed on a fresh machine).
-test: $(VENV)/.installed
+# Integration tests start real Prometheus, Alertmanager, VictoriaMetrics and Jaeger on loopback;
+# tools/setup-tests.sh installs those programs (and builds Jaeger) the first time.
+test: test-setup $(VENV)/.installed
 	$(PY) -m pytest
+
+test-setup:
+	tools/setup-tests.sh
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check agentinsight tests benchmarks
