@@ -7,6 +7,11 @@ colour if another name already holds it), so a model keeps its colour across the
 notebook or report. Empty input gives a figure with a "no data"
 annotation rather than an exception.
 
+Plotly reads the strings of a figure (names, hover text, tick labels, titles) as a small dialect
+of HTML. Agent, model, tool and span names come from agents, so every string a builder takes from
+its input or its ``title`` argument is escaped (``<``, ``>``, ``&``) and shown as written: a
+label ``<b>x</b>`` appears as those characters, not as bold text.
+
 >>> from agentinsight.frames import empty_metrics_frame
 >>> timeseries(empty_metrics_frame()).layout.annotations[0].text
 'no data'
@@ -15,6 +20,7 @@ annotation rather than an exception.
 from __future__ import annotations
 
 import hashlib
+import html
 from collections.abc import Mapping
 from typing import Any
 
@@ -176,7 +182,7 @@ def _add_findings(fig: go.Figure, findings: pd.DataFrame,
         want = {str(k): str(v) for k, v in (row.series or {}).items()}
         if "__name__" not in want:
             continue  # a trace-level finding names no metric series
-        hover = f"{row.detector} · score {row.score:.2f}<br>{row.summary}"
+        hover = f"{_text(row.detector)} · score {row.score:.2f}<br>{_text(row.summary)}"
         hits = [part for values, part in series
                 if all(str(values.get(k)) == v for k, v in want.items())]
         if not hits:
@@ -285,14 +291,15 @@ def cost_area(table: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     order = wide.sum().sort_values(ascending=False).index  # biggest at the bottom
     single = len(wide) < 2  # one day has no area to draw: stack bars instead
     for name in order:
-        style = {"x": wide.index, "y": wide[name], "name": str(name),
-                 "hovertemplate": "%{x}<br>" + str(name) + ": $%{y:,.2f}<extra></extra>"}
+        # The name is looked up, not pasted into the template, where "%{" would be read.
+        style = {"x": wide.index, "y": wide[name], "name": _text(name),
+                 "hovertemplate": "%{x}<br>%{fullData.name}: $%{y:,.2f}<extra></extra>"}
         fig.add_trace(go.Bar(**style, marker_color=colour_for(name)) if single else
                       go.Scatter(**style, mode="lines", stackgroup="cost",
                                  line={"width": 0.5, "color": colour_for(name)}))
     if unpriced:
         fig.update_layout(title_subtitle_text="unpriced, not shown: "
-                          + ", ".join(map(str, unpriced)))
+                          + _text(", ".join(map(str, unpriced))))
     if single:
         fig.update_layout(barmode="stack")
     fig.update_layout(yaxis_title="cost (USD)", yaxis_tickprefix="$",
@@ -337,7 +344,7 @@ def token_sankey(frame: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     node = {**{("a", a): i for i, a in enumerate(agents)},
             **{("m", m): len(agents) + i for i, m in enumerate(models)}}
     fig.add_trace(go.Sankey(
-        node={"label": [*agents, *models], "pad": 14, "thickness": 14,
+        node={"label": [_text(n) for n in (*agents, *models)], "pad": 14, "thickness": 14,
               "color": [colour_for(n) for n in (*agents, *models)]},
         link={"source": [node["a", a] for a in flows["agent"]],
               "target": [node["m", m] for m in flows["model"]],
@@ -379,7 +386,7 @@ def trace_waterfall(spans: pd.DataFrame, trace_id: str | None = None, *,
     length = (tree["end"] - tree["start"]).dt.total_seconds() * 1e3
     rows = np.arange(len(tree))
     # Tick labels are right-aligned, so depth is drawn as leading dots rather than indentation.
-    labels = ["· " * d + str(n) for d, n in zip(tree["depth"], tree["name"], strict=True)]
+    labels = ["· " * d + _text(n) for d, n in zip(tree["depth"], tree["name"], strict=True)]
     keys = [next((v for v in (a, m, t) if isinstance(v, str) and v), "span")
             for a, m, t in zip(tree["agent"] if "agent" in tree else [None] * len(tree),
                                tree["model"] if "model" in tree else [None] * len(tree),
@@ -391,7 +398,7 @@ def trace_waterfall(spans: pd.DataFrame, trace_id: str | None = None, *,
         marker={"color": [_rgba(colour_for(k), 0.55) for k in keys],
                 "line": {"color": np.where(failed, _CRITICAL, "rgba(0,0,0,0)").tolist(),
                          "width": 2}},
-        customdata=np.column_stack([tree["span_id"], length.round(1)]),
+        customdata=np.column_stack([[_text(s) for s in tree["span_id"]], length.round(1)]),
         hovertemplate="%{customdata[0]}<br>start +%{base:.1f} ms · %{customdata[1]} ms"
                       "<extra></extra>"))
     path = critical_path(spans, trace_id)
@@ -430,7 +437,8 @@ def findings_timeline(findings: pd.DataFrame, *, title: str | None = None) -> go
         y: list[Any] = []
         text: list[Any] = []
         for i, row in zip(part.index, part.itertuples(index=False), strict=True):
-            hover = (f"{row.detector} · {severity} · score {row.score:.2f}<br>{row.summary}"
+            hover = (f"{_text(row.detector)} · {severity} · score {row.score:.2f}"
+                     f"<br>{_text(row.summary)}"
                      f"<br>observed {row.observed:.4g}, expected {row.expected:.4g}")
             x += [row.start, row.end, None]
             y += [names[frame.index.get_loc(i)]] * 2 + [None]
@@ -447,12 +455,17 @@ def findings_timeline(findings: pd.DataFrame, *, title: str | None = None) -> go
 # --- helpers -------------------------------------------------------------------------------------
 
 
+def _text(value: Any) -> str:
+    """``value`` as plotly text: shown as written, never read as markup."""
+    return html.escape(str(value), quote=False)
+
+
 def _figure(title: str) -> go.Figure:
-    return go.Figure(layout={"template": TEMPLATE, "title": {"text": title}})
+    return go.Figure(layout={"template": TEMPLATE, "title": {"text": _text(title)}})
 
 
 def _no_data(fig: go.Figure, text: str = "no data") -> go.Figure:
-    fig.add_annotation(text=text, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
+    fig.add_annotation(text=_text(text), xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
                        font={"size": 16, "color": "#888"})
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
@@ -476,7 +489,7 @@ def _metrics(frame: pd.DataFrame) -> pd.DataFrame:
 def _series_name(labels: Mapping[str, Any]) -> str:
     name = str(labels.get("__name__", ""))
     rest = [f'{k}="{v}"' for k, v in labels.items() if k != "__name__" and pd.notna(v)]
-    return f"{name}{{{','.join(rest)}}}" if rest else name or "{}"
+    return _text(f"{name}{{{','.join(rest)}}}" if rest else name or "{}")
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:

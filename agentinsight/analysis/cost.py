@@ -42,6 +42,7 @@ Counting rules, chosen so that no token is billed twice and none is billed at $0
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -125,9 +126,12 @@ class CostTable(pd.DataFrame):
                 formats[col] = ratio
             elif pd.api.types.is_float_dtype(self[col].dtype):
                 formats[col] = number
-        styler = pd.DataFrame(self).style.format(formats, na_rep="–").hide(axis="index")
+        # Cells, headers and the caption hold agent, model and tool names, which come from
+        # agents: a Styler writes them into the HTML verbatim unless told to escape them.
+        styler = (pd.DataFrame(self).style.format(formats, na_rep="–", escape="html")
+                  .format_index(escape="html", axis=1).hide(axis="index"))
         caption = " ".join(str(self.attrs[k]) for k in ("title", "note") if self.attrs.get(k))
-        return styler.set_caption(caption) if caption else styler
+        return styler.set_caption(html.escape(caption, quote=False)) if caption else styler
 
     def _repr_html_(self) -> str:  # type: ignore[override]
         return str(self.styled().to_html())

@@ -1,8 +1,10 @@
 """prometheus_client objects built from the catalogue, with cached label children and the
-label cardinality guard.
+label guard: a bound on each value's length and on each label's distinct values.
 
 The hot path is one dict lookup keyed by the label tuple; validation (string values, the guard)
-runs only the first time a tuple is seen.
+runs only the first time a tuple is seen. A value longer than the bound is cut to it, ending in
+:data:`TRUNCATED` (``"…"``): label values come from agents, and one error message or prompt used
+as a label would otherwise be kept whole in memory and sent with every scrape.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from agentinsight.emit import _errors
 from agentinsight.exceptions import ConfigurationError
 
 OTHER = "other"
+TRUNCATED = "…"
 
 # How gauges combine across worker processes in prometheus_client's multiprocess mode.
 _GAUGE_MODES = {
@@ -30,10 +33,14 @@ _GAUGE_MODES = {
 
 
 class LabelGuard:
-    """Caps the distinct values of each label name; later new values become ``other``."""
+    """Caps the distinct values of each label name; later new values become ``other``.
 
-    def __init__(self, limit: int) -> None:
+    ``max_length`` is the longest value kept whole (:meth:`bound` cuts longer ones).
+    """
+
+    def __init__(self, limit: int, max_length: int = 256) -> None:
         self.limit = limit
+        self.max_length = max_length
         self._seen: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
@@ -55,6 +62,18 @@ class LabelGuard:
             label, self.limit, OTHER,
         )
         return OTHER
+
+    def bound(self, label: str, value: str) -> str:
+        """``value``, cut to ``max_length`` characters (the last one :data:`TRUNCATED`)."""
+        if len(value) <= self.max_length:
+            return value
+        _errors.warn_once(
+            f"length:{id(self)}:{label}",
+            "agentinsight.emit: label %r got a value of %d characters starting %r; values longer "
+            "than %d characters are truncated (raise label_value_length in emit.configure() if "
+            "this is expected)", label, len(value), value[:40], self.max_length,
+        )
+        return value[:self.max_length - 1] + TRUNCATED
 
 
 class Family:
@@ -85,8 +104,10 @@ class Family:
                     "dropped", self.name, label, value, type(value).__name__,
                 )
                 return None
+        # A value cut short or replaced by ``other`` is cached under what was admitted only:
+        # caching the raw key too would keep every distinct long or excess value in memory.
         admitted = tuple(
-            self.guard.admit(label, value)
+            self.guard.admit(label, self.guard.bound(label, value))
             for label, value in zip(self.labelnames, key, strict=True)
         )
         if admitted != key:
@@ -101,8 +122,9 @@ class Family:
 class Metrics:
     """Every catalogue metric registered in one registry under one namespace."""
 
-    def __init__(self, registry: CollectorRegistry, namespace: str, limit: int) -> None:
-        self.guard = LabelGuard(limit)
+    def __init__(self, registry: CollectorRegistry, namespace: str, limit: int,
+                 max_length: int = 256) -> None:
+        self.guard = LabelGuard(limit, max_length)
         self.namespace = namespace
         self.families: dict[str, Family] = {}
         multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
@@ -142,13 +164,15 @@ _built: weakref.WeakKeyDictionary[CollectorRegistry, dict[str, Metrics]] = (
 _built_lock = threading.Lock()
 
 
-def metrics_for(registry: CollectorRegistry, namespace: str, limit: int) -> Metrics:
+def metrics_for(registry: CollectorRegistry, namespace: str, limit: int,
+                max_length: int = 256) -> Metrics:
     """The catalogue's metrics in ``registry`` (built once per registry and namespace)."""
     with _built_lock:
         per_registry = _built.setdefault(registry, {})
         found = per_registry.get(namespace)
         if found is None:
-            found = per_registry[namespace] = Metrics(registry, namespace, limit)
-        elif found.guard.limit != limit:
+            found = per_registry[namespace] = Metrics(registry, namespace, limit, max_length)
+        else:
             found.guard.limit = limit
+            found.guard.max_length = max_length
         return found

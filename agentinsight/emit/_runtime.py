@@ -56,7 +56,8 @@ class Runtime:
             or (settings["sampler"].endswith("traceidratio") and settings["sampler_arg"] == 0)
         )
         m: Metrics = metrics_for(
-            registry, settings["metrics_namespace"], settings["label_value_limit"]
+            registry, settings["metrics_namespace"], settings["label_value_limit"],
+            settings["label_value_length"],
         )
         self.metrics = m
         self.agent_total = m["agent_execution_total"]
@@ -187,6 +188,7 @@ def configure(
     sample_ratio: float | None = None,
     metrics_namespace: str | None = None,
     label_value_limit: int | None = None,
+    label_value_length: int | None = None,
     log_dir: str | os.PathLike[str] | None = None,
     registry: CollectorRegistry | None = None,
     export_timeout: float | None = None,
@@ -201,9 +203,10 @@ def configure(
     ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``,
     ``OTEL_TRACES_EXPORTER``, ``OTEL_TRACES_SAMPLER`` (+ ``_ARG``), ``OTEL_EXPORTER_OTLP_TIMEOUT``,
     ``OTEL_BSP_*``, ``AGENTINSIGHT_METRICS_NAMESPACE``, ``AGENTINSIGHT_LABEL_VALUE_LIMIT``,
-    ``AGENTINSIGHT_LOG_DIR``) > default; the table is
+    ``AGENTINSIGHT_LABEL_VALUE_LENGTH``, ``AGENTINSIGHT_LOG_DIR``) > default; the table is
     ``agentinsight.emit._settings.SETTINGS``. Defaults: ``metrics_namespace=""``,
-    ``label_value_limit=1000``, traces exporter ``otlp`` when an endpoint is set, else ``none``.
+    ``label_value_limit=1000``, ``label_value_length=256`` (longer values end in ``…``), traces
+    exporter ``otlp`` when an endpoint is set, else ``none``.
     ``span_exporter`` takes any OpenTelemetry ``SpanExporter`` object instead (batched the same
     way), e.g. ``InMemorySpanExporter`` in tests. With ``traces_exporter="none"`` spans are still
     made (trace ids for logs, exemplars and ``inject``) but go nowhere; add ``sample_ratio=0``
@@ -226,6 +229,7 @@ def configure(
         "service_name": service_name, "otlp_endpoint": otlp_endpoint,
         "traces_exporter": traces_exporter, "sample_ratio": sample_ratio,
         "metrics_namespace": metrics_namespace, "label_value_limit": label_value_limit,
+        "label_value_length": label_value_length,
         "log_dir": log_dir, "export_timeout": export_timeout, "max_queue_size": max_queue_size,
         "schedule_delay_ms": schedule_delay_ms, "max_export_batch_size": max_export_batch_size,
     }
@@ -235,7 +239,8 @@ def configure(
             f"registry={registry!r}: expected a prometheus_client.CollectorRegistry"
         )
     registry = prometheus_client.REGISTRY if registry is None else registry
-    metrics_for(registry, settings["metrics_namespace"], settings["label_value_limit"])
+    metrics_for(registry, settings["metrics_namespace"], settings["label_value_limit"],
+                settings["label_value_length"])
     processor = None if settings["sdk_disabled"] else _processor(settings, span_exporter)
     provider = TracerProvider(
         sampler=_sampler(settings),

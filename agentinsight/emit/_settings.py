@@ -107,6 +107,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Prefix of every metric name (acme -> acme_agent_execution_total)."),
     Setting("label_value_limit", ("AGENTINSIGHT_LABEL_VALUE_LIMIT",), 1000, positive_int,
             "Distinct values kept per label; later new values are recorded as 'other'."),
+    Setting("label_value_length", ("AGENTINSIGHT_LABEL_VALUE_LENGTH",), 256, positive_int,
+            "Longest label value kept whole; a longer one is cut to this many characters, the "
+            "last one '…'."),
     Setting("log_dir", ("AGENTINSIGHT_LOG_DIR",), None, path,
             "Directory for daily-rotated JSON log files (plus an error-only file)."),
     Setting("export_timeout", ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"),

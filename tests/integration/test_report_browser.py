@@ -1,10 +1,12 @@
-"""The daily report opened in headless Chromium: every chart draws, nothing comes off the network.
+"""The daily report opened in headless Chromium: every chart draws, nothing comes off the network,
+and label values that are HTML payloads are shown as text, never run.
 
 The report is the real ``daily_report`` notebook run with papermill over a simulated day and a
-half. Chromium (the Debian package) is driven over the Chrome DevTools Protocol: every request the
-page makes is recorded from the ``Network`` domain, and the page is asked whether each plotly
-chart container holds the SVG plotly draws into. On failure a screenshot is saved next to the
-test's temporary files.
+half; the hostile variant is the same data with an agent, a tool and a model renamed to payloads
+that would set the page's title if the browser ran them. Chromium (the Debian package) is driven
+over the Chrome DevTools Protocol: every request the page makes is recorded from the ``Network``
+domain, and the page is asked whether each plotly chart container holds the SVG plotly draws
+into. On failure a screenshot is saved next to the test's temporary files.
 """
 
 from __future__ import annotations
@@ -141,19 +143,61 @@ def browser(tmp_path: Path) -> Iterator[DevTools]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+#: Simulated names and what the hostile report calls them: payloads without spaces, quotes or
+#: backslashes, so they stay valid OpenMetrics label values and JSON strings unchanged.
+PWNED = "pwned"
+PAYLOADS = {
+    "summariser": f"<svg/onload=document.title='{PWNED}'>",
+    "web_search": f"<script>document.title='{PWNED}'</script>",
+    "o3-mini": f"o3-mini<svg/onload=document.title='{PWNED}'>",
+}
+
+
 @pytest.fixture(scope="module")
-def daily_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """report.html of the real daily report over a simulated day and a half."""
-    _chromium()  # no browser: skip (fail in CI) before spending time on the report
-    root = tmp_path_factory.mktemp("browser")
-    history = simulate(root / "data", days=1.5, start="2026-11-02T00:00:00Z", seed=1)
+def history(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    _chromium()  # no browser: skip (fail in CI) before spending time on the data
+    return simulate(tmp_path_factory.mktemp("browser") / "data", days=1.5,
+                    start="2026-11-02T00:00:00Z", seed=1)
+
+
+def _daily_report(history: Any, data: Path, out: Path) -> Path:
     begin = pd.Timestamp(history.truth["start"])
     run = run_report("daily_report", {
-        "source_dir": str(history.metrics_path.parent),
+        "source_dir": str(data),
         "start": (begin + pd.Timedelta(hours=12)).isoformat(),
         "end": history.truth["end"], "history": "12h",
-    }, out=root / "reports")
+    }, out=out)
     return run.html
+
+
+@pytest.fixture(scope="module")
+def daily_report(history: Any) -> Path:
+    """report.html of the real daily report over a simulated day and a half."""
+    root = history.metrics_path.parent.parent
+    return _daily_report(history, history.metrics_path.parent, root / "reports")
+
+
+@pytest.fixture(scope="module")
+def hostile_report(history: Any) -> Path:
+    """The daily report over the same data with names replaced by :data:`PAYLOADS`."""
+    root = history.metrics_path.parent.parent
+    data = root / "hostile"
+    data.mkdir()
+    for name in ("metrics.om", "spans.jsonl", "truth.json"):
+        with open(history.metrics_path.parent / name, encoding="utf-8") as src, \
+                open(data / name, "w", encoding="utf-8") as dst:
+            for line in src:
+                for plain, payload in PAYLOADS.items():
+                    line = line.replace(plain, payload)
+                dst.write(line)
+    return _daily_report(history, data, root / "hostile-reports")
+
+
+def _load(browser: DevTools, page: Path) -> None:
+    browser.page("Page.enable")
+    browser.page("Runtime.enable")
+    browser.page("Page.navigate", url=page.as_uri())
+    browser.wait_for_event("Page.loadEventFired", timeout=120)
 
 
 def test_report_charts_render_offline_in_chromium(daily_report: Path, browser: DevTools,
@@ -215,3 +259,31 @@ def test_browser_check_notices_a_chart_that_cannot_draw(daily_report: Path, brow
     drawn = browser.evaluate("document.querySelectorAll('.plotly-graph-div svg.main-svg').length")
     assert charts >= 5
     assert drawn == 0
+
+
+def test_hostile_label_values_are_shown_as_text_and_never_run(hostile_report: Path,
+                                                             browser: DevTools,
+                                                             tmp_path: Path) -> None:
+    page = hostile_report.read_text(encoding="utf-8")
+    assert "&lt;svg/onload=" in page, "the renamed agent does not appear in the report at all"
+    try:
+        _load(browser, hostile_report)
+        # plotly draws (and would parse its strings) after load; let every chart finish
+        deadline = time.monotonic() + 60
+        drawn_js = ("[...document.querySelectorAll('.plotly-graph-div')]"
+                    ".every(d => d.querySelector('svg.main-svg'))")
+        while not browser.evaluate(drawn_js) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(1)
+        assert browser.evaluate("document.title") != PWNED, "an injected script ran"
+        injected = browser.evaluate(
+            "document.querySelectorAll('svg[onload], img[onerror]').length + [...document.scripts]"
+            ".filter(s => s.textContent.trim().startsWith('document.title')).length")
+        assert injected == 0, "a payload became an element of the page"
+        text = browser.evaluate("document.body.innerText")
+        for payload in PAYLOADS.values():
+            assert payload in text, f"{payload!r} is not shown as text"
+    except BaseException:
+        shot = browser.screenshot(tmp_path / "hostile.png")
+        print(f"screenshot of the page: {shot}")
+        raise
