@@ -137,7 +137,46 @@ def list_reports(path: str | os.PathLike[str] | None = None) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
 
 
+def _name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a report or a schedule, or ``None`` when it can.
+
+    A name becomes one path component (``notebooks/<name>.py``, ``<out>/<name>/``), so it has no
+    path separator, is not empty, does not start with a dot (``..``, hidden files) and holds no
+    control character.
+
+    >>> _name_problem("daily_report") is None
+    True
+    >>> _name_problem("../outside/evil")
+    'a name cannot contain a path separator'
+    """
+    if not isinstance(name, str) or not name:
+        return "a name is a non-empty string"
+    if "/" in name or "\\" in name:
+        return "a name cannot contain a path separator"
+    if name.startswith("."):
+        return "a name cannot start with a dot"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "a name cannot contain control characters"
+    return None
+
+
+def _check_name(name: str) -> None:
+    problem = _name_problem(name)
+    if problem is not None:
+        raise ReportError(f"bad report name {name!r}: {problem}")
+
+
+def _inside(path: Path, root: Path, what: str) -> Path:
+    """``path`` when it resolves (links followed) to a place inside ``root``."""
+    resolved, top = path.resolve(), root.resolve()
+    if resolved != top and top not in resolved.parents:
+        raise ReportError(f"{what} {path} resolves to {resolved}, outside {top}; refusing to "
+                          "write there")
+    return path
+
+
 def _notebook_source(name: str, folder: Path) -> Path:
+    _check_name(name)
     source = folder / f"{name}.py"
     if not source.is_file():
         known = ", ".join(list_reports(folder)) or "none"
@@ -249,6 +288,7 @@ def run_report(
     With ``alertmanager_url``, the findings are pushed as alerts after a good run.
     """
     now = now or now_utc()
+    _check_name(name)
     folder = notebooks_dir(notebooks)
     source = _notebook_source(name, folder)
     out_root = Path(out)
@@ -261,8 +301,11 @@ def run_report(
         raise ReportError(f"cannot write reports to {out_root}: {exc.strerror or exc}") from exc
 
     stamp = utc(now)
-    final = out_root / name / stamp.strftime("%Y-%m-%d") / stamp.strftime("%H%M%SZ")
-    work = out_root / name / f".tmp-{stamp:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    # A link at <out>/<name> (or a day folder) must not carry the run outside --out.
+    report_root = _inside(out_root / name, out_root, "report folder")
+    final = report_root / stamp.strftime("%Y-%m-%d") / stamp.strftime("%H%M%SZ")
+    work = report_root / f".tmp-{stamp:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    _inside(final.parent, out_root, "day folder")
     work.mkdir(parents=True)
     try:
         notebook = _materialise(source, work / "input.ipynb", kernel_name)
@@ -282,6 +325,7 @@ def run_report(
             (work / "findings.json").write_text("[]\n")
         target = final if error is None else final.with_name(final.name + ".failed")
         target.parent.mkdir(parents=True, exist_ok=True)
+        _inside(target.parent, out_root, "day folder")
         if target.exists():  # two runs in the same second: keep both
             target = target.with_name(f"{target.name}-{uuid.uuid4().hex[:6]}")
         work.rename(target)  # a whole folder appears at once; the name was checked free above
