@@ -201,7 +201,7 @@ def configure(
     ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``,
     ``OTEL_TRACES_EXPORTER``, ``OTEL_TRACES_SAMPLER`` (+ ``_ARG``), ``OTEL_EXPORTER_OTLP_TIMEOUT``,
     ``OTEL_BSP_*``, ``AGENTINSIGHT_METRICS_NAMESPACE``, ``AGENTINSIGHT_LABEL_VALUE_LIMIT``,
-    ``AGENTINSIGHT_LOG_DIR``) > default; the table is
+    ``AGENTINSIGHT_LOG_DIR``, ``AGENTINSIGHT_STRICT``) > default; the table is
     ``agentinsight.emit._settings.SETTINGS``. Defaults: ``metrics_namespace=""``,
     ``label_value_limit=1000``, traces exporter ``otlp`` when an endpoint is set, else ``none``.
     ``span_exporter`` takes any OpenTelemetry ``SpanExporter`` object instead (batched the same
