@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CollectorRegistry
 
 from agentinsight import __version__
+from agentinsight._http import redact_url
 from agentinsight.emit import _errors, _logging, _settings
 from agentinsight.emit._batch import BatchProcessor
 from agentinsight.emit._metrics import Metrics, metrics_for
@@ -174,7 +175,7 @@ def _processor(settings: dict[str, Any], span_exporter: Any = None) -> BatchProc
     endpoint = settings["otlp_endpoint"]
     return BatchProcessor(
         OTLPSpanExporter(endpoint=endpoint, timeout=settings["export_timeout"]),
-        description=f"OTLP endpoint {endpoint}",
+        description=f"OTLP endpoint {redact_url(endpoint)}",  # shown in /health and warnings
         **batching,
     )
 
