@@ -6,7 +6,8 @@ Each run lands in ``<out>/<name>/<YYYY-MM-DD>/<HHMMSSZ>/``::
 
     report.ipynb    the executed notebook
     report.html     the same, rendered; plotly.js embedded so charts work offline
-    params.json     the parameters as given and as resolved (relative times made absolute)
+    params.json     the parameters as given and as resolved (relative times made absolute);
+                    a password in a URL is kept as ``***`` here and in the notebook
     findings.json   the anomaly findings the notebook wrote (a JSON list, possibly empty)
 
 The folder is assembled under a hidden temporary name and renamed when complete, so a folder with
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from agentinsight._fs import atomic_symlink, atomic_write, locked
+from agentinsight._http import redact_url
 from agentinsight._time import now as now_utc
 from agentinsight._time import utc
 from agentinsight.exceptions import ReportError
@@ -315,9 +317,13 @@ def run_report(
             if key in declared:
                 resolved[key] = str(value.resolve())
         error = _execute(notebook, work / "report.ipynb", resolved, kernel_name, timeout)
+        # What is kept (params.json, the notebook, its HTML) shows URLs' passwords as ***.
         (work / "params.json").write_text(json.dumps(
-            {"report": name, "given": dict(params or {}), "resolved": resolved,
-             "run_at": stamp.isoformat()}, indent=2, default=str))
+            {"report": name, "given": _redacted(dict(params or {})),
+             "resolved": _redacted(resolved), "run_at": stamp.isoformat()},
+            indent=2, default=str))
+        for kept in ("report.ipynb", "findings.json"):
+            _redact_file(work / kept)
         if (work / "report.ipynb").exists():
             _export_html(work / "report.ipynb", work / "report.html")
         notebook.unlink(missing_ok=True)
@@ -333,7 +339,8 @@ def run_report(
         shutil.rmtree(work, ignore_errors=True)
         raise
     findings = _read_findings(target / "findings.json")
-    result = ReportRun(name, target, resolved, ok=error is None, error=error, findings=findings)
+    result = ReportRun(name, target, _redacted(resolved), ok=error is None, error=error,
+                       findings=findings)
     with locked(out_root / ".index.lock"):
         if result.ok:
             _point_latest(out_root / name, target)
@@ -362,8 +369,34 @@ def _execute(notebook: Path, output: Path, params: dict[str, Any], kernel_name: 
     except PapermillExecutionError as exc:
         first_line = next((ln for ln in exc.source.splitlines() if ln.strip()), "")
         value = exc.evalue if len(exc.evalue) <= 300 else exc.evalue[:300] + " …"
-        return f"cell {exc.exec_count} (`{first_line.strip()[:80]}`) raised {exc.ename}: {value}"
+        return redact_url(
+            f"cell {exc.exec_count} (`{first_line.strip()[:80]}`) raised {exc.ename}: {value}")
     return None
+
+
+def _redacted(value: Any) -> Any:
+    """``value`` with every URL password in its strings (nested too) shown as ``***``."""
+    if isinstance(value, str):
+        return redact_url(value)
+    if isinstance(value, Mapping):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    return value
+
+
+def _redact_file(path: Path) -> None:
+    """Rewrite a JSON file of the run with URL passwords shown as ``***`` in every string: papermill
+    records the parameters in the notebook (an injected cell and its metadata), and outputs and
+    findings may quote them."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        if "@" not in text:
+            return
+        data = json.loads(text)
+    except (OSError, ValueError):  # missing, or not JSON: nothing of ours to rewrite
+        return
+    atomic_write(path, json.dumps(_redacted(data), indent=1, ensure_ascii=False) + "\n")
 
 
 def _export_html(notebook: Path, target: Path) -> None:
