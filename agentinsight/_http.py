@@ -12,7 +12,8 @@ failure into the :class:`~agentinsight.exceptions.SourceError` tree:
 - HTTP 400/422 → :class:`~agentinsight.exceptions.QueryError`; 5xx and other unexpected
   statuses → :class:`~agentinsight.exceptions.ServerError`; 401/403 → ``SourceError``.
 
-Each error carries the URL, the query and the server's own message. Connection errors, HTTP 429
+Each error carries the URL (its password shown as ``***``, see :func:`redact_url`), the query
+and the server's own message. Connection errors, HTTP 429
 and 5xx are retried (honouring ``Retry-After``); a read timeout only when ``retry_timeouts`` is
 set (a server that is already struggling is not asked again by default). Proxies from the
 standard ``http_proxy``/``https_proxy``/``no_proxy`` variables are honoured.
@@ -30,6 +31,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import re
 import ssl
 import threading
 import time
@@ -53,6 +55,7 @@ __all__ = [
     "Client",
     "RETRY_STATUSES",
     "Response",
+    "redact_url",
     "server_message",
 ]
 
@@ -64,6 +67,8 @@ _MAX_REDIRECTS = 5
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
           ConnectionAbortedError)
 _NO_JSON = object()
+# scheme://user:password@ — the password runs to the last "@" before the path, as urlsplit reads it.
+_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/?#@\s]*):[^/?#\s]*@")
 
 Params = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 _Key = tuple[str, str, int]
@@ -71,7 +76,8 @@ _Key = tuple[str, str, int]
 
 @dataclass
 class Response:
-    """A complete answer: status, final URL (with the query string), headers and body."""
+    """A complete answer: status, final URL (with the query string; a password in it shown as
+    ``***``), headers and body."""
 
     status_code: int
     url: str
@@ -95,6 +101,20 @@ class Response:
     def json(self) -> Any:
         """The body decoded as JSON; ``ValueError`` when it is not JSON."""
         return json.loads(self.content)
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the password of every URL in it shown as ``***``: for a URL, or for a
+    message that quotes URLs. Use it wherever a URL is printed, stored or served.
+
+    >>> redact_url("http://user:s3cret@prometheus:9090/api/v1/query?query=up")
+    'http://user:***@prometheus:9090/api/v1/query?query=up'
+    >>> redact_url("cannot reach https://admin:p@ss:w0rd@host/x; http://plain:9090 is fine")
+    'cannot reach https://admin:***@host/x; http://plain:9090 is fine'
+    """
+    if "@" not in text:
+        return text
+    return _USERINFO.sub(r"\g<head>:***@", text)
 
 
 def server_message(content: bytes) -> str:
@@ -170,6 +190,7 @@ class _Failure(Exception):
     """A transport failure before a complete answer arrived."""
 
     def __init__(self, kind: str, reason: str) -> None:
+        reason = redact_url(reason)
         super().__init__(reason)
         self.kind = kind  # "connect", "connect-timeout", "timeout" or "broken"
         self.reason = reason
@@ -251,18 +272,19 @@ class Client:
         send = self._authorise(method, full, send, body)
         wait = self.timeout if timeout is None else timeout
         prefix = f"{what}: " if what else ""
+        shown = redact_url(url)  # errors name the URL, never its password
         attempt = 0
         while True:
             response: Response | None = None
             try:
                 response = self._follow(method, full, body, send, wait)
             except _Failure as failure:
-                error: SourceError = self._transport_error(failure, prefix, url, query, wait)
+                error: SourceError = self._transport_error(failure, prefix, shown, query, wait)
                 retry = failure.kind != "timeout" or self.retry_timeouts
             else:
                 if ok is None or response.status_code in ok:
                     return response
-                error = _status_error(response, prefix, url, query)
+                error = _status_error(response, prefix, shown, query)
                 retry = response.status_code in RETRY_STATUSES
             if not retry or attempt >= self.retries:
                 raise error
@@ -289,7 +311,7 @@ class Client:
             headers = dict(getattr(prepared, "headers", headers))
         else:
             raise SourceError(f"auth must be (user, password) or a callable, got {auth!r}",
-                              url=url)
+                              url=redact_url(url))
         return headers
 
     def _follow(self, method: str, url: str, body: bytes | None, headers: dict[str, str],
@@ -439,7 +461,7 @@ class Client:
                 connection.close()
             else:
                 self._release(key, connection)
-            return Response(answer.status, url, answer.headers, content)
+            return Response(answer.status, redact_url(url), answer.headers, content)
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -462,7 +484,7 @@ def _decoded(content: bytes, encoding: str | None) -> bytes:
 
 def _status_error(response: Response, prefix: str, url: str, query: str | None) -> SourceError:
     status = response.status_code
-    message = server_message(response.content)
+    message = redact_url(server_message(response.content))
 
     def error(cls: type[SourceError], text: str) -> SourceError:
         return cls(prefix + text, url=url, query=query, server_message=message,

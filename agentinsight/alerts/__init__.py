@@ -30,8 +30,10 @@ times
 Delivery: alerts go in batches with retries and exponential backoff on connection errors,
 timeouts and HTTP 5xx. If Alertmanager stays unreachable, the alerts are written to
 ``{spool_dir}/pending-alerts.jsonl`` (JSON lines, rewritten atomically) and sent first on the
-next push to the same Alertmanager. If Alertmanager refuses a batch (HTTP 400), the batch is
-re-sent alert by alert and only the culprit is reported as rejected, with the server's message.
+next push to the same Alertmanager (the spool names it by its URL with the password shown as
+``***``; links in alerts are shown the same way). If Alertmanager refuses a batch (HTTP 400),
+the batch is re-sent alert by alert and only the culprit is reported as rejected, with the
+server's message.
 
 findings.json (written by :func:`write_findings`, read by :func:`load_findings`) is a JSON list
 with one object per finding::
@@ -61,6 +63,7 @@ from typing import Any
 
 import pandas as pd
 
+from agentinsight._http import redact_url
 from agentinsight.alerts import _alertmanager as _am
 from agentinsight.alerts._alertmanager import PushResult, Rejection
 from agentinsight.alerts._findings_json import (
@@ -139,6 +142,9 @@ def _alert(
     report_url: str | None,
     now: float,
 ) -> dict[str, Any]:
+    # Alerts are shown by Alertmanager and kept in the spool: links never carry a password.
+    generator_url, jaeger_url, report_url = (
+        redact_url(u) if u else None for u in (generator_url, jaeger_url, report_url))
     labels = {
         "alertname": ALERTNAME_PREFIX + _camel(rec["detector"]),
         "severity": rec["severity"],
@@ -235,8 +241,9 @@ def push(
     try:
         with _am.spool_lock(spool):
             entries = _am.read_spool(spool)
-            mine = [e for e in entries if _same_url(e.get("alertmanager_url", ""), url)]
-            others = [e for e in entries if not _same_url(e.get("alertmanager_url", ""), url)]
+            mine = [e for e in entries if _same_url(str(e.get("alertmanager_url", "")), url)]
+            others = [e for e in entries
+                      if not _same_url(str(e.get("alertmanager_url", "")), url)]
             return _deliver(url, mine, new, spool, others, timeout, retries, backoff)
     except OSError as exc:
         raise AlertError(f"cannot use the alert spool {spool}: {exc.strerror or exc}") from None
@@ -278,7 +285,8 @@ def _deliver(
     if spool is None:
         if undelivered:
             error = AlertError(
-                f"{len(undelivered)} alert(s) not delivered to {url} and no spool_dir given: "
+                f"{len(undelivered)} alert(s) not delivered to {redact_url(url)} and no "
+                f"spool_dir given: "
                 f"{reason}"
             )
             error.result = result  # type: ignore[attr-defined]
@@ -287,7 +295,9 @@ def _deliver(
     stamps = {id(a): stamp for a, stamp in queue.values()}
     stamp_now = _iso(pd.Timestamp(now, unit="s", tz="UTC"))
     kept = [
-        {"alertmanager_url": url, "spooled_at": stamps[id(a)] or stamp_now, "alert": a}
+        # The spool is keyed by the URL with its password shown as ***: never written to disk.
+        {"alertmanager_url": redact_url(url), "spooled_at": stamps[id(a)] or stamp_now,
+         "alert": a}
         for a in undelivered
     ]
     _am.write_spool(spool, others + kept)
@@ -295,12 +305,13 @@ def _deliver(
 
 
 def _same_url(a: str, b: str) -> bool:
-    return a.rstrip("/") == b.rstrip("/")
+    return redact_url(a).rstrip("/") == redact_url(b).rstrip("/")
 
 
 def _check_url(url: Any, what: str) -> str:
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise ConfigurationError(f"{what} must be an http:// or https:// URL, got {url!r}")
+        shown = redact_url(url) if isinstance(url, str) else url
+        raise ConfigurationError(f"{what} must be an http:// or https:// URL, got {shown!r}")
     return url.rstrip("/")
 
 
@@ -359,7 +370,7 @@ def webhook_payload(
         "groupLabels": {},
         "commonLabels": _common([a["labels"] for a in alerts]),
         "commonAnnotations": _common([a["annotations"] for a in alerts]),
-        "externalURL": report_url or "",
+        "externalURL": redact_url(report_url) if report_url else "",
         "alerts": items,
     }
 
@@ -402,7 +413,7 @@ def post_webhook(payload: Mapping[str, Any], url: str, *, timeout: float = 10.0)
         _am.post_json(_check_url(url, "webhook URL"), payload, timeout=timeout, retries=3,
                       backoff=0.5)
     except (_am._Unreachable, _am._Refused) as exc:
-        raise AlertError(f"webhook POST to {url} failed: {exc}") from None
+        raise AlertError(f"webhook POST to {redact_url(url)} failed: {exc}") from None
 
 
 def read_baselines(path: Path) -> Any:

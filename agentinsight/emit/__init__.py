@@ -13,8 +13,9 @@
 Every metric comes from :mod:`agentinsight.catalog`; spans follow the OpenTelemetry GenAI
 conventions (attribute names in :mod:`agentinsight.semconv`). Without ``configure()`` every call
 works and records metrics in prometheus_client's default registry; spans go to OpenTelemetry's
-global tracer (nowhere unless the application installed one). Telemetry never raises into agent code
-(outside pytest): a failure is logged once and the call becomes a no-op.
+global tracer (nowhere unless the application installed one). Telemetry never raises into agent
+code: a failure is logged once and the call becomes a no-op (strict mode re-raises instead, only
+while pytest runs a test or with ``AGENTINSIGHT_STRICT=true``).
 
 ``use_clock`` is the simulation/test seam: with a clock installed, span times, observed durations
 and log timestamps come from it.

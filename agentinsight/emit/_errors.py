@@ -1,19 +1,22 @@
 """The never-raise rule: a failure inside telemetry is logged once and becomes a no-op.
 
-Under pytest the failure re-raises instead, so bugs surface in tests. ``STRICT`` overrides the
-detection (``None`` = detect): tests of the rule itself set it to ``False``.
+Strict mode re-raises instead, so bugs surface in tests. It is on only under an explicit switch:
+``AGENTINSIGHT_STRICT=true``, or while pytest runs a test (pytest sets ``PYTEST_CURRENT_TEST``).
+Merely importing pytest (as some agents' dependencies do) changes nothing. ``STRICT`` overrides
+both (``None`` = decide from the environment): tests of the rule itself set it to ``False``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
+
+from agentinsight.exceptions import ConfigurationError
 
 logger = logging.getLogger("agentinsight.emit")
 
-#: ``True``/``False`` forces strict (re-raise) mode on or off; ``None`` detects pytest.
+#: ``True``/``False`` forces strict (re-raise) mode on or off; ``None`` reads the environment.
 STRICT: bool | None = None
 
 _warned: set[str] = set()
@@ -21,10 +24,20 @@ _warned_lock = threading.Lock()
 
 
 def strict() -> bool:
-    """Whether telemetry failures re-raise (under pytest) instead of being swallowed."""
+    """Whether telemetry failures re-raise instead of being swallowed: ``STRICT`` when set, else
+    ``AGENTINSIGHT_STRICT`` when set, else whether pytest is running a test right now."""
     if STRICT is not None:
         return STRICT
-    return "PYTEST_CURRENT_TEST" in os.environ or "pytest" in sys.modules
+    from agentinsight.emit._settings import SETTINGS
+
+    setting = next(s for s in SETTINGS if s.name == "strict")
+    try:
+        switch = setting.resolve()
+    except ConfigurationError:  # a bad value is reported by configure(); here it means "off"
+        return False
+    if switch is not None:
+        return bool(switch)
+    return "PYTEST_CURRENT_TEST" in os.environ
 
 
 def warn_once(key: str, message: str, *args: object, level: int = logging.WARNING) -> None:

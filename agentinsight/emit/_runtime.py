@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CollectorRegistry
 
 from agentinsight import __version__
+from agentinsight._http import redact_url
 from agentinsight.emit import _errors, _logging, _settings
 from agentinsight.emit._batch import BatchProcessor
 from agentinsight.emit._metrics import Metrics, metrics_for
@@ -175,7 +176,7 @@ def _processor(settings: dict[str, Any], span_exporter: Any = None) -> BatchProc
     endpoint = settings["otlp_endpoint"]
     return BatchProcessor(
         OTLPSpanExporter(endpoint=endpoint, timeout=settings["export_timeout"]),
-        description=f"OTLP endpoint {endpoint}",
+        description=f"OTLP endpoint {redact_url(endpoint)}",  # shown in /health and warnings
         **batching,
     )
 
@@ -203,7 +204,8 @@ def configure(
     ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``,
     ``OTEL_TRACES_EXPORTER``, ``OTEL_TRACES_SAMPLER`` (+ ``_ARG``), ``OTEL_EXPORTER_OTLP_TIMEOUT``,
     ``OTEL_BSP_*``, ``AGENTINSIGHT_METRICS_NAMESPACE``, ``AGENTINSIGHT_LABEL_VALUE_LIMIT``,
-    ``AGENTINSIGHT_LABEL_VALUE_LENGTH``, ``AGENTINSIGHT_LOG_DIR``) > default; the table is
+    ``AGENTINSIGHT_LABEL_VALUE_LENGTH``, ``AGENTINSIGHT_LOG_DIR``, ``AGENTINSIGHT_STRICT``) >
+    default; the table is
     ``agentinsight.emit._settings.SETTINGS``. Defaults: ``metrics_namespace=""``,
     ``label_value_limit=1000``, ``label_value_length=256`` (longer values end in ``…``), traces
     exporter ``otlp`` when an endpoint is set, else ``none``.

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from agentinsight import __version__
+from agentinsight._http import redact_url
 from agentinsight.emit import _runtime
 from agentinsight.exceptions import ConfigurationError
 
@@ -40,7 +41,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, content_type, body)
         elif path == "/health":
             runtime = _runtime.get()
-            exporter = runtime.exporter_state()
+            # The exporter's messages may quote its endpoint: never serve a password in it.
+            exporter = {k: redact_url(v) if isinstance(v, str) else v
+                        for k, v in runtime.exporter_state().items()}
             body = json.dumps({
                 "status": "degraded" if exporter.get("state") == "failing" else "ok",
                 "uptime_seconds": round(time.monotonic() - self.server.started, 3),

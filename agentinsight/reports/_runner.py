@@ -6,7 +6,8 @@ Each run lands in ``<out>/<name>/<YYYY-MM-DD>/<HHMMSSZ>/``::
 
     report.ipynb    the executed notebook
     report.html     the same, rendered; plotly.js embedded so charts work offline
-    params.json     the parameters as given and as resolved (relative times made absolute)
+    params.json     the parameters as given and as resolved (relative times made absolute);
+                    a password in a URL is kept as ``***`` here and in the notebook
     findings.json   the anomaly findings the notebook wrote (a JSON list, possibly empty)
 
 The folder is assembled under a hidden temporary name and renamed when complete, so a folder with
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from agentinsight._fs import atomic_symlink, atomic_write, locked
+from agentinsight._http import redact_url
 from agentinsight._time import now as now_utc
 from agentinsight._time import utc
 from agentinsight.exceptions import ReportError
@@ -137,7 +139,46 @@ def list_reports(path: str | os.PathLike[str] | None = None) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
 
 
+def _name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a report or a schedule, or ``None`` when it can.
+
+    A name becomes one path component (``notebooks/<name>.py``, ``<out>/<name>/``), so it has no
+    path separator, is not empty, does not start with a dot (``..``, hidden files) and holds no
+    control character.
+
+    >>> _name_problem("daily_report") is None
+    True
+    >>> _name_problem("../outside/evil")
+    'a name cannot contain a path separator'
+    """
+    if not isinstance(name, str) or not name:
+        return "a name is a non-empty string"
+    if "/" in name or "\\" in name:
+        return "a name cannot contain a path separator"
+    if name.startswith("."):
+        return "a name cannot start with a dot"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "a name cannot contain control characters"
+    return None
+
+
+def _check_name(name: str) -> None:
+    problem = _name_problem(name)
+    if problem is not None:
+        raise ReportError(f"bad report name {name!r}: {problem}")
+
+
+def _inside(path: Path, root: Path, what: str) -> Path:
+    """``path`` when it resolves (links followed) to a place inside ``root``."""
+    resolved, top = path.resolve(), root.resolve()
+    if resolved != top and top not in resolved.parents:
+        raise ReportError(f"{what} {path} resolves to {resolved}, outside {top}; refusing to "
+                          "write there")
+    return path
+
+
 def _notebook_source(name: str, folder: Path) -> Path:
+    _check_name(name)
     source = folder / f"{name}.py"
     if not source.is_file():
         known = ", ".join(list_reports(folder)) or "none"
@@ -249,6 +290,7 @@ def run_report(
     With ``alertmanager_url``, the findings are pushed as alerts after a good run.
     """
     now = now or now_utc()
+    _check_name(name)
     folder = notebooks_dir(notebooks)
     source = _notebook_source(name, folder)
     out_root = Path(out)
@@ -261,8 +303,11 @@ def run_report(
         raise ReportError(f"cannot write reports to {out_root}: {exc.strerror or exc}") from exc
 
     stamp = utc(now)
-    final = out_root / name / stamp.strftime("%Y-%m-%d") / stamp.strftime("%H%M%SZ")
-    work = out_root / name / f".tmp-{stamp:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    # A link at <out>/<name> (or a day folder) must not carry the run outside --out.
+    report_root = _inside(out_root / name, out_root, "report folder")
+    final = report_root / stamp.strftime("%Y-%m-%d") / stamp.strftime("%H%M%SZ")
+    work = report_root / f".tmp-{stamp:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    _inside(final.parent, out_root, "day folder")
     work.mkdir(parents=True)
     try:
         notebook = _materialise(source, work / "input.ipynb", kernel_name)
@@ -272,9 +317,13 @@ def run_report(
             if key in declared:
                 resolved[key] = str(value.resolve())
         error = _execute(notebook, work / "report.ipynb", resolved, kernel_name, timeout)
+        # What is kept (params.json, the notebook, its HTML) shows URLs' passwords as ***.
         (work / "params.json").write_text(json.dumps(
-            {"report": name, "given": dict(params or {}), "resolved": resolved,
-             "run_at": stamp.isoformat()}, indent=2, default=str))
+            {"report": name, "given": _redacted(dict(params or {})),
+             "resolved": _redacted(resolved), "run_at": stamp.isoformat()},
+            indent=2, default=str))
+        for kept in ("report.ipynb", "findings.json"):
+            _redact_file(work / kept)
         if (work / "report.ipynb").exists():
             _export_html(work / "report.ipynb", work / "report.html")
         notebook.unlink(missing_ok=True)
@@ -282,6 +331,7 @@ def run_report(
             (work / "findings.json").write_text("[]\n")
         target = final if error is None else final.with_name(final.name + ".failed")
         target.parent.mkdir(parents=True, exist_ok=True)
+        _inside(target.parent, out_root, "day folder")
         if target.exists():  # two runs in the same second: keep both
             target = target.with_name(f"{target.name}-{uuid.uuid4().hex[:6]}")
         work.rename(target)  # a whole folder appears at once; the name was checked free above
@@ -289,7 +339,8 @@ def run_report(
         shutil.rmtree(work, ignore_errors=True)
         raise
     findings = _read_findings(target / "findings.json")
-    result = ReportRun(name, target, resolved, ok=error is None, error=error, findings=findings)
+    result = ReportRun(name, target, _redacted(resolved), ok=error is None, error=error,
+                       findings=findings)
     with locked(out_root / ".index.lock"):
         if result.ok:
             _point_latest(out_root / name, target)
@@ -318,8 +369,34 @@ def _execute(notebook: Path, output: Path, params: dict[str, Any], kernel_name: 
     except PapermillExecutionError as exc:
         first_line = next((ln for ln in exc.source.splitlines() if ln.strip()), "")
         value = exc.evalue if len(exc.evalue) <= 300 else exc.evalue[:300] + " …"
-        return f"cell {exc.exec_count} (`{first_line.strip()[:80]}`) raised {exc.ename}: {value}"
+        return redact_url(
+            f"cell {exc.exec_count} (`{first_line.strip()[:80]}`) raised {exc.ename}: {value}")
     return None
+
+
+def _redacted(value: Any) -> Any:
+    """``value`` with every URL password in its strings (nested too) shown as ``***``."""
+    if isinstance(value, str):
+        return redact_url(value)
+    if isinstance(value, Mapping):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    return value
+
+
+def _redact_file(path: Path) -> None:
+    """Rewrite a JSON file of the run with URL passwords shown as ``***`` in every string: papermill
+    records the parameters in the notebook (an injected cell and its metadata), and outputs and
+    findings may quote them."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        if "@" not in text:
+            return
+        data = json.loads(text)
+    except (OSError, ValueError):  # missing, or not JSON: nothing of ours to rewrite
+        return
+    atomic_write(path, json.dumps(_redacted(data), indent=1, ensure_ascii=False) + "\n")
 
 
 def _export_html(notebook: Path, target: Path) -> None:

@@ -20,7 +20,8 @@ Rules:
 - A schedule is due when its most recent cron slot is newer than the last slot it ran for. Only
   that latest slot runs: a scheduler that was down for three days catches up once, not three times.
 - No two runs of the same schedule overlap: each run holds an exclusive lock file; a run that finds
-  the lock taken is skipped and logged.
+  the lock taken is skipped and logged. Once it holds the lock, a scheduler reads the state again
+  and skips a slot that another scheduler finished meanwhile, so a slot runs once.
 - Each run is a child process (``agentinsight report run …``). On SIGTERM the scheduler forwards
   the signal, the child abandons its run (its temporary folder is removed, nothing looks complete),
   the slot is left un-run so the next start catches it up, and the scheduler exits.
@@ -45,6 +46,7 @@ from typing import Any
 from agentinsight._fs import atomic_write, locked
 from agentinsight._time import now as now_utc
 from agentinsight.exceptions import ConfigurationError
+from agentinsight.reports._runner import _name_problem
 
 __all__ = ["Schedule", "due", "load_schedules", "run_once", "serve"]
 
@@ -93,6 +95,10 @@ def load_schedules(path: str | os.PathLike[str]) -> tuple[list[Schedule], Path]:
         missing = [k for k in ("name", "report", "cron") if not entry.get(k)]
         if missing:
             raise ConfigurationError(f"{where}: missing {missing}")
+        for key in ("name", "report"):  # each becomes a file or folder name: keep it in its folder
+            problem = _name_problem(str(entry[key]))
+            if problem is not None:
+                raise ConfigurationError(f"{where}: {key} {str(entry[key])!r}: {problem}")
         unknown = sorted(set(entry) - {"name", "report", "cron", "params", "alertmanager"})
         if unknown:
             raise ConfigurationError(f"{where}: unknown key(s) {unknown}")
@@ -173,6 +179,13 @@ class _Scheduler:
             except BlockingIOError:
                 self.log("skipped", schedule=schedule.name, slot=slot,
                          reason="a run of this schedule is still in progress")
+                return {"schedule": schedule.name, "slot": slot, "status": "skipped"}
+            # The due list was computed before this lock was taken: another scheduler may have
+            # run this slot since. Only the state read under the lock tells.
+            last = self.state().get(schedule.name, {}).get("last_slot")
+            if last is not None and dt.datetime.fromisoformat(last) >= slot:
+                self.log("skipped", schedule=schedule.name, slot=slot,
+                         reason="another scheduler already ran this slot")
                 return {"schedule": schedule.name, "slot": slot, "status": "skipped"}
             self.log("started", schedule=schedule.name, report=schedule.report, slot=slot)
             began = time.monotonic()

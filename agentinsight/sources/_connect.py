@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from agentinsight._http import redact_url
 from agentinsight.exceptions import ConfigurationError
 from agentinsight.frames import empty_spans_frame
 from agentinsight.sources._protocol import ExemplarSource, MetricsSource
@@ -61,7 +62,7 @@ class Fleet:
         self.services = services
 
     def __repr__(self) -> str:
-        return f"Fleet(metrics={self.metrics!r}, traces={self.traces!r})"
+        return redact_url(f"Fleet(metrics={self.metrics!r}, traces={self.traces!r})")
 
     # The metrics helpers are the source's bound methods (not wrappers), so that help() and a
     # notebook's signature tooltip show the source's own parameters and defaults.
@@ -119,7 +120,8 @@ class Fleet:
         """One line saying where the data comes from."""
         where = getattr(self.metrics, "url", None) or str(getattr(self.metrics, "directory", ""))
         spans = getattr(self.traces, "url", None) if self.traces is not None else "files"
-        return f"metrics from {where}; spans from {spans or 'nowhere'}"
+        # Shown in reports: any source's URL is shown with its password as ***.
+        return redact_url(f"metrics from {where}; spans from {spans or 'nowhere'}")
 
     def span_services(self) -> list[str]:
         """Services that have spans."""

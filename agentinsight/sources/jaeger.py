@@ -27,7 +27,7 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
-from agentinsight._http import Client, Response
+from agentinsight._http import Client, Response, redact_url
 from agentinsight._time import rfc3339_from_ns
 from agentinsight.exceptions import ConfigurationError, ServerError, SourceError
 from agentinsight.frames import empty_spans_frame
@@ -55,6 +55,9 @@ class JaegerSource:
     per search request (at most the server's in-memory ``max_traces``). ``timeout`` is per
     request, in seconds; ``retries`` apply to connection errors, 429 and 5xx.
 
+    ``url`` is the server's URL as shown in errors and ``repr``: a password in it appears as
+    ``***`` (requests still send it).
+
     >>> jaeger = JaegerSource("http://localhost:16686")
     >>> jaeger.api  # doctest: +SKIP
     'v3'
@@ -65,13 +68,15 @@ class JaegerSource:
                  headers: Mapping[str, str] | None = None, auth: Any = None,
                  verify: bool | str = True) -> None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            shown = redact_url(url) if isinstance(url, str) else url
             raise ConfigurationError(f"JaegerSource: url must start with http:// or https://, "
-                                     f"got {url!r}")
+                                     f"got {shown!r}")
         if api not in ("auto", "v3", "v1"):
             raise ConfigurationError(f"JaegerSource: api must be 'auto', 'v3' or 'v1', got {api!r}")
         if page_traces < 1:
             raise ConfigurationError(f"JaegerSource: page_traces must be >= 1, got {page_traces}")
-        self.url = url.rstrip("/")
+        self._url = url.rstrip("/")  # requests go here (credentials included)
+        self.url = redact_url(self._url)  # what is shown and stored: the password as ***
         self.timeout = timeout
         self.page_traces = page_traces
         self._api = None if api == "auto" else api
@@ -93,7 +98,7 @@ class JaegerSource:
     def _get(self, path: str, params: Any = None, query: str | None = None,
              ok: tuple[int, ...] = (200,)) -> Response:
         self.requests += 1
-        return _http.get(self._client, f"{self.url}{path}", params=params, query=query,
+        return _http.get(self._client, f"{self._url}{path}", params=params, query=query,
                          timeout=self.timeout, ok=ok)
 
     def _json(self, response: Response, query: str | None) -> Any:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agentinsight._http import Client
+from agentinsight._http import Client, redact_url
 from agentinsight.exceptions import ConfigurationError, ServerError
 from agentinsight.frames import empty_metrics_frame
 from agentinsight.sources import _http
@@ -62,6 +62,9 @@ class PrometheusSource(ExemplarSource):
     ``cache_dir`` (keep settled range results there as parquet; start and end are then aligned
     down to the step, see :mod:`agentinsight.sources._cache`).
 
+    ``url`` is the server's URL as shown in errors, ``repr`` and ``frame.attrs``: a password in
+    it appears as ``***`` (requests still send it).
+
     >>> prom = PrometheusSource("http://localhost:9090")
     >>> prom.url
     'http://localhost:9090'
@@ -72,9 +75,11 @@ class PrometheusSource(ExemplarSource):
                  scrape_interval: Any = None, max_workers: int = 4,
                  progress: bool | None = None, cache_dir: str | None = None) -> None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"PrometheusSource: url must start with http:// or "
-                                     f"https://, got {url!r}")
-        self.url = url.rstrip("/")
+            shown = redact_url(url) if isinstance(url, str) else url
+            raise ConfigurationError(f"PrometheusSource: url must start with http:// or https://, "
+                                     f"got {shown!r}")
+        self._url = url.rstrip("/")  # requests go here (credentials included)
+        self.url = redact_url(self._url)  # what is shown and stored: the password as ***
         self.timeout = timeout
         self.max_workers = max_workers
         self.progress = progress
@@ -91,7 +96,7 @@ class PrometheusSource(ExemplarSource):
 
     def _get(self, path: str, params: Any, query: str | None = None) -> dict[str, Any]:
         url = f"{self.url}{path}"
-        response = _http.get(self._client, url, params=params, query=query,
+        response = _http.get(self._client, f"{self._url}{path}", params=params, query=query,
                              timeout=self.timeout)
         try:
             body = response.json()
