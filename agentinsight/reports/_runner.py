@@ -364,7 +364,9 @@ def _execute(notebook: Path, output: Path, params: dict[str, Any], kernel_name: 
     try:
         papermill.execute_notebook(
             str(notebook), str(output), parameters=params, kernel_name=kernel_name,
-            progress_bar=False, cwd=str(notebook.parent), execution_timeout=timeout,
+            # The caller's folder: relative paths in parameters mean what they meant where the
+            # command was typed (the notebook itself sits in a temporary folder).
+            progress_bar=False, cwd=os.getcwd(), execution_timeout=timeout,
         )
     except PapermillExecutionError as exc:
         first_line = next((ln for ln in exc.source.splitlines() if ln.strip()), "")

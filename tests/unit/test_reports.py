@@ -104,3 +104,41 @@ def test_params_parse_as_yaml_values():
 
 def test_list_reports():
     assert list_reports(NOTEBOOKS) == ["chart", "failing"]
+
+
+RELATIVE_READER = '''# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+data_file = "data/numbers.txt"
+findings_path = ""
+
+# %%
+import json
+
+with open(data_file) as handle, open(findings_path, "w") as out:
+    json.dump([{"fingerprint": "f", "summary": handle.read().strip()}], out)
+'''
+
+
+def test_relative_parameter_paths_resolve_where_the_command_was_typed(tmp_path, monkeypatch):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "reader.py").write_text(RELATIVE_READER, encoding="utf-8")
+    user = tmp_path / "user"
+    (user / "data").mkdir(parents=True)
+    (user / "data" / "numbers.txt").write_text("42 and 43\n", encoding="utf-8")
+    monkeypatch.chdir(user)
+    result = run_report("reader", {"data_file": "data/numbers.txt"}, out="reports",
+                        notebooks=notebooks, now=NOW)
+    assert [f["summary"] for f in result.findings] == ["42 and 43"]
+    assert result.html.resolve().is_relative_to(user / "reports")
