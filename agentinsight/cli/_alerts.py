@@ -23,7 +23,10 @@ from agentinsight.frames import SEVERITIES
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``alerts`` sub-commands (push, rules, webhook) to ``parser``."""
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = sub.add_parser("push", help="send findings.json to Alertmanager")
+    p = sub.add_parser("push", help="send findings.json to Alertmanager", description=(
+        "Send a report's findings to Alertmanager as alerts (firing, or resolved when the "
+        "finding has ended). Alerts that cannot be delivered wait in a spool file, kept per "
+        "Alertmanager URL, and go out with the next push to that URL."))
     p.add_argument("--findings", required=True, type=Path, help="findings.json from a report")
     p.add_argument("--alertmanager", required=True, metavar="URL", help="e.g. http://localhost:9093")
     p.add_argument("--spool", type=Path, default=None, metavar="DIR",
@@ -35,15 +38,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                    help="end of the analysed data: findings ending near it are still firing")
     p.add_argument("--ongoing-within", default="5m", metavar="DURATION",
                    help="how near to --data-end a finding must end to be ongoing (5m)")
-    r = sub.add_parser("rules", help="write Prometheus alerting rules from learned baselines")
+    r = sub.add_parser("rules", help="write Prometheus alerting rules from learned baselines",
+                       description="Write a Prometheus rule file whose alerts fire when a "
+                                   "series goes above its learned baseline times --factor.")
     r.add_argument("--baselines", required=True, type=Path,
                    help="baselines as JSON/YAML ({kind: {name: value}} or a list of "
                         "{kind, labels, value}), or a metrics frame as .parquet to learn from")
     r.add_argument("--out", required=True, type=Path, help="rule file to write")
     r.add_argument("--factor", type=float, default=1.5, help="alert above baseline × factor")
-    r.add_argument("--for", dest="for_", default="10m", help="rule 'for' duration (10m)")
+    r.add_argument("--for", dest="for_", default="10m", metavar="DURATION",
+                   help="how long a rule's condition must hold before it fires (10m)")
     r.add_argument("--severity", default="warning", choices=SEVERITIES)
-    w = sub.add_parser("webhook", help="print the webhook JSON for findings.json")
+    w = sub.add_parser("webhook", help="print the webhook JSON for findings.json",
+                       description="Print findings.json as an Alertmanager webhook "
+                                   "notification, for systems without Alertmanager.")
     w.add_argument("--findings", required=True, type=Path)
     w.add_argument("--post", metavar="URL", default=None, help="also POST it to this URL")
     _link_args(w)

@@ -22,6 +22,8 @@ from typing import Any
 
 import pandas as pd
 
+from agentinsight.exceptions import ConfigurationError
+
 __all__ = ["demo"]
 
 
@@ -168,7 +170,8 @@ def _print_summary(daily: Any, costs: Any, caught: dict[str, str],
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", default=".", help="where data/demo and reports/ go")
     parser.add_argument("--days", type=float, default=7.0, help="days of history to simulate")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="random seed of the simulated fleet (default 0)")
     parser.add_argument("--fresh", action="store_true", help="simulate again even if data exists")
     parser.add_argument("--stack", action="store_true",
                         help="use real local Prometheus, Jaeger and Alertmanager")
@@ -177,6 +180,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.keep and not args.stack:
+        raise ConfigurationError("demo --keep keeps the servers of --stack running; add --stack")
     began = time.monotonic()
     result = demo(args.workdir, days=args.days, seed=args.seed, fresh=args.fresh,
                   stack=args.stack, keep=args.keep)

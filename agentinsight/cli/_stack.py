@@ -14,7 +14,12 @@ from agentinsight.stack import Stack, find_program
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Set up ``agentinsight stack up`` (the CLI dispatcher calls this)."""
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    up = sub.add_parser("up", help="start Prometheus, Alertmanager and Jaeger; Ctrl-C stops them")
+    up = sub.add_parser("up", help="start Prometheus, Alertmanager and Jaeger; Ctrl-C stops them",
+                        description=(
+        "Start Prometheus, Alertmanager and Jaeger on loopback and print their URLs; Ctrl-C "
+        "stops them. Prometheus scrapes each --scrape HOST:PORT (an agent's emit.serve() "
+        "endpoint); agents send spans to the printed OTLP endpoint. The Jaeger build takes "
+        "minutes the first time (--build-jaeger)."))
     up.add_argument("--scrape", action="append", default=[], metavar="HOST:PORT",
                     help="a /metrics endpoint for Prometheus to scrape (repeatable)")
     up.add_argument("--scrape-interval", default="15s", help="scrape interval (default 15s)")

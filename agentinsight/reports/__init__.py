@@ -7,6 +7,7 @@ ship inside this package and are the checkout's top-level ``notebooks/`` folder.
 """
 
 from agentinsight.reports._runner import (
+    RUNNER_PARAMETERS,
     ReportRun,
     declared_parameters,
     enable_offline_plotly,
@@ -19,6 +20,7 @@ from agentinsight.reports._runner import (
 from agentinsight.reports._schedule import Schedule, due, load_schedules, run_once, serve
 
 __all__ = [
+    "RUNNER_PARAMETERS",
     "ReportRun",
     "Schedule",
     "declared_parameters",

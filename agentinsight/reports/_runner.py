@@ -31,6 +31,7 @@ import html
 import json
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from agentinsight._time import utc
 from agentinsight.exceptions import ReportError
 
 __all__ = [
+    "RUNNER_PARAMETERS",
     "ReportRun",
     "declared_parameters",
     "enable_offline_plotly",
@@ -200,11 +202,21 @@ def _materialise(source: Path, target: Path, kernel_name: str) -> Path:
 
 
 def declared_parameters(notebook: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """The parameters a notebook declares in its cell tagged ``parameters``: name → papermill's
-    inferred ``{"name", "inferred_type_name", "default", "help"}``."""
+    """The parameters a notebook (``.ipynb``, or a report's jupytext ``.py`` source) declares in
+    its cell tagged ``parameters``: name → papermill's inferred
+    ``{"name", "inferred_type_name", "default", "help"}``.
+
+    >>> declared_parameters(notebooks_dir() / "daily_report.py")["start"]["default"]
+    '"now-1d"'
+    """
     import papermill
 
-    return {p["name"]: dict(p) for p in papermill.inspect_notebook(str(notebook)).values()}
+    path = Path(notebook)
+    if path.suffix == ".py":
+        with tempfile.TemporaryDirectory(prefix="agentinsight-") as tmp:
+            ipynb = _materialise(path, Path(tmp) / f"{path.stem}.ipynb", "python3")
+            return declared_parameters(ipynb)
+    return {p["name"]: dict(p) for p in papermill.inspect_notebook(str(path)).values()}
 
 
 def parse_param(text: str) -> tuple[str, Any]:
