@@ -304,6 +304,25 @@ class _Collector:
         return Samples.from_samples(labels, codes, t, v)
 
 
+def _check_complete(path: Path) -> None:
+    """An OpenMetrics exposition ends with ``# EOF``; a file without it was cut short (a copy or
+    a write that stopped part way) and is refused rather than read as if complete."""
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, 2)
+            handle.seek(max(0, size - 64))
+            tail = handle.read()
+    except OSError as exc:
+        raise ParseError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
+    if size and tail.rstrip(b"\r\n").rsplit(b"\n", 1)[-1].strip() == b"# EOF":
+        return
+    with path.open("rb") as handle:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    raise ParseError("the file does not end with '# EOF': it is truncated, or not OpenMetrics "
+                     f"(read stopped after line {lines}; nothing from it was loaded)",
+                     path=str(path), line=lines)
+
+
 def _read_file(path: Path, out: _Collector) -> None:
     import numpy as np
     import pyarrow as pa
@@ -369,6 +388,7 @@ def read_openmetrics(paths: Iterable[str | Path]) -> tuple[Samples, dict[str, st
     """
     out = _Collector()
     for path in paths:
+        _check_complete(Path(path))
         _read_file(Path(path), out)
     return out.samples(), out.types
 

@@ -100,6 +100,8 @@ class FileSource(MetricsSource):
         """Every sample of the metric files (read on first use)."""
         if self._series is None:
             paths = self._metric_paths()
+            if not paths:
+                raise SourceError(f"FileSource: no metrics files (*.om) in {self.directory}")
             for path in paths:
                 if not path.is_file():
                     raise SourceError(f"FileSource: metrics file {path} does not exist")
@@ -118,10 +120,9 @@ class FileSource(MetricsSource):
         """Seconds between samples: as given, else ``truth.json``'s, else the median gap."""
         if self._scrape_interval is not None:
             return parse_duration(self._scrape_interval, what="scrape_interval")
-        truth = self.directory / "truth.json"
-        if truth.is_file():
-            value = json.loads(truth.read_text()).get("scrape_interval_s")
-            if value:
+        if (self.directory / "truth.json").is_file():
+            value = self.truth().get("scrape_interval_s")
+            if isinstance(value, int | float) and value > 0:
                 return float(value)
         series = self.samples
         gaps = np.diff(series.t)
@@ -315,9 +316,14 @@ class FileSource(MetricsSource):
         if not path.is_file():
             raise SourceError(f"FileSource: no ground truth at {path}")
         try:
-            return json.loads(path.read_text())
+            truth = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise ParseError(f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ParseError(f"cannot read: {exc}", path=str(path)) from None
+        if not isinstance(truth, dict):
+            raise ParseError(f"expected a JSON object, got {type(truth).__name__}", path=str(path))
+        return truth
 
 
 def _window_ms(window: Any) -> int:
