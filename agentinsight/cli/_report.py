@@ -25,7 +25,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "report list` shows the reports and their parameters."))
     run_p.add_argument("name", help="report name (a notebook in notebooks/)")
     run_p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
-                       help="notebook parameter; repeatable (values read as YAML)")
+                       help="notebook parameter; repeatable (values read as YAML: numbers, "
+                            "true/false, [lists])")
+    run_p.add_argument("--param-raw", "-r", action="append", default=[], metavar="KEY=VALUE",
+                       help="notebook parameter kept as the literal string; repeatable")
     run_p.add_argument("--out", default="reports", help="reports folder (default: reports)")
     run_p.add_argument("--notebooks", default=None, help="folder of report notebooks")
     run_p.add_argument("--alertmanager", default=None, help="push findings to this Alertmanager")
@@ -52,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"    -p {param['name']}={param['default']}{note}")
         return 0
     params = dict(parse_param(p) for p in args.param)
+    params.update(parse_param(p, raw=True) for p in args.param_raw)
     result = run_report(args.name, params, out=args.out, notebooks=args.notebooks,
                         alertmanager_url=args.alertmanager)
     print(f"{result.name}: {result.html}  ({len(result.findings)} finding(s))")

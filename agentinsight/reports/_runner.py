@@ -219,26 +219,34 @@ def declared_parameters(notebook: str | os.PathLike[str]) -> dict[str, dict[str,
     return {p["name"]: dict(p) for p in papermill.inspect_notebook(str(path)).values()}
 
 
-def parse_param(text: str) -> tuple[str, Any]:
+def parse_param(text: str, *, raw: bool = False) -> tuple[str, Any]:
     """Parse a ``key=value`` command-line parameter; the value is read as YAML (numbers, booleans,
-    lists), so ``budget_usd=50`` is a number and ``agents=[planner, coder]`` a list.
+    lists), so ``budget_usd=50`` is a number and ``agents=[planner, coder]`` a list. Text that
+    YAML would cut short (a ``#`` starts a YAML comment) stays whole; ``raw=True`` (``-r`` on the
+    command line, as in papermill) keeps any value as the literal string.
 
     >>> parse_param("budget_usd=50")
     ('budget_usd', 50)
     >>> parse_param("start=now-1d")
     ('start', 'now-1d')
+    >>> parse_param("title=Report #5"), parse_param("label=yes"), parse_param("label=yes", raw=True)
+    (('title', 'Report #5'), ('label', True), ('label', 'yes'))
     """
     import yaml
 
-    key, sep, raw = text.partition("=")
+    key, sep, text_value = text.partition("=")
     if not sep or not key.strip():
         raise ReportError(f"parameter {text!r} is not of the form key=value")
+    if raw:
+        return key.strip(), text_value
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.safe_load(text_value) if text_value.strip() else ""
     except yaml.YAMLError:
-        value = raw
+        value = text_value
     if isinstance(value, (dt.date, dt.datetime)):  # YAML reads ISO times; keep the text
-        value = raw
+        value = text_value
+    elif "#" in text_value and (value is None or isinstance(value, str)):
+        value = text_value  # YAML read part of it as a comment
     return key.strip(), value
 
 

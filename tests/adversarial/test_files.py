@@ -1,4 +1,4 @@
-"""Files that are cut short, garbled or missing: an error that names the file, never a partial load."""
+"""Files cut short, garbled or missing: an error that names the file, never a partial load."""
 
 from __future__ import annotations
 
