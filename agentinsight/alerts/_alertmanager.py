@@ -11,6 +11,7 @@ import contextlib
 import json
 import re
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 from agentinsight._fs import atomic_write, locked
 from agentinsight._http import Client
 from agentinsight._time import parse_rfc3339
-from agentinsight.exceptions import AlertError, QueryError, SourceError
+from agentinsight.exceptions import QueryError, SourceError
 
 __all__: list[str] = []
 
@@ -29,6 +30,8 @@ TRUNCATION_MARKER = "…[truncated]"
 #: Alerts per POST; Alertmanager accepts more, but one bad alert rejects the request.
 BATCH_SIZE = 200
 SPOOL_FILE = "pending-alerts.jsonl"
+#: Spool lines that could not be read are moved here (with their line number), never dropped.
+CORRUPT_FILE = "pending-alerts.corrupt.jsonl"
 _LOCK_FILE = "pending-alerts.lock"
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -236,12 +239,17 @@ def spool_lock(spool_dir: Path) -> Iterator[None]:
 
 
 def read_spool(spool_dir: Path) -> list[dict[str, Any]]:
-    """Every spooled entry (``{"alertmanager_url", "spooled_at", "alert"}``), oldest first."""
+    """Every spooled entry (``{"alertmanager_url", "spooled_at", "alert"}``), oldest first.
+
+    A line that cannot be read (a disk that filled up, a hand edit) does not block the others:
+    it is appended to :data:`CORRUPT_FILE` beside the spool with a warning naming the line, and
+    the spool is rewritten without it by the push that read it.
+    """
     path = spool_dir / SPOOL_FILE
     if not path.exists():
         return []
-    entries = []
-    with open(path, encoding="utf-8") as handle:
+    entries, corrupt = [], []
+    with open(path, encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -250,11 +258,18 @@ def read_spool(spool_dir: Path) -> list[dict[str, Any]]:
                 if not isinstance(entry, dict) or not isinstance(entry.get("alert"), dict):
                     raise ValueError("expected an object with an 'alert' object")
             except ValueError as exc:
-                raise AlertError(
-                    f"{path}:{number}: corrupt spool entry ({exc}); fix or remove that line, "
-                    "the other entries are kept"
-                ) from None
+                corrupt.append((number, line.rstrip("\n"), str(exc)))
+                continue
             entries.append(entry)
+    if corrupt:
+        with open(spool_dir / CORRUPT_FILE, "a", encoding="utf-8") as out:
+            for number, line, _ in corrupt:
+                out.write(json.dumps({"line": number, "text": line}) + "\n")
+        where = ", ".join(f"{path}:{n} ({why})" for n, _, why in corrupt[:3])
+        more = f" and {len(corrupt) - 3} more" if len(corrupt) > 3 else ""
+        warnings.warn(f"corrupt alert spool entries {where}{more} were moved to "
+                      f"{spool_dir / CORRUPT_FILE}; the other entries are delivered",
+                      stacklevel=2)
     return entries
 
 

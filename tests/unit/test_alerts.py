@@ -181,12 +181,16 @@ def test_an_unusable_spool_dir_is_an_alert_error(tmp_path: Path) -> None:
         alerts.push([finding()], "http://127.0.0.1:9", spool_dir=blocker / "spool")
 
 
-def test_a_corrupt_spool_line_is_reported_not_dropped(tmp_path: Path) -> None:
+def test_a_corrupt_spool_line_is_set_aside_not_dropped_and_blocks_nothing(tmp_path: Path) -> None:
     spool = tmp_path / "pending-alerts.jsonl"
-    spool.write_text('{"alertmanager_url": "http://a", "alert": {"labels": {}}}\n{oops\n')
-    with pytest.raises(AlertError, match=r"pending-alerts.jsonl:2: corrupt spool entry"):
-        alerts.push([finding()], "http://127.0.0.1:9", spool_dir=tmp_path)
-    assert "{oops" in spool.read_text()
+    spool.write_text('{"alertmanager_url": "http://a", "alert": {"labels": {"x": "1"}}}\n'
+                     '{oops\n')
+    with pytest.warns(UserWarning, match=r"pending-alerts.jsonl:2 .*moved to"):
+        result = alerts.push([finding()], "http://127.0.0.1:9", spool_dir=tmp_path)
+    assert result.spooled  # the push went on: its alert waits in the spool for the next one
+    assert "{oops" not in spool.read_text() and '"x":"1"' in spool.read_text()
+    aside = json.loads((tmp_path / "pending-alerts.corrupt.jsonl").read_text())
+    assert aside == {"line": 2, "text": "{oops"}
 
 
 # --- rules from baselines ----------------------------------------------------------------------
