@@ -14,7 +14,8 @@ The folder is assembled under a hidden temporary name and renamed when complete,
 that layout is always a finished run. ``<out>/<name>/latest`` points at the newest good run and
 ``<out>/index.html`` lists every run. A failing cell still leaves the executed notebook (with
 papermill's error banner and anchor) in ``<HHMMSSZ>.failed/``; the error names the cell, the
-exception and its value.
+exception and its value. A kernel that dies (``os._exit``, out of memory) or a cell that runs past
+``timeout`` fails the same way, naming the cell that was running.
 
 Example::
 
@@ -379,21 +380,59 @@ def run_report(
 def _execute(notebook: Path, output: Path, params: dict[str, Any], kernel_name: str,
              timeout: float | None) -> str | None:
     import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     try:
-        papermill.execute_notebook(
-            str(notebook), str(output), parameters=params, kernel_name=kernel_name,
-            # The caller's folder: relative paths in parameters mean what they meant where the
-            # command was typed (the notebook itself sits in a temporary folder).
-            progress_bar=False, cwd=os.getcwd(), execution_timeout=timeout,
-        )
+        try:
+            papermill.execute_notebook(
+                str(notebook), str(output), parameters=params, kernel_name=kernel_name,
+                # The caller's folder: relative paths in parameters mean what they meant where
+                # the command was typed (the notebook itself sits in a temporary folder).
+                progress_bar=False, cwd=os.getcwd(), execution_timeout=timeout,
+            )
+        except DeadKernelError:
+            _record_cell_failure(output, "DeadKernelError",
+                                 "the kernel died (os._exit, out of memory or a crash)")
+        except CellTimeoutError:
+            _record_cell_failure(output, "CellTimeoutError",
+                                 f"the cell did not finish within {timeout:g} s (timeout)")
     except PapermillExecutionError as exc:
         first_line = next((ln for ln in exc.source.splitlines() if ln.strip()), "")
         value = exc.evalue if len(exc.evalue) <= 300 else exc.evalue[:300] + " …"
         return redact_url(
             f"cell {exc.exec_count} (`{first_line.strip()[:80]}`) raised {exc.ename}: {value}")
     return None
+
+
+def _record_cell_failure(output: Path, ename: str, evalue: str) -> None:
+    """Turn a failure papermill does not record (the kernel died, a cell timed out) into one it
+    does: an error output on the cell that was running, then papermill's own banner and anchor
+    and its ``PapermillExecutionError``. The notebook papermill saved cell by cell keeps the
+    cells executed before."""
+    import nbformat
+    from papermill.exceptions import PapermillExecutionError
+    from papermill.execute import raise_for_execution_errors
+
+    if not output.exists():  # the kernel went before papermill saved anything
+        raise PapermillExecutionError(cell_index=0, exec_count=None, source="", ename=ename,
+                                      evalue=evalue, traceback=[])
+    nb = nbformat.read(output, as_version=4)
+    started = [c for c in nb.cells if c.cell_type == "code"
+               and c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    cell = started[-1] if started else next(c for c in nb.cells if c.cell_type == "code")
+    if cell.get("execution_count") is None:  # no reply came: count on from the cell before
+        counts = [c.execution_count for c in started[:-1] if c.get("execution_count")]
+        cell.execution_count = (max(counts) if counts else 0) + 1
+    # Ahead of the KeyboardInterrupt a timed-out cell may show (the kernel was interrupted):
+    # the first error in the notebook is the one papermill reports.
+    first_error = next((i for i, o in enumerate(cell.outputs) if o.output_type == "error"),
+                       len(cell.outputs))
+    cell.outputs.insert(first_error, nbformat.v4.new_output(
+        "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))
+    cell.metadata.setdefault("papermill", {})["exception"] = True
+    nb.metadata.setdefault("papermill", {})["exception"] = True
+    raise_for_execution_errors(nb, str(output))
 
 
 def _redacted(value: Any) -> Any:
