@@ -395,8 +395,9 @@ def _execute(notebook: Path, output: Path, params: dict[str, Any], kernel_name: 
             _record_cell_failure(output, "DeadKernelError",
                                  "the kernel died (os._exit, out of memory or a crash)")
         except CellTimeoutError:
+            limit = f"within {timeout:g} s" if timeout is not None else "in time"
             _record_cell_failure(output, "CellTimeoutError",
-                                 f"the cell did not finish within {timeout:g} s (timeout)")
+                                 f"the cell did not finish {limit} (timeout)")
     except PapermillExecutionError as exc:
         first_line = next((ln for ln in exc.source.splitlines() if ln.strip()), "")
         value = exc.evalue if len(exc.evalue) <= 300 else exc.evalue[:300] + " …"
