@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -34,9 +35,15 @@ def _run(cmd: list[str], *, cwd: Path, timeout: float, env: dict[str, str] | Non
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ``bin`` folder of a fresh virtual environment holding the wheel and its dependencies."""
     root = tmp_path_factory.mktemp("wheel")
+    # A copy of the sources, so no build/ left in the checkout by an earlier build (which
+    # setuptools reuses, deleted modules and all) can reach the wheel.
+    source = root / "source"
+    shutil.copytree(REPOSITORY, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "data", "reports", "__pycache__",
+        ".*_cache"))
     wheels = root / "dist"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-          "-w", str(wheels), str(REPOSITORY)], cwd=root, timeout=600)
+          "-w", str(wheels), str(source)], cwd=root, timeout=600)
     (wheel,) = wheels.glob("agentinsight-*.whl")
     env_dir = root / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
