@@ -31,6 +31,14 @@ def _run(cmd: list[str], *, cwd: Path, timeout: float, env: dict[str, str] | Non
     return done
 
 
+def _not_sources(folder: str, names: list[str]) -> set[str]:
+    """What a checkout holds besides its sources: outputs at the top, caches anywhere."""
+    top = {".git", ".venv", "build", "dist", "data", "reports"} if Path(folder) == REPOSITORY \
+        else set()
+    return {n for n in names if n in top or n == "__pycache__" or n.endswith((".egg-info",
+                                                                                "_cache"))}
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ``bin`` folder of a fresh virtual environment holding the wheel and its dependencies."""
@@ -38,9 +46,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # A copy of the sources, so no build/ left in the checkout by an earlier build (which
     # setuptools reuses, deleted modules and all) can reach the wheel.
     source = root / "source"
-    shutil.copytree(REPOSITORY, source, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "*.egg-info", "data", "reports", "__pycache__",
-        ".*_cache"))
+    shutil.copytree(REPOSITORY, source, symlinks=True, ignore=_not_sources)
     wheels = root / "dist"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
           "-w", str(wheels), str(source)], cwd=root, timeout=600)
