@@ -5,14 +5,22 @@ is full, new spans are dropped and counted (``block_when_full=False``, for netwo
 the producer waits for room (``block_when_full=True``, for local files, where dropping would
 silently lose a simulator's data). A failing exporter logs one warning per outage and an info
 line when it recovers; its own per-attempt log lines are silenced on the worker thread.
+
+A process forked after the processor was made (gunicorn and celery workers, ``multiprocessing``
+with the fork start method) inherits the queue and locks but not the worker thread. The child
+re-creates them, as OpenTelemetry's own batch processor does, so its spans are exported by its own
+worker; spans queued in the parent before the fork stay the parent's to export, not written twice.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
@@ -53,8 +61,13 @@ class BatchProcessor(SpanProcessor):
         max_export_batch_size: int = 512,
         schedule_delay_ms: int = 5000,
         block_when_full: bool = False,
+        exporter_in_child: Callable[[], SpanExporter] | None = None,
     ) -> None:
         self.exporter = exporter
+        # A connection or open file shared with the parent must not be used by both processes:
+        # given this, a forked child exports through a fresh exporter of its own.
+        self.exporter_in_child = exporter_in_child
+        self._inherited: list[SpanExporter] = []
         self.description = description
         self.max_queue_size = max_queue_size
         self.batch_size = min(max_export_batch_size, max_queue_size)
@@ -66,16 +79,47 @@ class BatchProcessor(SpanProcessor):
         self.failed = 0
         self.failing = False
         self.last_error = ""
+        self._stopping = False
+        self._start_worker()
+        if hasattr(os, "register_at_fork"):
+            reinit = weakref.WeakMethod(self._after_fork_in_child)
+
+            def after_in_child() -> None:
+                method = reinit()
+                if method is not None:
+                    method()
+
+            os.register_at_fork(after_in_child=after_in_child)
+
+    def _start_worker(self) -> None:
         self._wake = threading.Event()
         self._room = threading.Condition()
         self._idle = threading.Condition()
         self._flush_requests = 0
         self._flushed = 0
-        self._stopping = False
         # One key for "failing" and "dropping": an outage produces one warning, not two.
-        self._warn_key = f"export-trouble:{id(self)}"
+        self._warn_key = f"export-trouble:{id(self)}:{os.getpid()}"
         self._worker = threading.Thread(target=self._run, name=_THREAD_NAME, daemon=True)
         self._worker.start()
+
+    def _after_fork_in_child(self) -> None:
+        """Runs in a forked child: its own worker, locks and (empty) queue; see the docstring."""
+        if self._stopping:
+            return
+        try:
+            # The parent's queued spans are the parent's to export.
+            self.queue = collections.deque()
+            self.dropped = self.exported = self.failed = 0
+            self.failing = False
+            self.last_error = ""
+            if self.exporter_in_child is not None:
+                # Kept, not shut down: closing it could flush or close what the parent still uses.
+                self._inherited.append(self.exporter)
+                self.exporter = self.exporter_in_child()
+            self._start_worker()
+        except Exception as exc:  # the child must start even if its telemetry cannot
+            self._stopping = True
+            _errors.internal_error("re-creating span export in a forked process", exc)
 
     # -- producer side (the agent's threads) ------------------------------------------------
     def on_start(self, span: Any, parent_context: Any = None) -> None:
