@@ -26,9 +26,11 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from agentinsight._http import redact_url
 from agentinsight.emit import _errors
 
 _THREAD_NAME = "agentinsight-span-export"
+_MESSAGE_LIMIT = 2000  # an error body quoted by the exporter can be long
 _QUIET_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
     "opentelemetry.exporter.otlp.proto.http._common",
@@ -37,11 +39,25 @@ _QUIET_LOGGERS = (
 )
 
 
+#: The processor whose worker is the current thread, so the exporter's words reach its state.
+_worker = threading.local()
+
+
 class _WorkerThreadFilter(logging.Filter):
-    """Drops exporter log records made on our worker thread: the processor reports once."""
+    """Drops exporter log records made on our worker thread: the processor reports once, quoting
+    the exporter's own message (a refused connection, an HTTP status) as soon as it is logged."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.threadName or "").startswith(_THREAD_NAME)
+        if not (record.threadName or "").startswith(_THREAD_NAME):
+            return True
+        processor = getattr(_worker, "processor", None)
+        if processor is not None and record.levelno >= logging.WARNING:
+            try:
+                message = record.getMessage()
+            except Exception:  # a malformed record must not break export
+                message = str(record.msg)
+            processor._exporter_said(message)
+        return False
 
 
 _filter = _WorkerThreadFilter()
@@ -79,6 +95,7 @@ class BatchProcessor(SpanProcessor):
         self.failed = 0
         self.failing = False
         self.last_error = ""
+        self._attempt_error = ""
         self._stopping = False
         self._start_worker()
         if hasattr(os, "register_at_fork"):
@@ -148,6 +165,7 @@ class BatchProcessor(SpanProcessor):
 
     # -- worker side -------------------------------------------------------------------------
     def _run(self) -> None:
+        _worker.processor = self
         while True:
             self._wake.wait(self.delay_s)
             self._wake.clear()
@@ -171,10 +189,31 @@ class BatchProcessor(SpanProcessor):
                     self._room.notify_all()
             self._export(batch)
 
+    def _exporter_said(self, message: str) -> None:
+        """The exporter logged a failed attempt: report it now, not when its retries run out."""
+        # The first message names the cause ("Connection refused"); the last says how it ended.
+        first = self._attempt_error.split(" … ", 1)[0]
+        said = message if not first or first == message else f"{first} … {message}"
+        self._attempt_error = said[:_MESSAGE_LIMIT]
+        self._failed_attempt(self._attempt_error)
+
+    def _failed_attempt(self, error: str) -> None:
+        self.failing = True
+        self.last_error = error
+        _errors.warn_once(
+            self._warn_key,
+            "agentinsight.emit: span export to %s failed (%s); the agent carries on, spans are "
+            "queued up to the queue limit (beyond it dropped and counted) and export resumes when "
+            "the endpoint is back",
+            self.description, redact_url(error),
+        )
+
     def _export(self, batch: list[ReadableSpan]) -> None:
+        self._attempt_error = ""
         try:
             result = self.exporter.export(batch)
-            error = "" if result is SpanExportResult.SUCCESS else "the exporter reported failure"
+            error = "" if result is SpanExportResult.SUCCESS else (
+                self._attempt_error or "the exporter reported failure")
         except Exception as exc:  # never let the worker thread die
             error = f"{type(exc).__name__}: {exc}"
         if not error:
@@ -186,15 +225,7 @@ class BatchProcessor(SpanProcessor):
                                     self.description)
             return
         self.failed += len(batch)
-        self.failing = True
-        self.last_error = error
-        _errors.warn_once(
-            self._warn_key,
-            "agentinsight.emit: span export to %s failed (%s); the agent carries on, spans are "
-            "queued up to the queue limit (beyond it dropped and counted) and export resumes when "
-            "the endpoint is back",
-            self.description, error,
-        )
+        self._failed_attempt(error)
 
     # -- control -----------------------------------------------------------------------------
     def force_flush(self, timeout_millis: int = 30000) -> bool:
