@@ -5,22 +5,32 @@ is full, new spans are dropped and counted (``block_when_full=False``, for netwo
 the producer waits for room (``block_when_full=True``, for local files, where dropping would
 silently lose a simulator's data). A failing exporter logs one warning per outage and an info
 line when it recovers; its own per-attempt log lines are silenced on the worker thread.
+
+A process forked after the processor was made (gunicorn and celery workers, ``multiprocessing``
+with the fork start method) inherits the queue and locks but not the worker thread. The child
+re-creates them, as OpenTelemetry's own batch processor does, so its spans are exported by its own
+worker; spans queued in the parent before the fork stay the parent's to export, not written twice.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from agentinsight._http import redact_url
 from agentinsight.emit import _errors
 
 _THREAD_NAME = "agentinsight-span-export"
+_MESSAGE_LIMIT = 2000  # an error body quoted by the exporter can be long
 _QUIET_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
     "opentelemetry.exporter.otlp.proto.http._common",
@@ -29,11 +39,25 @@ _QUIET_LOGGERS = (
 )
 
 
+#: The processor whose worker is the current thread, so the exporter's words reach its state.
+_worker = threading.local()
+
+
 class _WorkerThreadFilter(logging.Filter):
-    """Drops exporter log records made on our worker thread: the processor reports once."""
+    """Drops exporter log records made on our worker thread: the processor reports once, quoting
+    the exporter's own message (a refused connection, an HTTP status) as soon as it is logged."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.threadName or "").startswith(_THREAD_NAME)
+        if not (record.threadName or "").startswith(_THREAD_NAME):
+            return True
+        processor = getattr(_worker, "processor", None)
+        if processor is not None and record.levelno >= logging.WARNING:
+            try:
+                message = record.getMessage()
+            except Exception:  # a malformed record must not break export
+                message = str(record.msg)
+            processor._exporter_said(message)
+        return False
 
 
 _filter = _WorkerThreadFilter()
@@ -53,8 +77,13 @@ class BatchProcessor(SpanProcessor):
         max_export_batch_size: int = 512,
         schedule_delay_ms: int = 5000,
         block_when_full: bool = False,
+        exporter_in_child: Callable[[], SpanExporter] | None = None,
     ) -> None:
         self.exporter = exporter
+        # A connection or open file shared with the parent must not be used by both processes:
+        # given this, a forked child exports through a fresh exporter of its own.
+        self.exporter_in_child = exporter_in_child
+        self._inherited: list[SpanExporter] = []
         self.description = description
         self.max_queue_size = max_queue_size
         self.batch_size = min(max_export_batch_size, max_queue_size)
@@ -66,16 +95,48 @@ class BatchProcessor(SpanProcessor):
         self.failed = 0
         self.failing = False
         self.last_error = ""
+        self._attempt_error = ""
+        self._stopping = False
+        self._start_worker()
+        if hasattr(os, "register_at_fork"):
+            reinit = weakref.WeakMethod(self._after_fork_in_child)
+
+            def after_in_child() -> None:
+                method = reinit()
+                if method is not None:
+                    method()
+
+            os.register_at_fork(after_in_child=after_in_child)
+
+    def _start_worker(self) -> None:
         self._wake = threading.Event()
         self._room = threading.Condition()
         self._idle = threading.Condition()
         self._flush_requests = 0
         self._flushed = 0
-        self._stopping = False
         # One key for "failing" and "dropping": an outage produces one warning, not two.
-        self._warn_key = f"export-trouble:{id(self)}"
+        self._warn_key = f"export-trouble:{id(self)}:{os.getpid()}"
         self._worker = threading.Thread(target=self._run, name=_THREAD_NAME, daemon=True)
         self._worker.start()
+
+    def _after_fork_in_child(self) -> None:
+        """Runs in a forked child: its own worker, locks and (empty) queue; see the docstring."""
+        if self._stopping:
+            return
+        try:
+            # The parent's queued spans are the parent's to export.
+            self.queue = collections.deque()
+            self.dropped = self.exported = self.failed = 0
+            self.failing = False
+            self.last_error = ""
+            if self.exporter_in_child is not None:
+                # Kept, not shut down: closing it could flush or close what the parent still uses.
+                self._inherited.append(self.exporter)
+                self.exporter = self.exporter_in_child()
+            self._start_worker()
+        except Exception as exc:  # the child must start even if its telemetry cannot
+            self._stopping = True
+            _errors.internal_error("re-creating span export in a forked process", exc)
 
     # -- producer side (the agent's threads) ------------------------------------------------
     def on_start(self, span: Any, parent_context: Any = None) -> None:
@@ -104,6 +165,7 @@ class BatchProcessor(SpanProcessor):
 
     # -- worker side -------------------------------------------------------------------------
     def _run(self) -> None:
+        _worker.processor = self
         while True:
             self._wake.wait(self.delay_s)
             self._wake.clear()
@@ -127,10 +189,31 @@ class BatchProcessor(SpanProcessor):
                     self._room.notify_all()
             self._export(batch)
 
+    def _exporter_said(self, message: str) -> None:
+        """The exporter logged a failed attempt: report it now, not when its retries run out."""
+        # The first message names the cause ("Connection refused"); the last says how it ended.
+        first = self._attempt_error.split(" … ", 1)[0]
+        said = message if not first or first == message else f"{first} … {message}"
+        self._attempt_error = said[:_MESSAGE_LIMIT]
+        self._failed_attempt(self._attempt_error)
+
+    def _failed_attempt(self, error: str) -> None:
+        self.failing = True
+        self.last_error = error
+        _errors.warn_once(
+            self._warn_key,
+            "agentinsight.emit: span export to %s failed (%s); the agent carries on, spans are "
+            "queued up to the queue limit (beyond it dropped and counted) and export resumes when "
+            "the endpoint is back",
+            self.description, redact_url(error),
+        )
+
     def _export(self, batch: list[ReadableSpan]) -> None:
+        self._attempt_error = ""
         try:
             result = self.exporter.export(batch)
-            error = "" if result is SpanExportResult.SUCCESS else "the exporter reported failure"
+            error = "" if result is SpanExportResult.SUCCESS else (
+                self._attempt_error or "the exporter reported failure")
         except Exception as exc:  # never let the worker thread die
             error = f"{type(exc).__name__}: {exc}"
         if not error:
@@ -142,15 +225,7 @@ class BatchProcessor(SpanProcessor):
                                     self.description)
             return
         self.failed += len(batch)
-        self.failing = True
-        self.last_error = error
-        _errors.warn_once(
-            self._warn_key,
-            "agentinsight.emit: span export to %s failed (%s); the agent carries on, spans are "
-            "queued up to the queue limit (beyond it dropped and counted) and export resumes when "
-            "the endpoint is back",
-            self.description, error,
-        )
+        self._failed_attempt(error)
 
     # -- control -----------------------------------------------------------------------------
     def force_flush(self, timeout_millis: int = 30000) -> bool:

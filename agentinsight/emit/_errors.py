@@ -23,6 +23,16 @@ _warned: set[str] = set()
 _warned_lock = threading.Lock()
 
 
+def _new_lock_in_child() -> None:
+    # A thread of the parent (the span exporter's) may hold the lock at the moment of a fork.
+    global _warned_lock
+    _warned_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
 def strict() -> bool:
     """Whether telemetry failures re-raise instead of being swallowed: ``STRICT`` when set, else
     ``AGENTINSIGHT_STRICT`` when set, else whether pytest is running a test right now."""

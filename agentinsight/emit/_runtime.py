@@ -169,14 +169,20 @@ def _processor(settings: dict[str, Any], span_exporter: Any = None) -> BatchProc
             ) from exc
         batching["schedule_delay_ms"] = min(batching["schedule_delay_ms"], 1000)
         return BatchProcessor(
-            exporter, description=f"file {path}", block_when_full=True, **batching
+            exporter, description=f"file {path}", block_when_full=True,
+            exporter_in_child=lambda: FileSpanExporter(path), **batching,
         )
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     endpoint = settings["otlp_endpoint"]
+
+    def otlp_exporter() -> SpanExporter:
+        return OTLPSpanExporter(endpoint=endpoint, timeout=settings["export_timeout"])
+
     return BatchProcessor(
-        OTLPSpanExporter(endpoint=endpoint, timeout=settings["export_timeout"]),
+        otlp_exporter(),
         description=f"OTLP endpoint {redact_url(endpoint)}",  # shown in /health and warnings
+        exporter_in_child=otlp_exporter,  # the parent's pooled connections stay the parent's
         **batching,
     )
 
