@@ -65,7 +65,8 @@ def test_a_sample_without_timestamp_is_named_by_file_and_line(tmp_path):
 
 def test_the_parsed_copy_holds_the_same_samples_until_the_text_changes(tmp_path):
     path = tmp_path / "m.om"
-    path.write_text('# TYPE up gauge\nup{job="a"} 1 60\nup{job="b"} 0 60\nup{job="a"} 2 120\n')
+    path.write_text('# TYPE up gauge\nup{job="a"} 1 60\nup{job="b"} 0 60\nup{job="a"} 2 120\n'
+                    '# EOF\n')
     samples, types = om.read_openmetrics([path])
     assert om.read_samples_cache(path) is None
     assert om.write_samples_cache(path, samples, types) == om.samples_cache_path(path)
@@ -75,5 +76,5 @@ def test_the_parsed_copy_holds_the_same_samples_until_the_text_changes(tmp_path)
     assert copy[0].labels.equals(samples.labels)
     for name in ("offsets", "t", "v"):
         assert np.array_equal(getattr(copy[0], name), getattr(samples, name)), name
-    path.write_text('# TYPE up gauge\nup{job="a"} 5 60\n')
+    path.write_text('# TYPE up gauge\nup{job="a"} 5 60\n# EOF\n')
     assert om.read_samples_cache(path) is None
