@@ -51,6 +51,24 @@ def _span_counts(path: Path) -> dict[str, int]:
     return counts
 
 
+def _fork_children_and_wait() -> None:
+    """Fork the children, give them a minute together, and fail on any that hung or failed."""
+    ctx = multiprocessing.get_context("fork")
+    children = [ctx.Process(target=_child, args=(i,)) for i in range(CHILDREN)]
+    for child in children:
+        child.start()
+    deadline = time.monotonic() + 60
+    for child in children:
+        child.join(timeout=max(0.1, deadline - time.monotonic()))
+    hung = [c.pid for c in children if c.is_alive()]
+    for child in children:
+        if child.is_alive():
+            child.kill()
+            child.join()
+    assert not hung, f"forked children {hung} hung exporting their spans"
+    assert [c.exitcode for c in children] == [0] * CHILDREN, "emit.flush() failed in a child"
+
+
 def test_forked_children_write_all_their_spans_to_the_file_and_none_hangs(tmp_path) -> None:
     path = tmp_path / "spans.jsonl"
     emit.configure("forking-agent", traces_exporter=f"file:{path}",
@@ -58,20 +76,7 @@ def test_forked_children_write_all_their_spans_to_the_file_and_none_hangs(tmp_pa
     try:
         with emit.tool_call("parent-before-fork"):
             pass
-        ctx = multiprocessing.get_context("fork")
-        children = [ctx.Process(target=_child, args=(i,)) for i in range(CHILDREN)]
-        for child in children:
-            child.start()
-        deadline = time.monotonic() + 60
-        for child in children:
-            child.join(timeout=max(0.1, deadline - time.monotonic()))
-        hung = [c.pid for c in children if c.is_alive()]
-        for child in children:
-            if child.is_alive():
-                child.kill()
-                child.join()
-        assert not hung, f"forked children {hung} hung exporting their spans"
-        assert [c.exitcode for c in children] == [0] * CHILDREN, "emit.flush() failed in a child"
+        _fork_children_and_wait()
         assert emit.flush()
         counts = _span_counts(path)
         for i in range(CHILDREN):
@@ -128,20 +133,7 @@ def test_forked_children_deliver_all_their_spans_over_otlp() -> None:
         with emit.tool_call("parent-before-fork"):
             pass
         assert emit.flush()  # the parent's pooled connection is open when the children fork
-        ctx = multiprocessing.get_context("fork")
-        children = [ctx.Process(target=_child, args=(i,)) for i in range(CHILDREN)]
-        for child in children:
-            child.start()
-        deadline = time.monotonic() + 60
-        for child in children:
-            child.join(timeout=max(0.1, deadline - time.monotonic()))
-        hung = [c.pid for c in children if c.is_alive()]
-        for child in children:
-            if child.is_alive():
-                child.kill()
-                child.join()
-        assert not hung, f"forked children {hung} hung exporting their spans"
-        assert [c.exitcode for c in children] == [0] * CHILDREN, "emit.flush() failed in a child"
+        _fork_children_and_wait()
         with receiver.lock:
             counts = dict(receiver.counts)
         for i in range(CHILDREN):
