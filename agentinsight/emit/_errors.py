@@ -12,7 +12,12 @@ import logging
 import os
 import threading
 
+from agentinsight.emit._settings import SETTINGS
 from agentinsight.exceptions import ConfigurationError
+
+# Found once at import: strict() also runs while the interpreter shuts down (an exporter failing
+# at exit), when nothing can be imported any more.
+_STRICT_SETTING = next(s for s in SETTINGS if s.name == "strict")
 
 logger = logging.getLogger("agentinsight.emit")
 
@@ -38,11 +43,8 @@ def strict() -> bool:
     ``AGENTINSIGHT_STRICT`` when set, else whether pytest is running a test right now."""
     if STRICT is not None:
         return STRICT
-    from agentinsight.emit._settings import SETTINGS
-
-    setting = next(s for s in SETTINGS if s.name == "strict")
     try:
-        switch = setting.resolve()
+        switch = _STRICT_SETTING.resolve()
     except ConfigurationError:  # a bad value is reported by configure(); here it means "off"
         return False
     if switch is not None:
