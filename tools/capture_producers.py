@@ -74,13 +74,18 @@ GROUPS: dict[str, list[str]] = {
     "openlit": [*_OTEL, "openai==3.57.0", "anthropic==2.14.0", "openlit==1.45.0"],
 }
 
-#: Producer → (group, provider, instrumentations in wrapping order, tool span kind, note).
+#: Producer → its group, provider, instrumentations in wrapping order, tool span kind, note.
+#: The anthropic SDK's own tracing is switched off unless ``sdk_tracing`` is set, so that each
+#: file holds what its producer emits.
 PRODUCERS: dict[str, dict[str, Any]] = {
     "openai-v2": {"group": "openai-v2", "provider": "openai", "instrument": ["openai-v2"]},
     "openllmetry-openai": {"group": "openllmetry", "provider": "openai",
                            "instrument": ["openllmetry-openai"]},
     "openllmetry-anthropic": {"group": "openllmetry", "provider": "anthropic",
                               "instrument": ["openllmetry-anthropic"]},
+    # the anthropic SDK (2.x) traces its own calls with OpenTelemetry, on by default
+    "anthropic-sdk": {"group": "openllmetry", "provider": "anthropic", "instrument": [],
+                      "sdk_tracing": True},
     "openllmetry-0.40-openai": {"group": "openllmetry-0.40", "provider": "openai",
                                 "instrument": ["openllmetry-openai"]},
     "openllmetry-0.40-anthropic": {"group": "openllmetry-0.40", "provider": "anthropic",
@@ -98,6 +103,10 @@ PRODUCERS: dict[str, dict[str, Any]] = {
                          "tool_span": "openinference",
                          "note": "OpenLLMetry and OpenInference both on; OpenInference wraps "
                                  "outermost"},
+    "anthropic-sdk+openllmetry": {"group": "openllmetry", "provider": "anthropic",
+                                  "instrument": ["openllmetry-anthropic"], "sdk_tracing": True,
+                                  "note": "the anthropic SDK's own tracing and OpenLLMetry, "
+                                          "both on as they are by default"},
     "nested-openai": {"group": "openllmetry", "provider": "openai",
                       "instrument": ["openai-v2", "openllmetry-openai"],
                       "note": "openai-v2 nested inside OpenLLMetry (OpenLLMetry wraps "
@@ -166,7 +175,9 @@ def capture(name: str, out: Path) -> dict[str, Any]:
                "--out", str(spans), "--tool-span", spec.get("tool_span", "genai")]
         for inst in spec["instrument"]:
             cmd += ["--instrument", inst]
-        env = {**os.environ, "OTEL_SDK_DISABLED": "false", "TRACELOOP_TRACE_CONTENT": "false",
+        env = {**os.environ,
+               "ANTHROPIC_OPEN_TELEMETRY": "true" if spec.get("sdk_tracing") else "false",
+               "OTEL_SDK_DISABLED": "false", "TRACELOOP_TRACE_CONTENT": "false",
                "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "false",
                "OPENINFERENCE_HIDE_INPUTS": "true", "OPENINFERENCE_HIDE_OUTPUTS": "true"}
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
@@ -178,7 +189,8 @@ def capture(name: str, out: Path) -> dict[str, Any]:
         target.write_text(spans.read_text())
     return {
         "group": spec["group"], "provider": spec["provider"],
-        "instrumentations": spec["instrument"], "note": spec.get("note", ""),
+        "instrumentations": spec["instrument"],
+        "anthropic_sdk_tracing": bool(spec.get("sdk_tracing")), "note": spec.get("note", ""),
         "versions": versions(py), "llm_calls": len(calls), "tool_calls": 1,
         "calls": [{**c, "priced_usage": priced_usage(c)} for c in calls],
     }

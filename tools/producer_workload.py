@@ -172,7 +172,7 @@ def anthropic_turn(base_url: str, tracer: trace.Tracer, tool_kind: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--provider", choices=("openai", "anthropic"), required=True)
-    parser.add_argument("--instrument", action="append", required=True)
+    parser.add_argument("--instrument", action="append", default=[])
     parser.add_argument("--tool-span", choices=("genai", "openinference"), default="genai")
     parser.add_argument("--service", default="weather-agent")
     parser.add_argument("--base-url", required=True)
