@@ -177,9 +177,12 @@ def capture(name: str, out: Path) -> dict[str, Any]:
             cmd += ["--instrument", inst]
         env = {**os.environ,
                "ANTHROPIC_OPEN_TELEMETRY": "true" if spec.get("sdk_tracing") else "false",
-               "OTEL_SDK_DISABLED": "false", "TRACELOOP_TRACE_CONTENT": "false",
-               "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "false",
-               "OPENINFERENCE_HIDE_INPUTS": "true", "OPENINFERENCE_HIDE_OUTPUTS": "true"}
+               "OTEL_SDK_DISABLED": "false"}
+        # every other setting stays at the producer's default, as a new user runs it (hiding
+        # inputs would change what is recorded: OpenInference then drops the prompt token count)
+        for var in ("TRACELOOP_TRACE_CONTENT", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+                    "OPENINFERENCE_HIDE_INPUTS", "OPENINFERENCE_HIDE_OUTPUTS"):
+            env.pop(var, None)
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
         if done.returncode:
             raise RuntimeError(f"{name}: workload failed:\n{done.stderr[-4000:]}")
