@@ -72,7 +72,9 @@ GROUPS: dict[str, list[str]] = {
                          "opentelemetry-semantic-conventions-ai==0.4.9",
                          "opentelemetry-instrumentation-openai==0.40.14",
                          "opentelemetry-instrumentation-anthropic==0.40.14"],
-    "openlit": [*_OTEL, "openai==3.57.0", "anthropic==2.14.0", "openlit==1.45.0"],
+    # openlit 1.45 caps openai below 3 and anthropic below 1 (and the SDK at 1.45.1)
+    "openlit": ["opentelemetry-sdk==1.45.1", "opentelemetry-exporter-otlp-proto-common==1.45.1",
+                "protobuf==7.36.2", "openai==2.54.0", "anthropic==0.125.0", "openlit==1.45.0"],
 }
 
 #: Producer → its group, provider, instrumentations in wrapping order, tool span kind, note.

@@ -95,8 +95,8 @@ def instrument(name: str, provider: TracerProvider) -> None:
         OIAnthropic().instrument(tracer_provider=provider)
     elif name == "openlit":
         import openlit
-        openlit.init(tracer=provider.get_tracer("openlit"), disable_metrics=True,
-                     disable_batch=True, collect_gpu_stats=False, capture_message_content=False)
+        # openlit reuses the TracerProvider already installed
+        openlit.init(service_name="weather-agent", disable_metrics=True, disable_events=True)
     else:
         raise SystemExit(f"unknown instrumentation {name!r}")
 
