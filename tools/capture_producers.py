@@ -2,7 +2,8 @@
 
 Most users of agentinsight's analysis already run an instrumentation: the official OpenTelemetry
 ``opentelemetry-instrumentation-openai-v2``, OpenLLMetry (``opentelemetry-instrumentation-openai``
-and ``-anthropic``, current and 0.40-era releases), openlit, OpenInference. Their spans are
+and ``-anthropic``, current and 0.40-era releases), openlit, OpenInference, the anthropic SDK's own
+tracing, pydantic-ai. Their spans are
 captured here, not written by hand, so the readers are held to what those packages really emit.
 
 For each producer group this script
@@ -72,6 +73,8 @@ GROUPS: dict[str, list[str]] = {
                          "opentelemetry-semantic-conventions-ai==0.4.9",
                          "opentelemetry-instrumentation-openai==0.40.14",
                          "opentelemetry-instrumentation-anthropic==0.40.14"],
+    "pydantic-ai": [*_OTEL, "openai==3.57.0", "anthropic==2.14.0",
+                    "pydantic-ai-slim[openai,anthropic]==2.68.0"],
     # openlit 1.45 caps openai below 3 and anthropic below 1 (and the SDK at 1.45.1)
     "openlit": ["opentelemetry-sdk==1.45.1", "opentelemetry-exporter-otlp-proto-common==1.45.1",
                 "protobuf==7.36.2", "openai==2.54.0", "anthropic==0.125.0", "openlit==1.45.0"],
@@ -100,6 +103,11 @@ PRODUCERS: dict[str, dict[str, Any]] = {
     "openinference-anthropic": {"group": "openinference", "provider": "anthropic",
                                 "instrument": ["openinference-anthropic"],
                                 "tool_span": "openinference"},
+    # pydantic-ai's own instrumentation runs the turn as an agent (its own tool span)
+    "pydantic-ai-openai": {"group": "pydantic-ai", "provider": "openai",
+                           "instrument": ["pydantic-ai"]},
+    "pydantic-ai-anthropic": {"group": "pydantic-ai", "provider": "anthropic",
+                              "instrument": ["pydantic-ai"]},
     # the double-billing cases: one call recorded by two instrumentations
     "double-anthropic": {"group": "openinference", "provider": "anthropic",
                          "instrument": ["openllmetry-anthropic", "openinference-anthropic"],
@@ -121,7 +129,7 @@ _WATCHED = ("openai", "anthropic", "opentelemetry-sdk", "opentelemetry-instrumen
             "opentelemetry-instrumentation-anthropic", "opentelemetry-instrumentation-openai-v2",
             "opentelemetry-util-genai", "opentelemetry-semantic-conventions-ai",
             "openinference-instrumentation-openai", "openinference-instrumentation-anthropic",
-            "openinference-semantic-conventions", "openlit")
+            "openinference-semantic-conventions", "openlit", "pydantic-ai-slim")
 
 
 def python_of(group: str) -> Path:

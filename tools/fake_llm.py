@@ -9,7 +9,8 @@ that changes a bill: OpenAI ``prompt_tokens_details.cached_tokens`` and
 Endpoints: ``POST /v1/chat/completions`` (streamed as SSE with ``stream_options.include_usage``,
 or not; a request offering ``tools`` is answered with a tool call), ``POST /v1/embeddings``
 (float or base64 encoding), ``POST /v1/messages`` (streamed as Anthropic SSE events, or not; with
-``tools`` answered by a ``tool_use`` block). Every answer is appended to :attr:`FakeLLM.calls`
+``tools`` answered by a ``tool_use`` block). Once the tool's result is sent back, the answer is
+text, so an agent framework's loop ends. Every answer is appended to :attr:`FakeLLM.calls`
 with the usage exactly as returned, so the expected bill is computed from what the producer saw.
 
 Only the standard library is used; the capture script runs it in its own process.
@@ -119,7 +120,9 @@ class _Handler(BaseHTTPRequestHandler):
         model = RESPONSE_MODELS.get(body.get("model", ""), body.get("model", ""))
         usage = _openai_usage(n, stream)
         rid = f"chatcmpl-fake{n:04d}"
-        wants_tool = bool(body.get("tools")) and not stream
+        # a tool is called once: after its result comes back, the answer is text
+        messages = body.get("messages") or [{}]
+        wants_tool = bool(body.get("tools")) and not stream and messages[-1].get("role") != "tool"
         message: dict[str, Any] = {"role": "assistant", "content": None if wants_tool else
                                    "It is sunny in Paris.", "refusal": None}
         if wants_tool:
@@ -173,7 +176,10 @@ class _Handler(BaseHTTPRequestHandler):
         model = RESPONSE_MODELS.get(body.get("model", ""), body.get("model", ""))
         usage = _anthropic_usage(n)
         rid = f"msg_fake{n:04d}"
-        wants_tool = bool(body.get("tools")) and not stream
+        last = (body.get("messages") or [{}])[-1].get("content")
+        answered = isinstance(last, list) and any(
+            isinstance(b, dict) and b.get("type") == "tool_result" for b in last)
+        wants_tool = bool(body.get("tools")) and not stream and not answered
         self.server.record("anthropic.messages", "anthropic", body, model, rid, stream, usage,
                            tool_calls=1 if wants_tool else 0)
         if wants_tool:

@@ -13,7 +13,8 @@ instrumentation), never agentinsight. It
 3. runs one small agent turn against the fake server at ``--base-url``: a call offering a tool and
    answered with a tool call, the tool executed in a span of the producer's own kind (OpenInference
    ``TOOL`` spans through its ``OITracer``, GenAI ``execute_tool`` spans otherwise), a streamed
-   follow-up call and, for OpenAI, an embeddings call.
+   follow-up call and, for OpenAI, an embeddings call. With ``--instrument pydantic-ai`` a
+   pydantic-ai agent runs the turn instead (model call, its own tool span, model call).
 
 Usage: ``python producer_workload.py --provider openai --instrument openllmetry-openai
 --base-url http://127.0.0.1:PORT --out spans.jsonl``
@@ -93,6 +94,10 @@ def instrument(name: str, provider: TracerProvider) -> None:
     elif name == "openinference-anthropic":
         from openinference.instrumentation.anthropic import AnthropicInstrumentor as OIAnthropic
         OIAnthropic().instrument(tracer_provider=provider)
+    elif name == "pydantic-ai":
+        from pydantic_ai import Agent
+        from pydantic_ai.models.instrumented import InstrumentationSettings
+        Agent.instrument_all(InstrumentationSettings(tracer_provider=provider))
     elif name == "openlit":
         import openlit
         # openlit reuses the TracerProvider already installed
@@ -169,6 +174,32 @@ def anthropic_turn(base_url: str, tracer: trace.Tracer, tool_kind: str) -> None:
         pass
 
 
+def pydantic_ai_turn(provider_name: str, base_url: str) -> None:
+    """The same turn run by a pydantic-ai agent: it calls the model, runs the tool in a span of
+    its own and calls the model again with the result."""
+    from pydantic_ai import Agent
+
+    model: Any
+    if provider_name == "openai":
+        from pydantic_ai.models.openai import OpenAIChatModel
+        from pydantic_ai.providers.openai import OpenAIProvider
+        model = OpenAIChatModel("gpt-4o-mini", provider=OpenAIProvider(
+            base_url=base_url + "/v1", api_key="sk-fake"))
+    else:
+        from pydantic_ai.models.anthropic import AnthropicModel
+        from pydantic_ai.providers.anthropic import AnthropicProvider
+        model = AnthropicModel("claude-sonnet-4-5", provider=AnthropicProvider(
+            base_url=base_url, api_key="sk-ant-fake"))
+    agent = Agent(model, name="weather", model_settings={"max_tokens": 256})
+
+    @agent.tool_plain
+    def get_weather(city: str) -> str:
+        """Current weather of a city."""
+        return "sunny, 21 C"
+
+    agent.run_sync("What is the weather in Paris?")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--provider", choices=("openai", "anthropic"), required=True)
@@ -185,9 +216,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in args.instrument:
         instrument(name, provider)
     tracer = provider.get_tracer("weather-agent")
-    turn = openai_turn if args.provider == "openai" else anthropic_turn
     with tracer.start_as_current_span("weather turn"):
-        turn(args.base_url, tracer, args.tool_span)
+        if "pydantic-ai" in args.instrument:
+            pydantic_ai_turn(args.provider, args.base_url)
+        else:
+            turn = openai_turn if args.provider == "openai" else anthropic_turn
+            turn(args.base_url, tracer, args.tool_span)
     provider.shutdown()
     return 0
 

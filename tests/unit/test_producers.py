@@ -91,6 +91,8 @@ RECORDERS: dict[str, Callable[[dict[str, Any]], Recorded | None]] = {
     "anthropic-sdk": _full,
     "openinference-openai": _full,
     "openinference-anthropic": _full,
+    # pydantic-ai 2.68's own instrumentation: everything
+    "pydantic-ai": _full,
     # openlit 1.45: see _openlit
     "openlit": _openlit,
 }
