@@ -219,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.list:
         for name, spec in PRODUCERS.items():
-            print(f"{name:28} {spec['group']:18} {' + '.join(spec['instrument'])}")
+            recorders = [*spec["instrument"], *(["anthropic SDK tracing"]
+                                                 if spec.get("sdk_tracing") else [])]
+            print(f"{name:28} {spec['group']:18} {' + '.join(recorders)}")
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     expected_path = args.out / "expected.json"

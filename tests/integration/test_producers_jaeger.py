@@ -22,7 +22,7 @@ from agentinsight.frames import TOKEN_COLUMNS, validate_spans_frame
 from agentinsight.sources import JaegerSource
 from agentinsight.sources.otlp import read_otlp_jsonl
 from agentinsight.stack.load import load_jaeger_otlp
-from tests.unit.test_producers import _OI, _OLD, DATA, EXPECTED, expected_bills
+from tests.unit.test_producers import DATA, EXPECTED, OI_UNREAD, OLD_UNREAD, expected_bills
 
 pytestmark = pytest.mark.integration
 
@@ -32,8 +32,8 @@ _JAEGER_WARNINGS = ("Jaeger's own @jaeger@warnings attribute is left in the span
 PRODUCERS: dict[str, dict[str, str]] = {
     # current GenAI names: read well today, a guard for the readers' rewrite
     "openllmetry-openai": {},
-    "openllmetry-0.40-openai": {"v3": _OLD, "v1": _OLD},
-    "openinference-openai": {"v3": _OI, "v1": _OI},
+    "openllmetry-0.40-openai": {"v3": OLD_UNREAD, "v1": OLD_UNREAD},
+    "openinference-openai": {"v3": OI_UNREAD, "v1": OI_UNREAD},
 }
 
 
