@@ -185,9 +185,9 @@ def spans_of(producer: str, reader: str) -> pd.DataFrame:
 
 # --- what fails until the readers learn the other producers' names ---------------------------
 OLD_UNREAD = ("OpenLLMetry <= 0.40 names (gen_ai.usage.prompt_tokens / completion_tokens / "
-        "cache_read_input_tokens, llm.request.type) are not read: nothing is billable")
+              "cache_read_input_tokens, llm.request.type) are not read: nothing is billable")
 OI_UNREAD = ("OpenInference names (llm.token_count.*, llm.model_name, openinference.span.kind, "
-       "tool.name) are not read: no GenAI column is filled")
+             "tool.name) are not read: no GenAI column is filled")
 _SYSTEM = ("gen_ai.system is not read as the provider: the embeddings model is not found "
            "without one and goes unpriced")
 _SDK_CACHE = ("the anthropic SDK's gen_ai.usage.cache_write.input_tokens is not read: cache "
