@@ -431,7 +431,6 @@ def _execute(notebook: Path, output: Path, params: dict[str, Any], kernel_name: 
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
-
     from traitlets.config import Config
 
     # The kernel talks to us over Unix sockets in a private folder rather than plain TCP on
