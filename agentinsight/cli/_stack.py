@@ -217,9 +217,29 @@ def _status(args: argparse.Namespace) -> int:
         mark = "up" if server["running"] else "DOWN"
         print(f"{server['name']:<13} {server['url']:<24} {mark:<4} pid {server['pid']}")
     _print_stack(state, detached=True, servers=False)
+    for line in _scrape_health(state):
+        print(line)
     if not state["scrape_targets"]:
         print(_NO_SCRAPE, file=sys.stderr)
     return 0
+
+
+def _scrape_health(state: dict[str, Any]) -> list[str]:
+    """One line per scrape target: is it up, and Prometheus's last error when it is not."""
+    import urllib.request
+
+    url = state["urls"].get("prometheus")
+    if not url or not state["scrape_targets"]:
+        return []
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/targets?state=active", timeout=5) as answer:
+            targets = json.load(answer)["data"]["activeTargets"]
+    except (OSError, ValueError, KeyError) as exc:
+        return [f"target        (Prometheus did not list its targets: {exc})"]
+    if not targets:
+        return ["target        not scraped yet (Prometheus applies targets within 5 s)"]
+    return [f"target        {t['scrapeUrl']} {t['health']}"
+            + (f" ({t['lastError']})" if t.get("lastError") else "") for t in targets]
 
 
 def _down(args: argparse.Namespace) -> int:

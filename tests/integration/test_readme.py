@@ -38,7 +38,10 @@ from tests.conftest import program_missing
 pytestmark = pytest.mark.integration
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-README = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+# The walkthrough ("From zero") has its own test, test_walkthrough.py, against a local stack.
+README = re.sub(r"^## From zero.*?(?=^## )", "",
+                (REPOSITORY / "README.md").read_text(encoding="utf-8"),
+                flags=re.MULTILINE | re.DOTALL)
 
 # What the README's code leaves to the reader: an LLM client with an OpenAI-shaped answer.
 CLIENT = textwrap.dedent("""

@@ -340,12 +340,13 @@ def test_stack_wires_prometheus_rules_to_alertmanager(tmp_path, require_program)
 
 
 @integration
-def test_cli_stack_up_prints_urls_and_stops_on_sigterm(require_program):
+def test_cli_stack_up_prints_urls_and_stops_on_sigterm(require_program, tmp_path):
     require_program("prometheus")
     require_program("alertmanager")
     require_program("jaeger")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agentinsight", "stack", "up", "--json"],
+        [sys.executable, "-m", "agentinsight", "stack", "up", "--json",
+         "--stack-dir", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -419,6 +420,9 @@ def test_stack_up_falls_back_from_a_taken_port_and_stack_down_stops_it(tmp_path,
             for name in ("prometheus", "alertmanager", "jaeger"):
                 assert re.search(rf"^{name} +{re.escape(urls[name])} +up +pid \d+",
                                  status.stdout, re.MULTILINE), status.stdout
+            # whether the agent is scraped: nothing listens on :9464, so not (or not yet)
+            assert re.search(r"^target +(not scraped yet|http://127.0.0.1:9464/metrics \w+)",
+                             status.stdout, re.MULTILINE), status.stdout
         finally:
             down = _agentinsight("stack", "down", "--stack-dir", home)
         assert down.returncode == 0 and down.stdout.startswith("stopped the stack"), down
