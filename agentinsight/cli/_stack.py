@@ -126,7 +126,8 @@ def _up(args: argparse.Namespace) -> int:
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    # SIGTERM (`stack down`) and SIGHUP (the terminal closed) stop the servers cleanly.
+    previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         stack.start()
         state_file = record_stack(stack, args.stack_dir)
@@ -145,7 +146,8 @@ def _up(args: argparse.Namespace) -> int:
     finally:
         stack.stop()
         forget_stack(args.stack_dir)
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _up_detached(args: argparse.Namespace) -> int:

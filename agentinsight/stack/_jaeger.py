@@ -16,7 +16,7 @@ _JAEGER_TOKENS = ("otlp_http_port", "otlp_grpc_port", "query_port", "query_grpc_
 
 
 class Jaeger(_JSONAPI, ServerProcess):
-    """A real Jaeger v2 (all-in-one, in-memory storage) on free loopback ports.
+    """A real Jaeger v2 (all-in-one, in-memory storage) on loopback ports (free ones by default).
 
     Only the OTLP receivers (HTTP and gRPC), the query service (``/api/v3/...``) and the health
     check listen, each on its own free port; storage keeps the newest ``max_traces`` traces in
