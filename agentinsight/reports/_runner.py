@@ -300,6 +300,7 @@ def _probe_sources(params: Mapping[str, Any]) -> None:
     """
     import socket
     import urllib.parse
+    import urllib.request
 
     for key in sorted(params):
         value = params[key]
@@ -314,16 +315,22 @@ def _probe_sources(params: Mapping[str, Any]) -> None:
         if url.scheme not in ("http", "https") or not url.hostname or port is None:
             raise ReportError(f"parameter {key}={redact_url(value)!r}: expected an http(s) URL "
                               "such as http://localhost:9090")
+        host, what = url.hostname, f"{url.hostname}:{port}"
+        proxy = urllib.request.getproxies().get(url.scheme)
+        if proxy and not urllib.request.proxy_bypass(host):  # the sources go through it too
+            proxied = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            host, port = proxied.hostname or "", proxied.port or 80
+            what = f"the proxy {host}:{port} (${url.scheme}_proxy)"
         try:
-            with socket.create_connection((url.hostname, port), timeout=PROBE_TIMEOUT_S):
+            with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
                 pass
         except OSError as exc:
-            reason = ("no answer within " f"{PROBE_TIMEOUT_S:g} s" if isinstance(exc, TimeoutError)
+            reason = (f"no answer within {PROBE_TIMEOUT_S:g} s" if isinstance(exc, TimeoutError)
                       else exc.strerror or str(exc))
             raise ReportError(
-                f"parameter {key}={redact_url(value)!r}: cannot connect to "
-                f"{url.hostname}:{port} ({reason}); is the server running? "
-                "(`agentinsight stack status` shows a local stack)") from None
+                f"parameter {key}={redact_url(value)!r}: cannot connect to {what} ({reason}); "
+                "is the server running? (`agentinsight stack status` shows a local stack)"
+            ) from None
 
 
 def _literal_default(spec: Mapping[str, Any]) -> Any:

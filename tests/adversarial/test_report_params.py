@@ -54,3 +54,25 @@ def test_an_unreachable_source_fails_at_once_before_a_kernel_starts(
     assert f"cannot connect to 127.0.0.1:{closed} (Connection refused)" in err
     assert "prometheus_url=" in err and "secret" not in err
     assert not list(out.rglob("*failed*")) and not list(out.rglob(".tmp-*"))
+
+
+def test_a_source_behind_a_proxy_is_probed_through_the_proxy(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{closed}")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    (folder / "pull.py").write_text((NOTEBOOKS / "chart.py").read_text().replace(
+        "# %% tags=[\"parameters\"]\n", "# %% tags=[\"parameters\"]\nprometheus_url = \"\"\n", 1))
+    code = main(["report", "run", "pull", "--notebooks", str(folder), "--out",
+                 str(tmp_path / "reports"), "-p", "prometheus_url=http://prometheus.example:9090"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cannot connect to the proxy 127.0.0.1:{closed} ($http_proxy)" in err
