@@ -102,6 +102,14 @@ def _print_stack(state: dict[str, Any], *, detached: bool, file: Any = None,
     print(f"stop with {how}; `agentinsight stack status` shows what runs", file=file, flush=True)
 
 
+def _refuse_a_second_stack(folder: str | os.PathLike[str] | None) -> None:
+    current = recorded_stack(folder)
+    if current is not None and current["running"]:
+        raise StackError(
+            f"a stack is already running (pid {current['pid']}): see `agentinsight stack "
+            "status`; stop it with `agentinsight stack down`")
+
+
 def _up(args: argparse.Namespace) -> int:
     jaeger_binary = None
     if not args.no_jaeger:
@@ -117,11 +125,7 @@ def _up(args: argparse.Namespace) -> int:
         jaeger_binary=jaeger_binary,
         ports=ports,
     )
-    current = recorded_stack(args.stack_dir)
-    if current is not None and current["running"]:
-        raise StackError(
-            f"a stack is already running (pid {current['pid']}): see `agentinsight stack "
-            "status`; stop it with `agentinsight stack down`")
+    _refuse_a_second_stack(args.stack_dir)
 
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -152,11 +156,7 @@ def _up(args: argparse.Namespace) -> int:
 
 def _up_detached(args: argparse.Namespace) -> int:
     home = stack_dir(args.stack_dir)
-    current = recorded_stack(home)
-    if current is not None and current["running"]:
-        raise StackError(
-            f"a stack is already running (pid {current['pid']}): see `agentinsight stack "
-            "status`; stop it with `agentinsight stack down`")
+    _refuse_a_second_stack(home)
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "stack.log"
     with open(log_path, "wb") as log:
