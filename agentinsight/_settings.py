@@ -191,6 +191,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Folder where undeliverable alerts wait for the next push; default "
             "$XDG_CACHE_HOME/agentinsight/alert-spool (~/.cache when XDG_CACHE_HOME is unset).",
             derive=lambda env: _user_cache(env) / "alert-spool"),
+    Setting("stack_dir", ("AGENTINSIGHT_STACK_DIR",), None, folder,
+            "Folder of the local stack's state file (stack.json: what `agentinsight stack up` "
+            "started, its PIDs and ports) and its log; default "
+            "$XDG_CACHE_HOME/agentinsight/stack (~/.cache when XDG_CACHE_HOME is unset).",
+            derive=lambda env: _user_cache(env) / "stack"),
     Setting("cache", ("AGENTINSIGHT_CACHE",), None, folder,
             "Cache folder (the Jaeger binary built once); default $XDG_CACHE_HOME/agentinsight "
             "(~/.cache when XDG_CACHE_HOME is unset).",

@@ -15,7 +15,10 @@ that layout is always a finished run. ``<out>/<name>/latest`` points at the newe
 ``<out>/index.html`` lists every run. A failing cell still leaves the executed notebook (with
 papermill's error banner and anchor) in ``<HHMMSSZ>.failed/``; the error names the cell, the
 exception and its value. A kernel that dies (``os._exit``, out of memory) or a cell that runs past
-``timeout`` fails the same way, naming the cell that was running.
+``timeout`` fails the same way, naming the cell that was running. A server named by a ``*_url``
+parameter (``prometheus_url``, ``jaeger_url``) that refuses connections fails the run within a
+second, before a kernel starts, and leaves no folder at all. The kernel is reached over Unix
+sockets in a private temporary folder, not over TCP.
 
 Example::
 
@@ -280,6 +283,56 @@ def _resolve_params(
     return resolved
 
 
+#: How long the pre-flight probe waits for a source server to accept a connection.
+PROBE_TIMEOUT_S = 5.0
+
+
+def _probe_sources(params: Mapping[str, Any]) -> None:
+    """Fail in a second, before a kernel starts (and leaving no ``.failed`` folder), when a
+    server named by a ``*_url`` parameter refuses connections, does not resolve or does not
+    answer within :data:`PROBE_TIMEOUT_S`. Only reachability is checked: what the server says
+    is left to the notebook, whose errors carry the server's own message.
+
+    >>> _probe_sources({"prometheus_url": "localhost:9090"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    agentinsight.exceptions.ReportError: parameter prometheus_url='localhost:9090': expected ...
+    """
+    import socket
+    import urllib.parse
+    import urllib.request
+
+    for key in sorted(params):
+        value = params[key]
+        if not key.endswith("_url") or not isinstance(value, str) or not value.strip():
+            continue
+        try:
+            url = urllib.parse.urlsplit(value.strip())
+            port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+        except ValueError as exc:
+            raise ReportError(
+                f"parameter {key}={redact_url(value)!r}: not a URL ({exc})") from None
+        if url.scheme not in ("http", "https") or not url.hostname or port is None:
+            raise ReportError(f"parameter {key}={redact_url(value)!r}: expected an http(s) URL "
+                              "such as http://localhost:9090")
+        host, what = url.hostname, f"{url.hostname}:{port}"
+        proxy = urllib.request.getproxies().get(url.scheme)
+        if proxy and not urllib.request.proxy_bypass(host):  # the sources go through it too
+            proxied = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            host, port = proxied.hostname or "", proxied.port or 80
+            what = f"the proxy {host}:{port} (${url.scheme}_proxy)"
+        try:
+            with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
+                pass
+        except OSError as exc:
+            reason = (f"no answer within {PROBE_TIMEOUT_S:g} s" if isinstance(exc, TimeoutError)
+                      else exc.strerror or str(exc))
+            raise ReportError(
+                f"parameter {key}={redact_url(value)!r}: cannot connect to {what} ({reason}); "
+                "is the server running? (`agentinsight stack status` shows a local stack)"
+            ) from None
+
+
 def _literal_default(spec: Mapping[str, Any]) -> Any:
     import ast
 
@@ -306,7 +359,8 @@ def run_report(
     """Execute report ``name`` and publish it under ``out``; see the module docstring.
 
     Raises ``ReportError`` before any kernel starts for an unknown report, an undeclared
-    parameter, an unparseable time or an output folder that cannot be written; raises
+    parameter, an unparseable time, a ``*_url`` parameter whose server cannot be reached or an
+    output folder that cannot be written (leaving no run folder); raises
     ``ReportError`` naming the failing cell after a failed run (the executed notebook is kept).
     With ``alertmanager_url``, the findings are pushed as alerts after a good run.
     """
@@ -314,6 +368,7 @@ def run_report(
     _check_name(name)
     folder = notebooks_dir(notebooks)
     source = _notebook_source(name, folder)
+    _probe_sources(params or {})  # before the notebook tooling is even imported
     out_root = Path(out)
     try:
         out_root.mkdir(parents=True, exist_ok=True)
@@ -334,6 +389,7 @@ def run_report(
         notebook = _materialise(source, work / "input.ipynb", kernel_name)
         declared = declared_parameters(notebook)
         resolved = _resolve_params(dict(params or {}), declared, now)
+        _probe_sources({k: _literal_default(v) for k, v in declared.items() if k not in resolved})
         for key, value in (("findings_path", work / "findings.json"), ("output_dir", work)):
             if key in declared:
                 resolved[key] = str(value.resolve())
@@ -382,14 +438,19 @@ def _execute(notebook: Path, output: Path, params: dict[str, Any], kernel_name: 
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
 
+    # The kernel talks to us over Unix sockets in a private folder rather than plain TCP on
+    # loopback, which any local user could connect to (the kernel warns about it on every run).
+    sockets = Path(tempfile.mkdtemp(prefix="agentinsight-kernel-"))
+    kernel = Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "k")}})
     try:
         try:
             papermill.execute_notebook(
                 str(notebook), str(output), parameters=params, kernel_name=kernel_name,
                 # The caller's folder: relative paths in parameters mean what they meant where
                 # the command was typed (the notebook itself sits in a temporary folder).
-                progress_bar=False, cwd=os.getcwd(), execution_timeout=timeout,
+                progress_bar=False, cwd=os.getcwd(), execution_timeout=timeout, config=kernel,
             )
         except DeadKernelError:
             _record_cell_failure(output, "DeadKernelError",
@@ -403,6 +464,8 @@ def _execute(notebook: Path, output: Path, params: dict[str, Any], kernel_name: 
         value = exc.evalue if len(exc.evalue) <= 300 else exc.evalue[:300] + " …"
         return redact_url(
             f"cell {exc.exec_count} (`{first_line.strip()[:80]}`) raised {exc.ename}: {value}")
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     return None
 
 

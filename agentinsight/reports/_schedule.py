@@ -13,6 +13,16 @@
           end: now
         alertmanager: http://alertmanager:9093   # optional: push findings after the run
 
+Text values may name environment variables as a shell or Docker Compose would: ``${VAR}``,
+``${VAR:-default}`` (the default when VAR is unset or empty) and ``${VAR-default}`` (when unset),
+so one file serves a laptop and a cluster::
+
+    params:
+      prometheus_url: ${PROMETHEUS_URL:-http://localhost:9090}
+
+A variable that is unset and has no default is an error naming the file, the schedule and the
+variable.
+
 Rules:
 
 - ``--once`` runs what is due and exits (for cron, systemd timers, Kubernetes CronJobs); without
@@ -34,11 +44,12 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,12 +84,51 @@ class Schedule:
         return croniter(self.cron, now).get_next(dt.datetime)
 
 
-def load_schedules(path: str | os.PathLike[str]) -> tuple[list[Schedule], Path]:
-    """Read and validate a schedules file; returns the schedules and the reports folder."""
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}")
+
+
+def _expand(value: Any, where: str, environ: Mapping[str, str]) -> Any:
+    """``value`` with ``${VAR}``, ``${VAR:-default}`` and ``${VAR-default}`` in its strings
+    (nested too) replaced from ``environ``.
+
+    >>> _expand({"url": "${PROM:-http://localhost:9090}/"}, "here", {})
+    {'url': 'http://localhost:9090/'}
+    >>> _expand(["${PROM:-x}", "${PROM-x}"], "here", {"PROM": ""})
+    ['x', '']
+    """
+    if isinstance(value, str):
+        def substitute(match: re.Match[str]) -> str:
+            name, operator, default = match.groups()
+            found = environ.get(name)
+            if operator == ":-" and not found:
+                return str(default)
+            if operator == "-" and found is None:
+                return str(default)
+            if found is None:
+                raise ConfigurationError(
+                    f"{where}: environment variable {name} is not set (write "
+                    f"${{{name}:-default}} to give a default)")
+            return found
+
+        return _VARIABLE.sub(substitute, value)
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{where}.{k}", environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, f"{where}[{i}]", environ) for i, v in enumerate(value)]
+    return value
+
+
+def load_schedules(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+                   ) -> tuple[list[Schedule], Path]:
+    """Read and validate a schedules file; returns the schedules and the reports folder.
+
+    ``${VAR}`` references in text values are filled from ``environ`` (default ``os.environ``).
+    """
     import yaml
     from croniter import croniter
 
     file = Path(path)
+    environ = os.environ if environ is None else environ
     try:
         doc = yaml.safe_load(file.read_text()) or {}
     except OSError as exc:
@@ -111,9 +161,12 @@ def load_schedules(path: str | os.PathLike[str]) -> tuple[list[Schedule], Path]:
         params = entry.get("params") or {}
         if not isinstance(params, dict):
             raise ConfigurationError(f"{where}: 'params' must be a mapping")
+        named = f"{where} ({entry['name']})"
+        params = _expand(params, f"{named}: params", environ)
+        alertmanager = _expand(entry.get("alertmanager"), f"{named}: alertmanager", environ)
         schedules.append(Schedule(str(entry["name"]), str(entry["report"]), str(entry["cron"]),
-                                  params, entry.get("alertmanager")))
-    out = Path(doc.get("out", "reports"))
+                                  params, alertmanager or None))
+    out = Path(_expand(str(doc.get("out", "reports")), f"{file}: out", environ))
     if not out.is_absolute():
         out = file.parent / out
     return schedules, out

@@ -16,15 +16,17 @@ VictoriaMetrics import API, and OTLP/HTTP into Jaeger.
 Programs come from Debian packages (``prometheus``, ``prometheus-alertmanager``,
 ``victoria-metrics``) and Jaeger v2 from ``tools/jaeger/build.sh``; see :func:`find_program`.
 On the command line, ``agentinsight stack up`` starts Prometheus, Alertmanager and Jaeger together
-and keeps them running until Ctrl-C.
+on their usual ports (:data:`DEFAULT_PORTS`, a free one where that is taken) and keeps them running
+until Ctrl-C or ``agentinsight stack down``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Self
 
+from agentinsight.exceptions import ConfigurationError
 from agentinsight.stack._jaeger import Jaeger
 from agentinsight.stack._process import (
     JAEGER_VERSION,
@@ -36,10 +38,18 @@ from agentinsight.stack._process import (
     run_tool,
 )
 from agentinsight.stack._servers import Alertmanager, PathLike, Prometheus, VictoriaMetrics
+from agentinsight.stack._state import (
+    forget_stack,
+    record_stack,
+    recorded_stack,
+    stack_dir,
+    stop_recorded_stack,
+)
 from agentinsight.stack.load import backfill_prometheus, import_victoriametrics, load_jaeger_otlp
 
 __all__ = [
     "Alertmanager",
+    "DEFAULT_PORTS",
     "JAEGER_VERSION",
     "Jaeger",
     "ProgramNotFoundError",
@@ -50,12 +60,28 @@ __all__ = [
     "amtool",
     "backfill_prometheus",
     "find_program",
+    "forget_stack",
     "free_port",
     "import_victoriametrics",
     "jaeger_cache_path",
     "load_jaeger_otlp",
     "promtool",
+    "record_stack",
+    "recorded_stack",
+    "stack_dir",
+    "stop_recorded_stack",
 ]
+
+
+#: The ports each program listens on by default (Prometheus, Alertmanager, the Jaeger UI and
+#: query API, OTLP over HTTP and gRPC): what ``Stack(ports=DEFAULT_PORTS)`` asks for.
+DEFAULT_PORTS: dict[str, int] = {
+    "prometheus": 9090,
+    "alertmanager": 9093,
+    "jaeger": 16686,
+    "otlp_http": 4318,
+    "otlp_grpc": 4317,
+}
 
 
 def promtool(*args: PathLike, timeout: float = 600.0) -> str:
@@ -81,7 +107,9 @@ class Stack:
     """Prometheus, Alertmanager and Jaeger started together, wired to each other.
 
     Prometheus scrapes ``scrape_targets``, evaluates ``rule_files`` and sends alerts to the
-    Alertmanager; agents export traces to ``stack.jaeger.otlp_http_url``.
+    Alertmanager; agents export traces to ``stack.jaeger.otlp_http_url``. ``ports`` asks for
+    ports by part (keys of :data:`DEFAULT_PORTS`); a taken one is replaced by a free port and
+    listed by :meth:`port_fallbacks`. Parts not named get free ports.
 
     >>> with Stack(scrape_targets=["127.0.0.1:9464"]) as stack:  # doctest: +SKIP
     ...     print(stack.urls())
@@ -99,18 +127,35 @@ class Stack:
         jaeger: bool = True,
         jaeger_binary: str | None = None,
         jaeger_max_traces: int = 100_000,
+        ports: Mapping[str, int] | None = None,
     ) -> None:
+        wanted = dict(ports or {})
+        unknown = sorted(set(wanted) - set(DEFAULT_PORTS))
+        if unknown:
+            raise ConfigurationError(
+                f"Stack(ports=...): unknown part(s) {unknown}; known: {sorted(DEFAULT_PORTS)}")
+        for part, port in wanted.items():
+            if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+                raise ConfigurationError(f"Stack(ports=...): {part}={port!r} is not a TCP port")
+
+        def asked(**roles: str) -> dict[str, int]:
+            return {role: wanted[part] for role, part in roles.items() if part in wanted}
+
         self.alertmanager = (
-            Alertmanager(config_text=alertmanager_config_text) if alertmanager else None
+            Alertmanager(config_text=alertmanager_config_text,
+                         ports=asked(http="alertmanager")) if alertmanager else None
         )
         self.jaeger = (
-            Jaeger(binary=jaeger_binary, max_traces=jaeger_max_traces) if jaeger else None
+            Jaeger(binary=jaeger_binary, max_traces=jaeger_max_traces,
+                   ports=asked(query="jaeger", otlp_http="otlp_http", otlp_grpc="otlp_grpc"))
+            if jaeger else None
         )
         self.prometheus = Prometheus(
             scrape_targets=scrape_targets,
             scrape_interval=scrape_interval,
             rule_files=rule_files,
             data_dir=prometheus_data_dir,
+            ports=asked(http="prometheus"),
         )
 
     def _servers(self) -> list[ServerProcess]:
@@ -132,6 +177,16 @@ class Stack:
         """Stop every server that is running."""
         for server in reversed(self._servers()):
             server.stop()
+
+    def port_fallbacks(self) -> list[tuple[str, int, int]]:
+        """(part, wanted port, port used instead) for each asked-for port that was taken."""
+        parts = {"http": None, "query": "jaeger", "otlp_http": "otlp_http",
+                 "otlp_grpc": "otlp_grpc"}
+        found = []
+        for server in self._servers():
+            for role, (wanted, used) in server.port_fallbacks.items():
+                found.append((parts.get(role) or server.name, wanted, used))
+        return found
 
     def urls(self) -> dict[str, str]:
         """Name -> URL of each running part (and Jaeger's OTLP/HTTP endpoint)."""

@@ -16,14 +16,16 @@ _JAEGER_TOKENS = ("otlp_http_port", "otlp_grpc_port", "query_port", "query_grpc_
 
 
 class Jaeger(_JSONAPI, ServerProcess):
-    """A real Jaeger v2 (all-in-one, in-memory storage) on free loopback ports.
+    """A real Jaeger v2 (all-in-one, in-memory storage) on loopback ports (free ones by default).
 
     Only the OTLP receivers (HTTP and gRPC), the query service (``/api/v3/...``) and the health
     check listen, each on its own free port; storage keeps the newest ``max_traces`` traces in
-    memory; Jaeger's own telemetry is off, so nothing binds a
-    fixed port. ``config_text`` replaces the generated YAML; the tokens ``{otlp_http_port}``,
-    ``{otlp_grpc_port}``, ``{query_port}``, ``{query_grpc_port}`` and ``{health_port}`` in it
-    are replaced by the chosen ports.
+    memory; Jaeger's own telemetry is off, so nothing binds a fixed port of its own. ``ports``
+    asks for ports by role (``query``, ``query_grpc``, ``otlp_http``, ``otlp_grpc``, ``health``);
+    a taken one is replaced by a free port and noted in ``port_fallbacks``. ``config_text``
+    replaces the generated YAML; the tokens ``{otlp_http_port}``, ``{otlp_grpc_port}``,
+    ``{query_port}``, ``{query_grpc_port}`` and ``{health_port}`` in it are replaced by the
+    chosen ports.
 
     >>> with Jaeger() as jaeger:  # doctest: +SKIP
     ...     jaeger.otlp_traces_url, jaeger.api("/api/v3/services")
@@ -69,10 +71,17 @@ class Jaeger(_JSONAPI, ServerProcess):
 
     def _allocate_ports(self) -> None:
         chosen: set[int] = set()
-        for token in _JAEGER_TOKENS:
+
+        def pick_free() -> int:
             port = free_port(self.host)
             while port in chosen:
                 port = free_port(self.host)
+            return port
+
+        for token in _JAEGER_TOKENS:
+            port = self._wanted_or(token.removesuffix("_port"), pick_free)
+            if port in chosen:  # two roles asked for the same port
+                port = pick_free()
             chosen.add(port)
             self.ports[token] = port
 

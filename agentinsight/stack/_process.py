@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -161,6 +161,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def port_is_free(host: str, port: int) -> bool:
+    """True when a server could listen on ``host:port`` now (nothing else listens there).
+
+    >>> port_is_free("127.0.0.1", free_port())
+    True
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as the servers do: a port left in TIME_WAIT by a stopped server counts as free
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def _tail(text: str, lines: int = _LOG_TAIL_LINES) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
@@ -216,7 +232,8 @@ class ServerProcess:
 
     def __init__(self, *, data_dir: str | os.PathLike[str] | None = None,
                  binary: str | None = None, extra_args: Sequence[str] = (),
-                 start_timeout: float = 60.0, stop_timeout: float = 15.0) -> None:
+                 start_timeout: float = 60.0, stop_timeout: float = 15.0,
+                 ports: Mapping[str, int] | None = None) -> None:
         # Absolute: the server runs in its own working directory, where a relative path would
         # silently name an empty database.
         self._data_dir_arg = Path(data_dir).resolve() if data_dir is not None else None
@@ -229,10 +246,26 @@ class ServerProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self._log_path: Path | None = None
         self._final_log = ""
+        #: wanted ports by role (e.g. ``{"http": 9090}``); a taken one is replaced by a free one
+        self.wanted_ports: dict[str, int] = dict(ports or {})
+        #: role -> (wanted port, port used instead) for each wanted port that was taken
+        self.port_fallbacks: dict[str, tuple[int, int]] = {}
 
     # -- hooks -------------------------------------------------------------------------------
     def _allocate_ports(self) -> None:
         raise NotImplementedError
+
+    def _wanted_or(self, role: str, pick_free: Callable[[], int]) -> int:
+        """The port wanted for ``role`` when it is free, else ``pick_free()`` (noted in
+        ``port_fallbacks``); with no wanted port, ``pick_free()``."""
+        wanted = self.wanted_ports.get(role)
+        if wanted and port_is_free(self.host, wanted):
+            self.port_fallbacks.pop(role, None)
+            return wanted
+        port = pick_free()
+        if wanted:
+            self.port_fallbacks[role] = (wanted, port)
+        return port
 
     def _command(self, binary: str) -> list[str]:
         raise NotImplementedError

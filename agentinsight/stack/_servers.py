@@ -8,7 +8,7 @@ import os
 import re
 import time
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +60,15 @@ class _JSONAPI:
 
 
 class _OnePortAPI(_JSONAPI):
-    """A server whose HTTP API is all it listens on: one free port, chosen at each start."""
+    """A server whose HTTP API is all it listens on: one port, chosen at each start.
+
+    ``ports={"http": 9090}`` asks for a port; when it is taken a free one is used instead and
+    ``port_fallbacks`` says so. Without it the port is a free one.
+    """
 
     host: str
     port: int = 0
+    _wanted_or: Callable[[str, Callable[[], int]], int]  # from ServerProcess
 
     @property
     def url(self) -> str:
@@ -71,7 +76,7 @@ class _OnePortAPI(_JSONAPI):
         return f"http://{self.host}:{self.port}"
 
     def _allocate_ports(self) -> None:
-        self.port = free_port(self.host)
+        self.port = self._wanted_or("http", lambda: free_port(self.host))
 
 
 def _scrape_jobs(targets: Iterable[str]) -> list[dict[str, Any]]:

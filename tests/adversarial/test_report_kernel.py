@@ -82,3 +82,27 @@ def test_cell_timeout_names_the_cell_and_keeps_the_notebook(tmp_path: Path) -> N
     nb = _failed_notebook(out, "slow")
     assert "before the failure" in _stdout(nb)
     assert any("papermill-error-cell" in json.dumps(c) for c in nb["cells"])
+
+
+def test_a_run_talks_to_its_kernel_over_private_sockets_and_prints_no_warning(
+        tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    notebooks = _notebook(tmp_path / "nb", "quiet", "print('fine')")
+    (tmp_path / "tmp").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "agentinsight", "report", "run", "quiet", "--notebooks",
+         str(notebooks), "--out", str(tmp_path / "reports")],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(tmp_path / "tmp"),
+             "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0, done.stderr
+    assert "report.html" in done.stdout
+    # The kernel used to say on every run: "Kernel is running over TCP without encryption".
+    assert "WARNING" not in done.stderr, done.stderr
+    assert "without encryption" not in done.stderr
+    # its Unix sockets lived in a private temporary folder, removed after the run
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nb", "reports", "tmp"]
+    assert list((tmp_path / "tmp").iterdir()) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -338,12 +340,13 @@ def test_stack_wires_prometheus_rules_to_alertmanager(tmp_path, require_program)
 
 
 @integration
-def test_cli_stack_up_prints_urls_and_stops_on_sigterm(require_program):
+def test_cli_stack_up_prints_urls_and_stops_on_sigterm(require_program, tmp_path):
     require_program("prometheus")
     require_program("alertmanager")
     require_program("jaeger")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agentinsight", "stack", "up", "--json"],
+        [sys.executable, "-m", "agentinsight", "stack", "up", "--json",
+         "--stack-dir", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -373,3 +376,79 @@ def test_a_port_taken_before_the_server_binds_it_is_replaced(monkeypatch, promet
         assert prom.port != busy
         assert "address already in use" in prom.log_text()
         assert prom.query("vector(3)")[0]["value"][1] == "3"
+
+
+def _agentinsight(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agentinsight", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@integration
+def test_stack_up_falls_back_from_a_taken_port_and_stack_down_stops_it(tmp_path,
+                                                                      require_program):
+    for program in ("prometheus", "alertmanager", "jaeger"):
+        require_program(program)
+    home = str(tmp_path / "stack")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        ports = ["--prometheus-port", str(busy), "--alertmanager-port", str(free_port()),
+                 "--jaeger-port", str(free_port()), "--otlp-http-port", str(free_port()),
+                 "--otlp-grpc-port", str(free_port())]
+        up = _agentinsight("stack", "up", "--detach", "--stack-dir", home,
+                           "--scrape", "127.0.0.1:9464", *ports)
+        try:
+            assert up.returncode == 0, up.stderr
+            urls = dict(line.split(None, 1) for line in up.stdout.splitlines()[:5])
+            assert f"note: port {busy} for prometheus is taken; using " in up.stdout
+            assert urls["prometheus"] != f"http://127.0.0.1:{busy}"
+            assert urls["alertmanager"] == f"http://127.0.0.1:{ports[3]}"
+            assert "scraping      127.0.0.1:9464" in up.stdout
+            assert "warning" not in up.stderr
+            # the stack runs on after the command returned, and Prometheus scrapes the target
+            assert _port_open(urls["prometheus"]) and _port_open(urls["jaeger"])
+            with urllib.request.urlopen(f"{urls['prometheus']}/api/v1/status/config") as answer:
+                config = json.load(answer)["data"]["yaml"]
+            assert "- 127.0.0.1:9464" in config
+
+            again = _agentinsight("stack", "up", "--detach", "--stack-dir", home, *ports)
+            assert again.returncode == 1 and "already running" in again.stderr
+
+            status = _agentinsight("stack", "status", "--stack-dir", home)
+            assert status.returncode == 0, status.stdout + status.stderr
+            for name in ("prometheus", "alertmanager", "jaeger"):
+                assert re.search(rf"^{name} +{re.escape(urls[name])} +up +pid \d+",
+                                 status.stdout, re.MULTILINE), status.stdout
+            # whether the agent is scraped: nothing listens on :9464, so not (or not yet)
+            assert re.search(r"^target +(not scraped yet|http://127.0.0.1:9464/metrics \w+)",
+                             status.stdout, re.MULTILINE), status.stdout
+        finally:
+            down = _agentinsight("stack", "down", "--stack-dir", home)
+        assert down.returncode == 0 and down.stdout.startswith("stopped the stack"), down
+        assert not any(_port_open(urls[k]) for k in ("prometheus", "alertmanager", "jaeger"))
+        status = _agentinsight("stack", "status", "--stack-dir", home)
+        assert status.returncode == 1 and "no stack running" in status.stdout
+        assert _agentinsight("stack", "down", "--stack-dir", home).stdout.startswith(
+            "no stack running")
+
+
+@integration
+def test_stack_up_uses_the_usual_ports_and_warns_when_nothing_is_scraped(tmp_path,
+                                                                         require_program):
+    for program in ("prometheus", "alertmanager", "jaeger"):
+        require_program(program)
+    home = str(tmp_path / "stack")
+    up = _agentinsight("stack", "up", "-d", "--stack-dir", home)
+    try:
+        assert up.returncode == 0, up.stderr
+        urls = dict(line.split(None, 1) for line in up.stdout.splitlines()[:5])
+        for part, port in (("prometheus", 9090), ("alertmanager", 9093), ("jaeger", 16686),
+                           ("otlp_http", 4318)):
+            # the usual port, or (on a machine where something else holds it) a note saying so
+            assert (urls[part] == f"http://127.0.0.1:{port}"
+                    or f"note: port {port} for {part} is taken" in up.stdout), up.stdout
+        assert "Prometheus scrapes nothing" in up.stderr
+        assert "--scrape HOST:PORT" in up.stderr
+    finally:
+        assert _agentinsight("stack", "down", "--stack-dir", home).returncode == 0

@@ -151,3 +151,33 @@ def test_sigterm_abandons_the_current_run_cleanly(tmp_path):
     assert not list(report_dir.glob("20*")), "an abandoned run looks complete"
     state = tmp_path / "out" / ".schedule" / "state.json"
     assert not state.exists() or "s" not in json.loads(state.read_text())
+
+
+DEPLOY_SCHEDULES = Path(__file__).parents[2] / "deploy" / "schedules.yaml"
+
+
+def test_the_shipped_schedules_point_at_a_local_stack_unless_the_environment_says_otherwise():
+    schedules, out = load_schedules(DEPLOY_SCHEDULES, environ={})
+    daily = schedules[0]
+    assert daily.params["prometheus_url"] == "http://localhost:9090"
+    assert daily.params["jaeger_url"] == "http://localhost:16686"
+    assert daily.alertmanager == "http://localhost:9093"
+    assert out == DEPLOY_SCHEDULES.parent / ".." / "reports"
+
+    env = {"PROMETHEUS_URL": "http://prom.internal:9090", "ALERTMANAGER_URL": ""}
+    schedules, _ = load_schedules(DEPLOY_SCHEDULES, environ=env)
+    assert {s.params["prometheus_url"] for s in schedules} == {"http://prom.internal:9090"}
+    assert schedules[0].params["jaeger_url"] == "http://localhost:16686"
+    assert schedules[0].alertmanager is None  # set but empty: no alerts pushed
+
+
+def test_an_unset_variable_without_a_default_is_named(tmp_path):
+    body = ("schedules:\n  - name: daily\n    report: chart\n    cron: '0 6 * * *'\n"
+            "    params: {prometheus_url: '${PROM_URL}/x'}\n")
+    with pytest.raises(ConfigurationError) as info:
+        load_schedules(_config(tmp_path, body), environ={})
+    message = str(info.value)
+    assert "schedules[0] (daily): params.prometheus_url" in message
+    assert "environment variable PROM_URL is not set" in message
+    schedules, _ = load_schedules(_config(tmp_path, body), environ={"PROM_URL": "http://p:1"})
+    assert schedules[0].params["prometheus_url"] == "http://p:1/x"
