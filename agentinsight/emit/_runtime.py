@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace import sampling as _sampling
 from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CollectorRegistry
 
-from agentinsight import __version__
+from agentinsight import __version__, semconv
 from agentinsight._http import redact_url
 from agentinsight.emit import _errors, _logging, _settings
 from agentinsight.emit._batch import BatchProcessor
@@ -76,6 +76,8 @@ class Runtime:
         self.memory_duration = m["memory_operation_duration_seconds"]
         self.genai_tokens = m["gen_ai_client_token_usage"]
         self.genai_duration = m["gen_ai_client_operation_duration_seconds"]
+        # The GenAI conventions written: the latest only, or with the deprecated names beside.
+        self.genai_latest = semconv.wants_latest_genai(settings.get("semconv_opt_in"))
         self.pricer: Any = None
         if settings.get("cost"):
             # genai-prices is imported only when pricing is on.
