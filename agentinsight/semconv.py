@@ -50,6 +50,7 @@ __all__ = [
     "HTTP_RESPONSE_STATUS_CODE",
     "HTTP_ROUTE",
     "LLM_OPERATIONS",
+    "MAX_CALL_TOKENS",
     "MEMORY_OPERATION",
     "MESSAGING_DESTINATION_NAME",
     "NON_LLM_OPERATIONS",
@@ -289,17 +290,22 @@ def _first(attrs: Mapping[str, Any], names: tuple[str, ...]) -> Any:
     return None
 
 
+#: More tokens than any one call can use: a count above it is garbage, read as 0.
+MAX_CALL_TOKENS: Final = 2**40
+
+
 def _tokens(value: Any) -> int:
     kind = type(value)
     if kind is int:
-        return value if value > 0 else 0
-    if kind is float or kind is str:
+        number = value
+    elif kind is float or kind is str:
         try:
             number = int(float(value))
         except (ValueError, OverflowError):
             return 0
-        return number if number > 0 else 0
-    return 0
+    else:
+        return 0
+    return number if 0 < number <= MAX_CALL_TOKENS else 0
 
 
 def call_operation(attrs: Mapping[str, Any]) -> str | None:
@@ -320,7 +326,7 @@ def call_operation(attrs: Mapping[str, Any]) -> str | None:
 
 def call_usage(attrs: Mapping[str, Any]) -> CallUsage | None:
     """The model call a finished span records, whichever instrumentation wrote it, or ``None``
-    (not a model call, or no model or token counts on it).
+    (not a model call, or no model named). Tokens it does not carry are 0.
 
     Provider names are lower-cased; raw counts whose input excludes the cache (cache reads plus
     writes above the input) are corrected to the GenAI meaning and marked ``raw_input``.
@@ -339,8 +345,6 @@ def call_usage(attrs: Mapping[str, Any]) -> CallUsage | None:
     if model is None:
         return None
     counts = [_tokens(_first(attrs, names)) for names in CALL_TOKEN_ALIASES]
-    if not any(counts):
-        return None
     raw = counts[2] + counts[3] > counts[0]
     if raw:
         counts[0] += counts[2] + counts[3]
