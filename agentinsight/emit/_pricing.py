@@ -105,26 +105,25 @@ def _rate(price: Any, request_input: int) -> float | None:
 class _Rates:
     """One model's prices for one period, as floats (tiers kept for the per-call cliff)."""
 
-    __slots__ = ("hi", "lo", "prices", "tiered")
+    __slots__ = ("fixed", "hi", "lo", "prices")
 
     def __init__(self, model_price: ModelPrice, lo: int, hi: int) -> None:
         self.lo, self.hi = lo, hi
-        self.prices = {key: getattr(model_price, key, None) for key in _PRICE_KEYS}
-        self.tiered = any(isinstance(v, TieredPrices) for v in self.prices.values())
-        if not self.tiered:
-            self.prices = {k: (None if v is None else float(v)) for k, v in self.prices.items()}
+        self.prices = tuple(getattr(model_price, key, None) for key in _PRICE_KEYS)
+        tiered = any(isinstance(v, TieredPrices) for v in self.prices)
+        # Without tiers the rates are the same for every call: converted once.
+        self.fixed = None if tiered else tuple(None if v is None else float(v)
+                                               for v in self.prices)
 
     def cost(self, usage: TokenUsage) -> list[tuple[str, float]] | None:
         """USD by token type, or ``None`` when the call's tokens have no price."""
         inp, outp = usage.input_tokens, usage.output_tokens
         cread, cwrite, reason = (usage.cache_read_tokens, usage.cache_write_tokens,
                                  usage.reasoning_tokens)
-        p = self.prices
-        if self.tiered:
-            p = {k: _rate(v, inp) for k, v in p.items()}
-        r_in, r_out, r_cr, r_cw, r_rs, r_req = (
-            p["input_mtok"], p["output_mtok"], p["cache_read_mtok"], p["cache_write_mtok"],
-            p["output_reasoning_mtok"], p["requests_kcount"])
+        rates = self.fixed
+        if rates is None:
+            rates = tuple(_rate(v, inp) for v in self.prices)
+        r_in, r_out, r_cr, r_cw, r_rs, r_req = rates
         if (r_in is None and r_out is None) or (
                 r_in is None and r_cr is None and r_cw is None and inp > 0):
             return None
@@ -134,11 +133,11 @@ class _Rates:
         out_leaf = outp - (reason if r_rs is not None else 0)
         parts = [("input", in_leaf * (r_in or 0.0) / 1e6),
                  ("output", out_leaf * (r_out or 0.0) / 1e6)]
-        if r_cr is not None and cread:
+        if cread and r_cr is not None:
             parts.append(("cache_read", cread * r_cr / 1e6))
-        if r_cw is not None and cwrite:
+        if cwrite and r_cw is not None:
             parts.append(("cache_write", cwrite * r_cw / 1e6))
-        if r_rs is not None and reason:
+        if reason and r_rs is not None:
             parts.append(("reasoning", reason * r_rs / 1e6))
         if r_req:
             parts.append(("request", r_req / 1000))

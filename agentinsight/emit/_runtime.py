@@ -220,7 +220,7 @@ def configure(
     ``OTEL_TRACES_EXPORTER``, ``OTEL_TRACES_SAMPLER`` (+ ``_ARG``), ``OTEL_EXPORTER_OTLP_TIMEOUT``,
     ``OTEL_BSP_*``, ``AGENTINSIGHT_METRICS_NAMESPACE``, ``AGENTINSIGHT_LABEL_VALUE_LIMIT``,
     ``AGENTINSIGHT_LABEL_VALUE_LENGTH``, ``AGENTINSIGHT_LOG_DIR``, ``AGENTINSIGHT_COST``,
-    ``AGENTINSIGHT_STRICT``) >
+    ``AGENTINSIGHT_STRICT``, ``OTEL_SEMCONV_STABILITY_OPT_IN``) >
     default; the table is
     ``agentinsight.emit._settings.SETTINGS``. Defaults: ``metrics_namespace=""``,
     ``label_value_limit=1000``, ``label_value_length=256`` (longer values end in ``…``), traces

@@ -115,7 +115,8 @@ class GenAIMetricsProcessor(SpanProcessor):
     def _end(self, span: ReadableSpan) -> None:
         if self._skipped(span):
             return
-        attrs = span.attributes or {}
+        # one copy into a plain dict: the SDK's attribute mapping is slow to look up in
+        attrs = dict(span.attributes or ())
         usage = semconv.call_usage(attrs)
         context = span.context
         parent = span.parent
