@@ -15,21 +15,31 @@ the standard library is imported here, so the emit path stays light.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final, NamedTuple
 
 __all__ = [
     "AGENT_OPERATIONS",
     "BATCH_ATTRIBUTES",
+    "CALL_AGENT_ALIASES",
+    "CALL_MODEL_ALIASES",
+    "CALL_OPERATION_HINTS",
+    "CALL_PROVIDER_ALIASES",
+    "CALL_RESPONSE_ID_ALIASES",
+    "CALL_TOKEN_ALIASES",
+    "CallUsage",
     "ERROR_TYPE",
     "GENAI_COLUMNS",
     "GEN_AI_AGENT_NAME",
     "GEN_AI_CLIENT_OPERATION_DURATION",
     "GEN_AI_CLIENT_TOKEN_USAGE",
+    "GEN_AI_LATEST_EXPERIMENTAL",
     "GEN_AI_OPERATION_NAME",
     "GEN_AI_PROVIDER_NAME",
     "GEN_AI_REQUEST_MODEL",
     "GEN_AI_RESPONSE_MODEL",
+    "GEN_AI_SYSTEM",
     "GEN_AI_TOOL_NAME",
     "GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS",
     "GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS",
@@ -40,10 +50,15 @@ __all__ = [
     "HTTP_RESPONSE_STATUS_CODE",
     "HTTP_ROUTE",
     "LLM_OPERATIONS",
+    "MAX_CALL_TOKENS",
     "MEMORY_OPERATION",
     "MESSAGING_DESTINATION_NAME",
     "NON_LLM_OPERATIONS",
     "Operation",
+    "PRICE_PROVIDER_ALIASES",
+    "SEMCONV_STABILITY_OPT_IN",
+    "SERVER_ADDRESS",
+    "SERVER_PORT",
     "SERVICE_TIER_ATTRIBUTES",
     "TASK_TYPE",
     "TASK_TYPE_ATTRIBUTES",
@@ -52,8 +67,11 @@ __all__ = [
     "TOOL_OPERATIONS",
     "URL_PATH",
     "agent_span_name",
+    "call_operation",
+    "call_usage",
     "llm_span_name",
     "tool_span_name",
+    "wants_latest_genai",
 ]
 
 
@@ -177,3 +195,164 @@ TASK_TYPE_ATTRIBUTES: Final = (TASK_TYPE, "agentinsight.task_type", "task_type",
                             "gen_ai.task.type")
 #: The queue a messaging span sent to or received from (OTel messaging conventions).
 MESSAGING_DESTINATION_NAME: Final = "messaging.destination.name"
+
+
+# == emit: newest names, other instrumentations' usage, pricing ================================
+# (kept in one block at the end; the readers' alias tables live above)
+#: ``gen_ai.provider.name`` values (lower case) -> genai-prices provider ids, where genai-prices'
+#: own matching misses them.
+PRICE_PROVIDER_ALIASES: Final[dict[str, str]] = {
+    "azure.ai.inference": "azure",
+    "gcp.gen_ai": "google",
+    "x_ai": "x-ai",
+    "xai": "x-ai",
+    "google_genai": "google",
+    "vertex_ai": "google",
+}
+
+# -- the newest conventions, opted into the standard way ----------------------------------------
+#: Deprecated since the 1.37 conventions for ``gen_ai.provider.name``; still what instrumentations
+#: following 1.36 or earlier write (and read) by default.
+GEN_AI_SYSTEM: Final = "gen_ai.system"
+#: The OpenTelemetry variable that opts into newer conventions, a comma-separated list ...
+SEMCONV_STABILITY_OPT_IN: Final = "OTEL_SEMCONV_STABILITY_OPT_IN"
+#: ... and its value for the latest experimental GenAI conventions, without the old names.
+GEN_AI_LATEST_EXPERIMENTAL: Final = "gen_ai_latest_experimental"
+#: ``server.address`` / ``server.port`` of a remote agent (an ``invoke_agent`` CLIENT span).
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+
+
+def wants_latest_genai(opt_in: str | None) -> bool:
+    """True when an ``OTEL_SEMCONV_STABILITY_OPT_IN`` value opts into the latest GenAI names.
+
+    >>> wants_latest_genai("http, gen_ai_latest_experimental"), wants_latest_genai("http")
+    (True, False)
+    """
+    if not opt_in:
+        return False
+    return GEN_AI_LATEST_EXPERIMENTAL in (part.strip().lower() for part in opt_in.split(","))
+
+
+# -- one model call's usage, whoever recorded the span ------------------------------------------
+#: Where a span's usage and call identity are read, first present wins: the current GenAI name,
+#: then older GenAI names, OpenLLMetry's and OpenInference's (and the anthropic SDK's
+#: ``cache_write``). Read by :func:`call_usage`, which emit's span processor uses.
+CALL_TOKEN_ALIASES: Final[tuple[tuple[str, ...], ...]] = (
+    (GEN_AI_USAGE_INPUT_TOKENS, "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens",
+     "llm.token_count.prompt"),
+    (GEN_AI_USAGE_OUTPUT_TOKENS, "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens",
+     "llm.token_count.completion"),
+    (GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, "gen_ai.usage.cache_read_input_tokens",
+     "llm.usage.cache_read_input_tokens", "llm.token_count.prompt_details.cache_read"),
+    (GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, "gen_ai.usage.cache_write.input_tokens",
+     "gen_ai.usage.cache_creation_input_tokens", "llm.usage.cache_creation_input_tokens",
+     "llm.token_count.prompt_details.cache_write"),
+    (GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, "gen_ai.usage.reasoning_tokens",
+     "gen_ai.usage.details.reasoning_tokens", "llm.usage.reasoning_tokens",
+     "llm.token_count.completion_details.reasoning"),
+)
+CALL_PROVIDER_ALIASES: Final = (GEN_AI_PROVIDER_NAME, GEN_AI_SYSTEM, "llm.provider", "llm.system")
+CALL_MODEL_ALIASES: Final = (GEN_AI_REQUEST_MODEL, "llm.request.model", "llm.model_name",
+                             "embedding.model_name", GEN_AI_RESPONSE_MODEL, "llm.response.model")
+CALL_AGENT_ALIASES: Final = (GEN_AI_AGENT_NAME, "agent.name")
+CALL_RESPONSE_ID_ALIASES: Final = ("gen_ai.response.id", "llm.response.id")
+#: The operation of a span without ``gen_ai.operation.name``: attribute -> value (lower case) ->
+#: operation. Only model calls are listed: an agent or tool span's usage is not a call's.
+CALL_OPERATION_HINTS: Final[dict[str, dict[str, str]]] = {
+    "llm.request.type": {"chat": Operation.CHAT.value,
+                         "completion": Operation.TEXT_COMPLETION.value,
+                         "embedding": Operation.EMBEDDINGS.value,
+                         "embeddings": Operation.EMBEDDINGS.value},
+    "openinference.span.kind": {"llm": Operation.CHAT.value,
+                                "embedding": Operation.EMBEDDINGS.value},
+}
+
+
+class CallUsage(NamedTuple):
+    """One model call read off a span: identity, and tokens with the GenAI meaning (input counts
+    cache reads and writes, output counts reasoning)."""
+
+    operation: str
+    provider: str
+    model: str
+    agent: str | None
+    response_id: str | None
+    tokens: tuple[int, int, int, int, int]  # in the order of TOKEN_FIELDS
+    raw_input: bool  # input excluded the cache (raw Anthropic counts) and was corrected
+
+
+def _first(attrs: Mapping[str, Any], names: tuple[str, ...]) -> Any:
+    for name in names:
+        value = attrs.get(name)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+#: More tokens than any one call can use: a count above it is garbage, read as 0.
+MAX_CALL_TOKENS: Final = 2**40
+
+
+def _tokens(value: Any) -> int:
+    kind = type(value)
+    if kind is int:
+        number = value
+    elif kind is float or kind is str:
+        try:
+            number = int(float(value))
+        except (ValueError, OverflowError):
+            return 0
+    else:
+        return 0
+    return number if 0 < number <= MAX_CALL_TOKENS else 0
+
+
+def call_operation(attrs: Mapping[str, Any]) -> str | None:
+    """The model-call operation a span records (``chat``, ``embeddings``, ...), else ``None``.
+
+    >>> call_operation({"openinference.span.kind": "LLM"}), call_operation({"x": 1})
+    ('chat', None)
+    """
+    operation = attrs.get(GEN_AI_OPERATION_NAME)
+    if operation is not None:
+        return str(operation) if operation in LLM_OPERATIONS else None
+    for hint, values in CALL_OPERATION_HINTS.items():
+        given = attrs.get(hint)
+        if given is not None:
+            return values.get(str(given).lower())
+    return None
+
+
+def call_usage(attrs: Mapping[str, Any]) -> CallUsage | None:
+    """The model call a finished span records, whichever instrumentation wrote it, or ``None``
+    (not a model call, or no model named). Tokens it does not carry are 0.
+
+    Provider names are lower-cased; raw counts whose input excludes the cache (cache reads plus
+    writes above the input) are corrected to the GenAI meaning and marked ``raw_input``.
+
+    >>> u = call_usage({"gen_ai.system": "OpenAI", "llm.request.type": "chat",
+    ...                 "gen_ai.request.model": "gpt-4o", "gen_ai.usage.prompt_tokens": 1410,
+    ...                 "gen_ai.usage.completion_tokens": 41,
+    ...                 "gen_ai.usage.cache_read_input_tokens": 1024})
+    >>> u.operation, u.provider, u.model, u.tokens
+    ('chat', 'openai', 'gpt-4o', (1410, 41, 1024, 0, 0))
+    """
+    operation = call_operation(attrs)
+    if operation is None:
+        return None
+    model = _first(attrs, CALL_MODEL_ALIASES)
+    if model is None:
+        return None
+    counts = [_tokens(_first(attrs, names)) for names in CALL_TOKEN_ALIASES]
+    raw = counts[2] + counts[3] > counts[0]
+    if raw:
+        counts[0] += counts[2] + counts[3]
+    provider = _first(attrs, CALL_PROVIDER_ALIASES)
+    agent = _first(attrs, CALL_AGENT_ALIASES)
+    response_id = _first(attrs, CALL_RESPONSE_ID_ALIASES)
+    return CallUsage(
+        operation, str(provider).strip().lower() if provider is not None else "", str(model),
+        None if agent is None else str(agent), None if response_id is None else str(response_id),
+        (counts[0], counts[1], counts[2], counts[3], counts[4]), raw,
+    )

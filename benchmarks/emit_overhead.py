@@ -6,6 +6,12 @@ One step = an agent run holding one LLM call (with token usage) and one tool cal
 Tracing is on with a batch processor exporting to a no-op sink, so the network is not measured.
 Figures are the best of several interleaved rounds, in CPU microseconds per step.
 
+With pricing on (``emit.configure(cost=True)``: ``llm_cost_usd_total`` priced with genai-prices
+at the call's time) the same step is timed against itself without pricing, in the same rounds
+(target: priced <= 1.3x unpriced), traced and metrics only. ``GenAIMetricsProcessor`` is timed
+on another instrumentation's model-call span (openai-v2's attributes) against the same span on a
+provider without it.
+
 It also times the ``file:PATH`` exporter's encoding (OTLP JSON built straight from the SDK's
 spans) against the protobuf route (``encode_spans`` + ``MessageToJson``), in spans per second.
 
@@ -140,21 +146,32 @@ def main() -> None:
         emit.configure(registry=prometheus_client.CollectorRegistry(), span_exporter=NoopExporter(),
                        max_queue_size=1 << 20)
 
-    def metrics_emit():
+    def metrics_emit(cost: bool = False):
         emit.configure(registry=prometheus_client.CollectorRegistry(), traces_exporter="none",
-                       sample_ratio=0.0)
+                       sample_ratio=0.0, cost=cost)
+
+    def priced_traced_emit():
+        emit.configure(registry=prometheus_client.CollectorRegistry(), span_exporter=NoopExporter(),
+                       max_queue_size=1 << 20, cost=True)
 
     results: dict[str, list[float]] = {k: [] for k in (
-        "emit_traced", "floor_traced", "emit_metrics_only", "floor_metrics_only")}
+        "emit_traced", "floor_traced", "emit_metrics_only", "floor_metrics_only",
+        "priced_traced", "priced_metrics_only")}
     for _ in range(args.rounds):
         traced_emit()
         best_us(emit_step, 1000)
         results["emit_traced"].append(best_us(emit_step, args.steps, emit.flush))
         results["floor_traced"].append(best_us(floor_traced, args.steps,
                                                floor_provider.force_flush))
+        priced_traced_emit()
+        best_us(emit_step, 1000)  # the first call imports genai-prices and resolves the price
+        results["priced_traced"].append(best_us(emit_step, args.steps, emit.flush))
         metrics_emit()
         results["emit_metrics_only"].append(best_us(emit_step, args.steps))
         results["floor_metrics_only"].append(best_us(floor_metrics_only, args.steps))
+        metrics_emit(cost=True)
+        best_us(emit_step, 1000)
+        results["priced_metrics_only"].append(best_us(emit_step, args.steps))
     best = {k: min(v) for k, v in results.items()}
     print(f"steps per round: {args.steps}, rounds: {args.rounds} (best round shown)")
     print(f"emit, tracing on (batch -> no-op sink):  {best['emit_traced']:7.1f} us/step")
@@ -165,7 +182,47 @@ def main() -> None:
     print(f"hand-written prometheus_client only:     {best['floor_metrics_only']:7.1f} us/step")
     print(f"ratio metrics only:                      "
           f"{best['emit_metrics_only']/best['floor_metrics_only']:7.2f}x")
+    print(f"emit traced, pricing on (cost=True):     {best['priced_traced']:7.1f} us/step")
+    print(f"ratio priced / unpriced, traced:         "
+          f"{best['priced_traced'] / best['emit_traced']:7.2f}x  (target <= 1.3x)")
+    print(f"emit metrics only, pricing on:           {best['priced_metrics_only']:7.1f} us/step")
+    print(f"ratio priced / unpriced, metrics only:   "
+          f"{best['priced_metrics_only'] / best['emit_metrics_only']:7.2f}x")
+    span_processor(args.steps, args.rounds)
     file_encoding(args.rounds)
+
+
+def span_processor(steps: int, rounds: int) -> None:
+    """CPU per foreign model-call span: a provider with GenAIMetricsProcessor vs without."""
+    attrs = {"gen_ai.operation.name": "chat", "gen_ai.system": "openai",
+             "gen_ai.request.model": "gpt-4o-mini"}
+    usage = {"gen_ai.usage.input_tokens": 1410, "gen_ai.usage.output_tokens": 41}
+
+    def make(with_processor: bool):
+        provider = TracerProvider(sampler=ALWAYS_ON, shutdown_on_exit=False)
+        if with_processor:
+            provider.add_span_processor(emit.GenAIMetricsProcessor())
+        tracer = provider.get_tracer("opentelemetry.instrumentation.openai_v2")
+        counter = iter(range(1 << 62))
+
+        def step() -> None:
+            with tracer.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT,
+                                              attributes=attrs) as span:
+                span.set_attributes(usage)
+                span.set_attribute("gen_ai.response.id", f"chatcmpl-{next(counter)}")
+
+        return step
+
+    emit.configure(registry=prometheus_client.CollectorRegistry(), traces_exporter="none")
+    bare, processed = make(False), make(True)
+    times: dict[str, list[float]] = {"bare": [], "processed": []}
+    for _ in range(rounds):
+        times["bare"].append(best_us(bare, steps))
+        times["processed"].append(best_us(processed, steps))
+    b, p = min(times["bare"]), min(times["processed"])
+    print(f"foreign span, GenAIMetricsProcessor:     {p:7.1f} us/span")
+    print(f"the same span, no processor:             {b:7.1f} us/span")
+    print(f"processor adds:                          {p - b:7.1f} us/span ({p / b:.2f}x)")
 
 
 def file_encoding(rounds: int) -> None:

@@ -10,7 +10,7 @@ same run, the script measures the obvious way of doing that — prometheus_clien
 registry, against the simulator's recorder (direct value reads per scrape, then one columnar
 write), and prints the ratio.
 
-    .venv/bin/python benchmarks/simulate.py [--days 7] [--agents 6] [--keep DIR]
+    .venv/bin/python benchmarks/simulate.py [--days 7] [--agents 6] [--keep DIR] [--no-cost]
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", metavar="DIR", help="write the files here and keep them")
+    parser.add_argument("--no-cost", action="store_true",
+                        help="leave emit's cost counter off (the simulator turns it on)")
     args = parser.parse_args()
 
     from prometheus_client.openmetrics.exposition import generate_latest
@@ -41,7 +43,7 @@ def main() -> None:
     cpu0 = time.process_time()
     wall0 = time.perf_counter()
     result = simulate(out, days=args.days, agents=args.agents, seed=args.seed,
-                      start="2026-11-16T00:00:00Z")
+                      start="2026-11-16T00:00:00Z", cost=not args.no_cost)
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0
     truth = result.truth

@@ -37,6 +37,7 @@ from genai_prices.data_snapshot import find_provider_by_id
 from genai_prices.types import StartDateConstraint, TieredPrices, TimeOfDateConstraint
 
 from agentinsight.exceptions import ConfigurationError
+from agentinsight.semconv import PRICE_PROVIDER_ALIASES
 
 __all__ = [
     "GENAI_PRICES_VERSION",
@@ -58,15 +59,9 @@ PRICE_COLUMNS: dict[str, str] = {
 }
 _PRICE_KEYS = (*PRICE_COLUMNS.values(), "requests_kcount")
 
-# OpenTelemetry `gen_ai.provider.name` values that genai-prices' own provider matching misses.
-_PROVIDER_ALIASES = {
-    "azure.ai.inference": "azure",
-    "gcp.gen_ai": "google",
-    "x_ai": "x-ai",
-    "xai": "x-ai",
-    "google_genai": "google",
-    "vertex_ai": "google",
-}
+# OpenTelemetry `gen_ai.provider.name` values that genai-prices' own provider matching misses
+# (one table, shared with emit's cost counter so both price a call alike).
+_PROVIDER_ALIASES = PRICE_PROVIDER_ALIASES
 _DAY_NS = 86_400 * 10**9
 
 

@@ -17,6 +17,10 @@ global tracer (nowhere unless the application installed one). Telemetry never ra
 code: a failure is logged once and the call becomes a no-op (strict mode re-raises instead, only
 while pytest runs a test or with ``AGENTINSIGHT_STRICT=true``).
 
+An agent already instrumented by another GenAI instrumentation (openai-v2, OpenLLMetry,
+OpenInference, openlit) gets the same LLM metrics from its spans with one line:
+``trace.get_tracer_provider().add_span_processor(emit.GenAIMetricsProcessor())``.
+
 ``use_clock`` is the simulation/test seam: with a clock installed, span times, observed durations
 and log timestamps come from it.
 
@@ -43,12 +47,14 @@ from agentinsight.emit._middleware import ASGIMiddleware, WSGIMiddleware
 from agentinsight.emit._propagation import RemoteContext, extract, inject
 from agentinsight.emit._runtime import configure, flush, get_registry, shutdown
 from agentinsight.emit._server import MetricsServer, serve
+from agentinsight.emit._spanmetrics import GenAIMetricsProcessor
 from agentinsight.emit._usage import TokenUsage
 
 __all__ = [
     "ASGIMiddleware",
     "AgentRun",
     "Event",
+    "GenAIMetricsProcessor",
     "LLMCall",
     "MemoryOperation",
     "MetricsServer",

@@ -6,7 +6,8 @@ from agentinsight.emit import _errors, _runtime
 from agentinsight.emit._blocks import AgentRun, LLMCall, MemoryOperation, Task, ToolCall
 
 
-def agent_run(name: str, task_type: str | None = None) -> AgentRun:
+def agent_run(name: str, task_type: str | None = None, *, remote: bool = False,
+              server_address: str | None = None) -> AgentRun:
     """Instrument one agent run: span ``invoke_agent {name}``, ``agent_execution_total``,
     ``agent_execution_duration_seconds`` and ``agent_active``.
 
@@ -16,13 +17,16 @@ def agent_run(name: str, task_type: str | None = None) -> AgentRun:
     ``emit.task()`` of the same type as well. An exception inside marks ``status="error"`` and the
     span ERROR with ``error.type``, then propagates unchanged.
 
+    The span is INTERNAL (an agent running in this process); ``remote=True`` marks a call to an
+    agent running elsewhere: a CLIENT span, with ``server.address`` when given.
+
     >>> from agentinsight import emit
     >>> with emit.agent_run("planner", task_type="research") as run:
     ...     pass
     >>> run.status
     'success'
     """
-    return AgentRun(name, task_type)
+    return AgentRun(name, task_type, remote, server_address)
 
 
 def llm_call(model: str, provider: str | None = None, *, operation: str = "chat",

@@ -21,6 +21,7 @@ from agentinsight.emit._context import current_agent
 from agentinsight.emit._usage import TokenUsage, normalise_model
 
 _perf = time.perf_counter
+_time_ns = time.time_ns
 _set_span_in_context = trace.set_span_in_context
 _attach = otel_context.attach
 _detach = otel_context.detach
@@ -179,12 +180,21 @@ class _Block:
 class AgentRun(_Block):
     """``with emit.agent_run("planner") as run:`` — see :func:`agent_run`."""
 
-    __slots__ = ("_active", "_agent_token", "name", "task_type")
+    __slots__ = ("_active", "_agent_token", "name", "remote", "server_address", "task_type")
     _kind = "agent"
 
-    def __init__(self, name: str, task_type: str | None = None) -> None:
+    def __init__(self, name: str, task_type: str | None = None, remote: bool = False,
+                 server_address: str | None = None) -> None:
         self.name = name
         self.task_type = task_type
+        self.remote = remote
+        self.server_address = server_address
+
+    @property
+    def _span_kind(self) -> SpanKind:  # type: ignore[override]
+        # The conventions' split: a remote agent is called (CLIENT), an in-process one runs
+        # inside the caller (INTERNAL).
+        return SpanKind.CLIENT if self.remote else SpanKind.INTERNAL
 
     def _span_name(self) -> str:
         return A.agent_span_name(self.name)
@@ -194,6 +204,8 @@ class AgentRun(_Block):
                                  A.GEN_AI_AGENT_NAME: self.name}
         if self.task_type is not None:
             attrs[A.TASK_TYPE] = self.task_type
+        if self.remote and self.server_address is not None:
+            attrs[A.SERVER_ADDRESS] = self.server_address
         return attrs
 
     def _enter_extra(self, rt: _runtime.Runtime) -> None:
@@ -266,12 +278,14 @@ class ToolCall(_Block):
 
 
 _USAGE_FIELDS = A.TOKEN_FIELDS
+_RESPONSE_ID = A.CALL_RESPONSE_ID_ALIASES[0]
 
 
 class LLMCall(_Block):
     """``with emit.llm_call(model="gpt-4o") as call:`` — see :func:`llm_call`."""
 
-    __slots__ = ("agent", "model", "operation", "provider", "response_model", "usage")
+    __slots__ = ("agent", "model", "operation", "provider", "response_id", "response_model",
+                 "usage")
     _kind = "llm"
     _span_kind = SpanKind.CLIENT
 
@@ -288,14 +302,18 @@ class LLMCall(_Block):
         self.operation = operation
         self.agent = agent
         self.response_model: str | None = None
+        self.response_id: str | None = None
         self.usage: TokenUsage | None = None
 
     def _span_name(self) -> str:
         return A.llm_span_name(self.operation, self.model)
 
     def _span_attributes(self) -> dict[str, Any]:
-        return {A.GEN_AI_OPERATION_NAME: self.operation, A.GEN_AI_PROVIDER_NAME: self.provider,
-                A.GEN_AI_REQUEST_MODEL: self.model}
+        attrs = {A.GEN_AI_OPERATION_NAME: self.operation, A.GEN_AI_PROVIDER_NAME: self.provider,
+                 A.GEN_AI_REQUEST_MODEL: self.model}
+        if not self._rt.genai_latest:  # for readers of the 1.36 conventions and earlier
+            attrs[A.GEN_AI_SYSTEM] = self.provider
+        return attrs
 
     def _enter_extra(self, rt: _runtime.Runtime) -> None:
         if self.agent is None:
@@ -303,11 +321,13 @@ class LLMCall(_Block):
 
     def record_usage(self, input_tokens: int = 0, output_tokens: int = 0,
                      cache_read_tokens: int = 0, cache_write_tokens: int = 0,
-                     reasoning_tokens: int = 0, response_model: str | None = None) -> None:
+                     reasoning_tokens: int = 0, response_model: str | None = None,
+                     response_id: str | None = None) -> None:
         """Record the call's tokens (GenAI semantics: input counts cache reads and writes).
 
         Called several times, the counts add up. Negative or non-integer counts are logged and
-        the whole record is dropped.
+        the whole record is dropped. ``response_id`` (the provider's id of the response) goes on
+        the span as ``gen_ai.response.id``.
         """
         counts: tuple[int, ...] = (input_tokens, output_tokens, cache_read_tokens,
                                    cache_write_tokens, reasoning_tokens)
@@ -322,6 +342,8 @@ class LLMCall(_Block):
         try:
             if response_model is not None:
                 self.response_model = response_model
+            if response_id is not None:
+                self.response_id = str(response_id)
             previous = self.usage
             if previous is not None:
                 counts = tuple(a + b for a, b in zip(counts, (
@@ -346,17 +368,22 @@ class LLMCall(_Block):
 
         try:
             usage, model = usage_from_response(response)
+            response_id = response.get("id") if isinstance(response, dict) else getattr(
+                response, "id", None)
         except TypeError as exc:
             _errors.warn_once(f"response:{type(response).__name__}",
                               "agentinsight.emit: %s; usage not recorded", exc)
             return
         self.record_usage(usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
                           usage.cache_write_tokens, usage.reasoning_tokens,
-                          model if isinstance(model, str) else None)
+                          model if isinstance(model, str) else None,
+                          response_id if isinstance(response_id, str) else None)
 
     def _finish_span(self, span: Any) -> None:
         if self.response_model is not None:
             span.set_attribute(A.GEN_AI_RESPONSE_MODEL, self.response_model)
+        if self.response_id is not None:
+            span.set_attribute(_RESPONSE_ID, self.response_id)
         usage = self.usage
         if usage is not None:
             span.set_attribute(A.GEN_AI_USAGE_INPUT_TOKENS, usage.input_tokens)
@@ -381,6 +408,12 @@ class LLMCall(_Block):
                 if child is None:
                     return
                 child.inc(count)
+        if rt.pricer is not None:
+            # Priced at the call's start, as analysis.cost prices a span.
+            start = self._start_ns
+            if start is None:
+                start = _time_ns() - int(self.duration_s * 1e9)
+            rt.pricer.record(agent, provider, model, usage, start)
         op = self.operation
         child = rt.genai_tokens.child((op, provider, model, "input"))
         if child is not None:

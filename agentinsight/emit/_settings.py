@@ -76,6 +76,16 @@ def _sampler(raw: Any, name: str, source: str) -> str:
     return value
 
 
+def _opt_in(raw: Any, name: str, source: str) -> str:
+    if raw == "" or raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise ConfigurationError(
+            f"{name}={raw!r} ({where(source)}): expected a comma-separated list of opt-ins"
+        )
+    return raw
+
+
 def _namespace(raw: Any, name: str, source: str) -> str:
     if raw == "":
         return ""
@@ -124,6 +134,13 @@ SETTINGS: tuple[Setting, ...] = (
             "true: make no spans at all (metrics and logs keep working)."),
     Setting("max_export_batch_size", ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE",), 512, positive_int,
             "Spans per export request."),
+    Setting("semconv_opt_in", ("OTEL_SEMCONV_STABILITY_OPT_IN",), "", _opt_in,
+            "Comma-separated OpenTelemetry opt-ins; with the latest experimental GenAI one, "
+            "spans carry the latest GenAI conventions' names only (no deprecated provider "
+            "attribute beside the current one)."),
+    Setting("cost", ("AGENTINSIGHT_COST",), False, flag,
+            "true: price recorded usage with genai-prices at the call's time into "
+            "llm_cost_usd_total (unknown models into llm_unpriced_tokens_total)."),
     Setting("strict", ("AGENTINSIGHT_STRICT",), None, flag,
             "true: a failure inside telemetry re-raises (for test suites); unset: only while "
             "pytest runs a test (PYTEST_CURRENT_TEST is set); false: never."),
