@@ -41,7 +41,7 @@ from agentinsight.sources._helpers import (
     quantile_name,
     quantiles,
 )
-from agentinsight.sources._promjson import result_frame
+from agentinsight.sources._promjson import join_frames, result_frame
 from agentinsight.sources._protocol import ExemplarSource, Matchers
 from agentinsight.sources._time import format_duration, parse_duration, parse_time, time_range
 
@@ -152,28 +152,37 @@ class PrometheusSource(ExemplarSource):
     def _fetch_range(self, query: str, g: Grid, name: str) -> pd.DataFrame:
         chunks = _chunks(g)
         if len(chunks) == 1:
-            data, messages = self._range_chunk(query, chunks[0])
-            frame = result_frame(data, name)
+            frame, messages = self._range_chunk(query, chunks[0], name)
         else:
-            results, messages = [], []
-            for data, chunk_messages in self._fetch_all(query, chunks):
-                results.extend(data["result"])
+            parts, messages = [], []
+            for part, chunk_messages in self._fetch_all(query, chunks, name):
+                parts.append(part)
                 messages.extend(chunk_messages)
-            frame = result_frame({"resultType": "matrix", "result": results}, name, dedupe=True)
+            frame = join_frames(parts)
+            del parts
         frame.attrs.update(query=query, url=self.url, step=g.step, chunks=len(chunks),
                            warnings=messages)
         return frame
 
-    def _range_chunk(self, query: str, g: Grid) -> tuple[dict[str, Any], list[str]]:
+    def _range_chunk(self, query: str, g: Grid, name: str) -> tuple[pd.DataFrame, list[str]]:
+        """One chunk's answer, already converted: its JSON is freed before the next chunk."""
         params = {"query": query, "start": f"{g.start_ms / 1000:.3f}",
                   "end": f"{g.end_ms / 1000:.3f}", "step": g.step}
         body = self._get("/api/v1/query_range", params, query)
-        return body["data"], body["_messages"]
+        return self._frame(body.pop("data"), name, "/api/v1/query_range", query), \
+            body["_messages"]
 
-    def _fetch_all(self, query: str, chunks: list[Grid]) -> list[tuple[dict[str, Any], list[str]]]:
+    def _frame(self, data: Any, name: str, path: str, query: str) -> pd.DataFrame:
+        try:
+            return result_frame(data, name)
+        except ServerError as exc:  # the answer is malformed: say where it came from
+            raise ServerError(str(exc), url=f"{self.url}{path}", query=query) from None
+
+    def _fetch_all(self, query: str, chunks: list[Grid], name: str
+                   ) -> list[tuple[pd.DataFrame, list[str]]]:
         show = self.progress if self.progress is not None else _http.interactive()
         with ThreadPoolExecutor(max_workers=max(1, self.max_workers)) as pool:
-            futures = [pool.submit(self._range_chunk, query, c) for c in chunks]
+            futures = [pool.submit(self._range_chunk, query, c, name) for c in chunks]
             if show:
                 from concurrent.futures import as_completed
 
@@ -193,7 +202,7 @@ class PrometheusSource(ExemplarSource):
         if at is not None:
             params["time"] = f"{parse_time(at, what='at').value / 1e9:.3f}"
         body = self._get("/api/v1/query", params, query)
-        frame = result_frame(body["data"], query)
+        frame = self._frame(body["data"], query, "/api/v1/query", query)
         frame.attrs.update(query=query, url=self.url, warnings=body["_messages"])
         return frame
 
