@@ -8,7 +8,9 @@ user, and answers are converted with vectorised numpy code (:mod:`agentinsight.s
 Range queries: ``step=None`` picks the smallest multiple of the scrape interval that keeps a
 series under 11,000 points. A finer step over a long range is split into chunks of at most
 11,000 evaluation times, fetched concurrently and joined with no repeated or missing points
-(chunks continue the same ``start + k*step`` grid). A progress bar shows for multi-chunk pulls
+(chunks continue the same ``start + k*step`` grid); each chunk's answer is converted to columns as
+it arrives. A chunk the server refuses for its sample limit (HTTP 422 "too many samples") is split
+further, by series for a plain selector, else by time. A progress bar shows for multi-chunk pulls
 when someone is watching (terminal or notebook).
 
 The helpers (``rate``, ``token_usage``, ``error_ratio``, ``latency_quantiles``) are pushed down as
@@ -27,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from agentinsight._http import Client, redact_url
-from agentinsight.exceptions import ConfigurationError, ServerError
+from agentinsight.exceptions import ConfigurationError, QueryError, ServerError
 from agentinsight.frames import empty_metrics_frame
 from agentinsight.sources import _http
 from agentinsight.sources._cache import QueryCache, aligned
@@ -48,6 +50,12 @@ from agentinsight.sources._time import format_duration, parse_duration, parse_ti
 __all__ = ["PrometheusSource"]
 
 _SCRAPE = re.compile(r"^\s*scrape_interval:\s*(\S+)", re.M)
+# A vector selector alone: a metric name, label matchers in braces, or both.
+_PLAIN_SELECTOR = re.compile(
+    r"\s*(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(?:\{(?P<matchers>[^{}]*)\})?\s*")
+_RE2_SPECIAL = re.compile(r"[\\.+*?()|\[\]{}^$]")
+# What Prometheus says when a query would exceed --query.max-samples.
+_TOO_MANY_SAMPLES = "too many samples"
 
 
 class PrometheusSource(ExemplarSource):
@@ -126,6 +134,9 @@ class PrometheusSource(ExemplarSource):
                 pass
         return self._scrape
 
+    def _scrape_interval(self) -> float:
+        return self.scrape_interval
+
     # --- raw queries -------------------------------------------------------------------------
 
     def range(self, query: str, start: Any = "now-7d", end: Any = "now", step: Any = None
@@ -136,7 +147,7 @@ class PrometheusSource(ExemplarSource):
 
         >>> prom.range("sum by (agent) (rate(agent_execution_total[5m]))")  # doctest: +SKIP
         """
-        return self._range(query, grid(start, end, step, self.scrape_interval), name=query)
+        return self._range(query, grid(start, end, step, self._scrape_interval), name=query)
 
     def _range(self, query: str, g: Grid, name: str) -> pd.DataFrame:
         if self._cache is not None:
@@ -165,7 +176,63 @@ class PrometheusSource(ExemplarSource):
         return frame
 
     def _range_chunk(self, query: str, g: Grid, name: str) -> tuple[pd.DataFrame, list[str]]:
-        """One chunk's answer, already converted: its JSON is freed before the next chunk."""
+        """One chunk's answer, already converted: its JSON is freed before the next chunk.
+
+        A chunk the server refuses for its sample limit (``--query.max-samples``, HTTP 422
+        "too many samples") is asked again in parts: a plain selector by series (halves of one
+        label's values), anything else by time (halves of the grid), until each part fits."""
+        try:
+            return self._range_once(query, g, name)
+        except QueryError as exc:
+            if _TOO_MANY_SAMPLES not in str(exc):
+                raise
+            parts = self._series_parts(query, g)
+            if parts is None:
+                if g.points < 2:
+                    raise
+                mid = g.start_ms + (g.points // 2) * g.step_ms
+                parts = [(query, Grid(g.start_ms, mid - g.step_ms, g.step_ms)),
+                         (query, Grid(mid, g.end_ms, g.step_ms))]
+        frames, messages = [], []
+        for part_query, part_grid in parts:
+            frame, part_messages = self._range_chunk(part_query, part_grid, name)
+            frames.append(frame)
+            messages.extend(part_messages)
+        return join_frames(frames), messages
+
+    def _series_parts(self, query: str, g: Grid) -> list[tuple[str, Grid]] | None:
+        """``query`` (a plain selector) split in two by the values of the label that varies
+        most among the series it selects; ``None`` when that is not possible."""
+        match = _PLAIN_SELECTOR.fullmatch(query)
+        if match is None:
+            return None
+        params = [("match[]", query), ("start", f"{g.start_ms / 1000:.3f}"),
+                  ("end", f"{g.end_ms / 1000:.3f}")]
+        series = self._get("/api/v1/series", params, query)["data"] or []
+        values: dict[str, set[str]] = {}
+        for labels in series:
+            for label, value in labels.items():
+                if label != "__name__":
+                    values.setdefault(label, set()).add(value)
+        if not values:
+            return None
+        label, found = max(values.items(), key=lambda item: (len(item[1]), item[0]))
+        if len(found) < 2:
+            return None
+        ordered = sorted(found)
+        half = len(ordered) // 2
+        # series without the label match label="" and go with the first half
+        groups = [["", *ordered[:half]], ordered[half:]]
+        name = match.group("name") or ""
+        inner = (match.group("matchers") or "").strip().rstrip(",").strip()
+        out = []
+        for group in groups:
+            alternatives = "|".join(_RE2_SPECIAL.sub(r"\\\g<0>", v) for v in group)
+            matcher = f'{label}=~"{_promql_string(alternatives)}"'
+            out.append((f"{name}{{{inner + ', ' if inner else ''}{matcher}}}", g))
+        return out
+
+    def _range_once(self, query: str, g: Grid, name: str) -> tuple[pd.DataFrame, list[str]]:
         params = {"query": query, "start": f"{g.start_ms / 1000:.3f}",
                   "end": f"{g.end_ms / 1000:.3f}", "step": g.step}
         body = self._get("/api/v1/query_range", params, query)
@@ -280,7 +347,7 @@ class PrometheusSource(ExemplarSource):
         >>> prom.rate("tool_usage_total", by=["tool"], start="now-6h")  # doctest: +SKIP
         """
         by = check_by(by)
-        g = grid(start, end, step, self.scrape_interval)
+        g = grid(start, end, step, self._scrape_interval)
         w = _window(window)
         query = f"sum by ({', '.join(by)}) (rate({_selector(metric, matchers)}[{w}]))"
         return _shape(self._range(query, g, query), f"{metric}:rate", by)
@@ -295,10 +362,17 @@ class PrometheusSource(ExemplarSource):
         >>> prom.token_usage(by=["model"], start="now-7d", step="1d")  # doctest: +SKIP
         """
         by = check_by(by)
-        g = grid(start, end, step, self.scrape_interval, min_scrapes=TOKEN_MIN_SCRAPES)
-        query = (f"sum by ({', '.join(by)}) "
-                 f"(increase({_selector(metric, matchers)}[{g.step}]))")
-        return _shape(self._range(query, g, query), f"{metric}:increase", by)
+        g = grid(start, end, step, self._scrape_interval, min_scrapes=TOKEN_MIN_SCRAPES)
+        while True:
+            query = (f"sum by ({', '.join(by)}) "
+                     f"(increase({_selector(metric, matchers)}[{g.step}]))")
+            frame = self._range(query, g, query)
+            # The automatic step follows the server's scrape interval; history loaded at a
+            # coarser interval (a backfill) holds fewer than two samples per step, and
+            # increase() is then empty: widen the step until its windows hold the data.
+            if len(frame) or step is not None or g.step_ms * 4 > g.end_ms - g.start_ms:
+                return _shape(frame, f"{metric}:increase", by)
+            g = Grid(g.start_ms, g.end_ms, g.step_ms * 4)
 
     def error_ratio(self, metric: str = "agent_execution_total",
                     by: str | Iterable[str] | None = ("agent",), start: Any = "now-1d",
@@ -310,7 +384,7 @@ class PrometheusSource(ExemplarSource):
         >>> prom.error_ratio(by=["agent"], start="now-1d")  # doctest: +SKIP
         """
         by = check_by(by)
-        g = grid(start, end, step, self.scrape_interval)
+        g = grid(start, end, step, self._scrape_interval)
         w = _window(window)
         base = matcher_text(matchers)
         errors_only = ",".join(p for p in (base, matcher_text(error)) if p)
@@ -330,7 +404,7 @@ class PrometheusSource(ExemplarSource):
         >>> prom.latency_quantiles(q=[0.5, 0.95, 0.99], by=["agent"])  # doctest: +SKIP
         """
         by = check_by(by)
-        g = grid(start, end, step, self.scrape_interval)
+        g = grid(start, end, step, self._scrape_interval)
         w = _window(window)
         inner = (f"sum by ({', '.join(['le', *by])}) "
                  f"(rate({_selector(metric + '_bucket', matchers)}[{w}]))")
@@ -356,6 +430,10 @@ def _chunks(g: Grid) -> list[Grid]:
         last = min(first + MAX_POINTS, g.points) - 1
         out.append(Grid(g.start_ms + first * g.step_ms, g.start_ms + last * g.step_ms, g.step_ms))
     return out
+
+
+def _promql_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _window(window: Any) -> str:
