@@ -8,8 +8,9 @@ user, and answers are converted with vectorised numpy code (:mod:`agentinsight.s
 Range queries: ``step=None`` picks the smallest multiple of the scrape interval that keeps a
 series under 11,000 points. A finer step over a long range is split into chunks of at most
 11,000 evaluation times, fetched concurrently and joined with no repeated or missing points
-(chunks continue the same ``start + k*step`` grid); each chunk's answer is converted to columns as
-it arrives. A chunk the server refuses for its sample limit (HTTP 422 "too many samples") is split
+(chunks continue the same ``start + k*step`` grid); with many series the chunks are shorter, so
+each answer holds about a million points, and each chunk's answer is converted to columns as it
+arrives. A chunk the server refuses for its sample limit (HTTP 422 "too many samples") is split
 further, by series for a plain selector, else by time. A progress bar shows for multi-chunk pulls
 when someone is watching (terminal or notebook).
 
@@ -54,6 +55,9 @@ _SCRAPE = re.compile(r"^\s*scrape_interval:\s*(\S+)", re.M)
 _PLAIN_SELECTOR = re.compile(
     r"\s*(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(?:\{(?P<matchers>[^{}]*)\})?\s*")
 _RE2_SPECIAL = re.compile(r"[\\.+*?()|\[\]{}^$]")
+#: Points (series x evaluation times) one chunk of a long pull asks for, at most (about 150 MB
+#: of decoded JSON); four chunks are in flight at once by default.
+POINT_BUDGET = 1_000_000
 # What Prometheus says when a query would exceed --query.max-samples.
 _TOO_MANY_SAMPLES = "too many samples"
 
@@ -162,6 +166,13 @@ class PrometheusSource(ExemplarSource):
 
     def _fetch_range(self, query: str, g: Grid, name: str) -> pd.DataFrame:
         chunks = _chunks(g)
+        if len(chunks) > 1:
+            # A long pull of many series: one answer of 11,000 points per series can be
+            # gigabytes of JSON. Ask at the range's end how many series there are and cut
+            # chunks so that each answer holds about POINT_BUDGET points.
+            probe, _ = self._range_chunk(query, Grid(g.end_ms, g.end_ms, g.step_ms), name)
+            series = max(1, len(probe))
+            chunks = _chunks(g, max(1, min(MAX_POINTS, POINT_BUDGET // series)))
         if len(chunks) == 1:
             frame, messages = self._range_chunk(query, chunks[0], name)
         else:
@@ -423,11 +434,11 @@ class PrometheusSource(ExemplarSource):
         return out
 
 
-def _chunks(g: Grid) -> list[Grid]:
-    """The grid cut into runs of at most MAX_POINTS evaluation times, on the same grid."""
+def _chunks(g: Grid, size: int = MAX_POINTS) -> list[Grid]:
+    """The grid cut into runs of at most ``size`` evaluation times, on the same grid."""
     out = []
-    for first in range(0, g.points, MAX_POINTS):
-        last = min(first + MAX_POINTS, g.points) - 1
+    for first in range(0, g.points, size):
+        last = min(first + size, g.points) - 1
         out.append(Grid(g.start_ms + first * g.step_ms, g.start_ms + last * g.step_ms, g.step_ms))
     return out
 

@@ -126,3 +126,18 @@ def test_token_usage_default_step_is_not_empty_on_a_coarser_backfill(prometheus)
     for model in MODELS:
         total = usage.loc[usage["model"] == model, "value"].sum()
         assert total == pytest.approx(2 * 10 * (POINTS - 1), rel=0.1)
+
+
+def test_a_long_pull_of_many_series_asks_for_short_chunks(prometheus, monkeypatch) -> None:
+    from agentinsight.sources import prometheus as module
+
+    # 14,401 evaluation times x 20 series: at most 4,000 points a request
+    monkeypatch.setattr(module, "POINT_BUDGET", MAX_SAMPLES)
+    prom = PrometheusSource(prometheus.url, retries=0, progress=False)
+    frame = prom.range("load", START, END, step="3s")
+    assert frame.attrs["chunks"] == 73  # 200 evaluation times each
+    assert len(frame) == len(HOSTS) * 14_401
+    h05 = frame[frame["host"] == "h05"]
+    assert h05["timestamp"].is_unique and h05["timestamp"].is_monotonic_increasing
+    # each 60 s sample is the value for the 20 evaluation times from it on
+    assert h05["value"].iloc[::20].tolist() == [float(5000 + i) for i in range(POINTS)]
