@@ -80,13 +80,14 @@ def _result_frame(data: dict[str, Any], name: str, dedupe: bool) -> pd.DataFrame
     return _matrix(floats, name, dedupe)
 
 
-def join_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+def join_frames(frames: Sequence[pd.DataFrame], *, release: bool = False) -> pd.DataFrame:
     """The frames of one pull's parts as one frame, sorted by series, then time.
 
     The parts are the chunks of one grid in time order (or disjoint sets of series), each
     sorted by series then time, so a stable sort by series alone orders the whole; no point is
-    in two parts. Columns are built one at a time and each part's column is released as soon
-    as it has been copied, so the peak stays near twice the result.
+    in two parts. Columns are built one at a time; with ``release`` each part's column is
+    deleted from it as soon as it has been copied (the parts end up empty), so the parts and
+    the result are not both held whole.
 
     >>> a = result_frame({"resultType": "matrix", "result": [{"metric": {"job": "a"},
     ...     "values": [[0, "1"]]}, {"metric": {"job": "b"}, "values": [[0, "2"]]}]}, "up")
@@ -113,6 +114,8 @@ def join_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
                   for f in parts]
         column = joined[label] = union_categoricals(pieces)
         del pieces
+        if release:
+            _drop(parts, label)
         sid *= len(column.categories) + 1
         sid += column.codes.astype("int64") + 1
     order = np.argsort(sid, kind="stable")
@@ -122,15 +125,26 @@ def join_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
         if name == "timestamp":
             ns = np.concatenate([f["timestamp"].to_numpy("datetime64[ns]").view("int64")
                                  for f in parts])
+            if release:
+                _drop(parts, name)
             columns[name] = utc_index(ns[order])
             del ns
         elif name == "value":
-            columns[name] = np.concatenate([f["value"].to_numpy("float64") for f in parts]
-                                           )[order]
+            values = np.concatenate([f["value"].to_numpy("float64") for f in parts])
+            if release:
+                _drop(parts, name)
+            columns[name] = values[order]
+            del values
         else:
             cat = joined.pop(name)
             columns[name] = pd.Categorical.from_codes(cat.codes[order], cat.categories)
     return pd.DataFrame(columns, copy=False)
+
+
+def _drop(frames: Sequence[pd.DataFrame], column: str) -> None:
+    for frame in frames:
+        if column in frame.columns:
+            del frame[column]
 
 
 def _native_as_floats(series: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:

@@ -180,7 +180,7 @@ class PrometheusSource(ExemplarSource):
             for part, chunk_messages in self._fetch_all(query, chunks, name):
                 parts.append(part)
                 messages.extend(chunk_messages)
-            frame = join_frames(parts)
+            frame = join_frames(parts, release=True)
             del parts
         frame.attrs.update(query=query, url=self.url, step=g.step, chunks=len(chunks),
                            warnings=messages)
@@ -209,7 +209,7 @@ class PrometheusSource(ExemplarSource):
             frame, part_messages = self._range_chunk(part_query, part_grid, name)
             frames.append(frame)
             messages.extend(part_messages)
-        return join_frames(frames), messages
+        return join_frames(frames, release=True), messages
 
     def _series_parts(self, query: str, g: Grid) -> list[tuple[str, Grid]] | None:
         """``query`` (a plain selector) split in two by the values of the label that varies
