@@ -10,12 +10,26 @@ Run: ``python benchmarks/prometheus_frame.py``. Writes 500 gauge series with 2,0
 
 Time is the best of 3 runs; peak memory is tracemalloc's peak during one conversion. The
 end-to-end time of ``PrometheusSource.range`` (HTTP + JSON + conversion) is printed too.
+
+Long pulls: ``python benchmarks/prometheus_frame.py --long 90d10`` (90 days x 10 series at 15 s,
+5.2 M points) or ``--long 30d1000`` (30 days x 1,000 series at 60 s, 43.2 M points; the file
+is about 3 GB and its backfill takes many minutes). The history is backfilled once into
+``~/.cache/agentinsight/bench/<case>`` and kept. Each pull runs in a child process whose peak
+resident memory (VmHWM) is read at its end, printed beside the frame's own size
+(``memory_usage(deep=True)``): ``PrometheusSource.range``, the same followed by
+``anomaly.detect`` (``detect``), the interpreter with the package imported and no pull
+(``idle``), and prometheus-api-client (``baseline``: ``get_metric_range_data`` in one-day
+chunks + ``MetricRangeDataFrame``) on the same range; name the ones to run after the case
+(default ``ours baseline``). Run only one at a time: the 30d1000 case needs several GB.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -97,5 +111,100 @@ def main() -> None:
           f"{size_mb:.0f} MB ~{http:.2f} s, JSON decode ~{decode:.2f} s, frame {ours_t:.2f} s")
 
 
+LONG = {  # case: (days, series, step seconds)
+    "90d10": (90, 10, 15),
+    "30d1000": (30, 1000, 60),
+}
+LONG_T0 = 1_780_272_000  # 2026-06-01T00:00:00Z
+
+
+def _cache(case: str) -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "agentinsight" / \
+        "bench" / case
+
+
+def write_long_history(path: Path, days: int, series: int, step: int) -> None:
+    points = days * 86_400 // step
+    stamps = (LONG_T0 + step * np.arange(points)).astype(str)
+    rng = np.random.default_rng(2)
+    with path.open("w") as fh:
+        fh.write("# TYPE bench_long gauge\n")
+        for i in range(series):
+            values = np.round(rng.normal(100, 10, points), 2).astype(str)
+            head = f'bench_long{{agent="agent{i % 10}",instance="pod-{i}"}} '
+            fh.write("".join(head + v + " " + t + "\n" for v, t in zip(values, stamps,
+                                                                      strict=True)))
+        fh.write("# EOF\n")
+
+
+def _vmhwm_mib() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def child(kind: str, url: str, case: str) -> None:
+    days, _, step = LONG[case]
+    start, end = LONG_T0, LONG_T0 + days * 86_400 - step
+    t = time.perf_counter()
+    if kind == "baseline":
+        import datetime as dt
+
+        from prometheus_api_client import PrometheusConnect
+
+        raw = PrometheusConnect(url, disable_ssl=True).get_metric_range_data(
+            "bench_long", start_time=dt.datetime.fromtimestamp(start, dt.UTC),
+            end_time=dt.datetime.fromtimestamp(end + step, dt.UTC),
+            chunk_size=dt.timedelta(days=1))
+        frame = MetricRangeDataFrame(raw)
+        del raw
+    elif kind == "idle":  # the interpreter with pandas and the package imported, no pull
+        frame = PrometheusSource(url).instant("vector(1)")
+    else:
+        frame = PrometheusSource(url, progress=False, timeout=600).range(
+            "bench_long", start, end, step=f"{step}s")
+    seconds = time.perf_counter() - t
+    out = {"kind": kind, "rows": len(frame), "seconds": round(seconds, 1),
+           "frame_mib": round(frame.memory_usage(deep=True).sum() / 2**20, 1)}
+    if kind == "detect":
+        from agentinsight.analysis import anomaly
+
+        t = time.perf_counter()
+        findings = anomaly.detect(frame)
+        out["detect_seconds"] = round(time.perf_counter() - t, 1)
+        out["findings"] = len(findings)
+    out["peak_mib"] = round(_vmhwm_mib(), 1)
+    print(json.dumps(out))
+
+
+def long_pull(case: str, kinds: list[str]) -> None:
+    days, series, step = LONG[case]
+    home = _cache(case)
+    tsdb = home / "tsdb"
+    if not (home / "done").exists():
+        home.mkdir(parents=True, exist_ok=True)
+        om = home / "history.om"
+        t = time.perf_counter()
+        write_long_history(om, days, series, step)
+        backfill_prometheus(om, tsdb, max_block_duration="2000h")
+        om.unlink()
+        (home / "done").write_text("")
+        print(f"history written and backfilled in {time.perf_counter() - t:.0f} s")
+    points = series * (days * 86_400 // step)
+    print(f"{case}: {days} d x {series} series at {step} s = {points:,} points")
+    with Prometheus(data_dir=tsdb, scrape_interval=f"{step}s") as server:
+        for kind in kinds:
+            done = subprocess.run([sys.executable, __file__, "--child", kind, server.url, case],
+                                  capture_output=True, text=True, check=True)
+            print(done.stdout.strip())
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(*sys.argv[2:5])
+    elif len(sys.argv) > 2 and sys.argv[1] == "--long":
+        long_pull(sys.argv[2], sys.argv[3:] or ["ours", "baseline"])
+    else:
+        main()

@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from agentinsight import semconv as A
 from agentinsight.emit import _clock, _errors, _events, _runtime
-from agentinsight.emit._context import current_agent
+from agentinsight.emit._context import Frame, current_agent, open_frame
 from agentinsight.emit._usage import TokenUsage, normalise_model
 
 _perf = time.perf_counter
@@ -26,6 +26,7 @@ _set_span_in_context = trace.set_span_in_context
 _attach = otel_context.attach
 _detach = otel_context.detach
 _current_span = trace.get_current_span
+_get_context = otel_context.get_current
 _INVALID_SPAN = trace.INVALID_SPAN
 _error_types: dict[type, str] = {}
 _models: dict[tuple[str, str | None], tuple[str, str]] = {}
@@ -42,6 +43,25 @@ def error_type(exc_type: type) -> str:
     return found
 
 
+def _message(exc: BaseException | None) -> str:
+    """``str(exc)``, or a placeholder when the exception's own ``__str__`` fails."""
+    if exc is None:
+        return ""
+    try:
+        return str(exc)
+    except Exception:
+        return f"<{type(exc).__name__}: str() failed>"
+
+
+def _record_exception(span: Any, exc: BaseException, message: str, kind: str,
+                      end: int | None) -> None:
+    try:
+        span.record_exception(exc, timestamp=end)
+    except Exception:  # the SDK calls str(exc) itself; record what could be read instead
+        span.add_event("exception", {"exception.type": kind, "exception.message": message},
+                       timestamp=end)
+
+
 def _exemplar(span: Any) -> dict[str, str] | None:
     ctx = span.get_span_context()
     if ctx.trace_flags & 1:
@@ -52,8 +72,8 @@ def _exemplar(span: Any) -> dict[str, str] | None:
 class _Block:
     """Shared machinery: span, context, clock, error status, events."""
 
-    __slots__ = ("_end_ns", "_live", "_rt", "_span", "_start_ns", "_t0", "_token", "duration_s",
-                 "error_type", "status")
+    __slots__ = ("_end_ns", "_frame", "_frame_token", "_live", "_rt", "_span", "_start_ns", "_t0",
+                 "_token", "duration_s", "error_type", "status")
     _kind = "block"
     error_type: str | None
     _start_ns: int | None
@@ -70,6 +90,9 @@ class _Block:
     def _enter_extra(self, rt: _runtime.Runtime) -> None:
         return None
 
+    def _frame_agent(self, outer: Frame | None) -> str:
+        return "" if outer is None else outer.agent
+
     def _exit_extra(self) -> None:
         return None
 
@@ -81,7 +104,7 @@ class _Block:
 
     def __enter__(self) -> Self:
         self._live = False
-        self._token = None
+        self._token = self._frame_token = None
         self.status = "success"
         self.error_type = None
         self.duration_s = 0.0
@@ -94,21 +117,46 @@ class _Block:
             else:
                 start = self._start_ns = None
                 self._t0 = _perf()
-            if rt.roots_unsampled and not _current_span().get_span_context().is_valid:
+            outer = open_frame.get()
+            before = _get_context()
+            if rt.roots_unsampled and not _current_span(before).get_span_context().is_valid:
                 self._span, self._token = _INVALID_SPAN, None
             else:
                 span = self._span = rt.tracer.start_span(
                     self._span_name(), kind=self._span_kind,
                     attributes=self._span_attributes(), start_time=start,
                 )
-                self._token = _attach(_set_span_in_context(span))
+                self._token = _attach(_set_span_in_context(span, before))
+            frame = self._frame = Frame(self._frame_agent(outer), outer, before)
+            self._frame_token = open_frame.set(frame)
             self._enter_extra(rt)
             self._live = True
         except Exception as exc:
-            if self._token is not None:  # leave the caller's context as it was
+            # leave the caller's context as it was
+            if self._frame_token is not None:
+                open_frame.reset(self._frame_token)
+            if self._token is not None:
                 _detach(self._token)
             _errors.internal_error(f"entering {self._kind} block", exc)
         return self
+
+    def _leave(self) -> None:
+        """Make current again what was current before this block, skipping blocks that were
+        exited out of order; if a block opened inside this one is still open, leave it current."""
+        frame = self._frame
+        frame.closed = True
+        if open_frame.get() is not frame:
+            return
+        target, before = frame.outer, frame.otel_before
+        while target is not None and target.closed:
+            before, target = target.otel_before, target.outer
+        if target is frame.outer and self._frame_token is not None:
+            open_frame.reset(self._frame_token)
+            if self._token is not None:
+                _detach(self._token)
+        else:
+            open_frame.set(target)
+            _attach(before)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: Any) -> None:
@@ -136,14 +184,14 @@ class _Block:
                 self.status = "error"
                 self.error_type = error_type(exc_type)
                 span.set_attribute(A.ERROR_TYPE, self.error_type)
-                span.set_status(Status(StatusCode.ERROR, f"{self.error_type}: {exc}"[:512]))
+                message = _message(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{self.error_type}: {message}"[:512]))
                 if exc is not None:
-                    span.record_exception(exc, timestamp=end)
+                    _record_exception(span, exc, message, self.error_type, end)
             self._finish_span(span)
             span.end(end)
         finally:
-            if self._token is not None:
-                _detach(self._token)
+            self._leave()
             self._exit_extra()
         self._record(self._rt, _exemplar(span))
         if _events.subscribers:
@@ -180,7 +228,7 @@ class _Block:
 class AgentRun(_Block):
     """``with emit.agent_run("planner") as run:`` — see :func:`agent_run`."""
 
-    __slots__ = ("_active", "_agent_token", "name", "remote", "server_address", "task_type")
+    __slots__ = ("_active", "name", "remote", "server_address", "task_type")
     _kind = "agent"
 
     def __init__(self, name: str, task_type: str | None = None, remote: bool = False,
@@ -208,14 +256,15 @@ class AgentRun(_Block):
             attrs[A.SERVER_ADDRESS] = self.server_address
         return attrs
 
+    def _frame_agent(self, outer: Frame | None) -> str:
+        return self.name
+
     def _enter_extra(self, rt: _runtime.Runtime) -> None:
         active = self._active = rt.agent_active.child((self.name,))
         if active is not None:
             active.inc()
-        self._agent_token = current_agent.set(self.name)
 
     def _exit_extra(self) -> None:
-        current_agent.reset(self._agent_token)
         if self._active is not None:
             self._active.dec()
 
@@ -260,7 +309,7 @@ class ToolCall(_Block):
 
     def _enter_extra(self, rt: _runtime.Runtime) -> None:
         if self.agent is None:
-            self.agent = current_agent.get()
+            self.agent = current_agent()
 
     def _record(self, rt: _runtime.Runtime, exemplar: dict[str, str] | None) -> None:
         child = rt.tool_total.child((self.agent, self.name, self.status))
@@ -317,7 +366,7 @@ class LLMCall(_Block):
 
     def _enter_extra(self, rt: _runtime.Runtime) -> None:
         if self.agent is None:
-            self.agent = current_agent.get()
+            self.agent = current_agent()
 
     def record_usage(self, input_tokens: int = 0, output_tokens: int = 0,
                      cache_read_tokens: int = 0, cache_write_tokens: int = 0,
@@ -466,7 +515,7 @@ class Task(_Block):
     def _event(self) -> _events.Event:
         trace_id, span_id = self._ids()
         return _events.Event("task", self.task_type, self.status, self.duration_s,
-                             {"task_type": self.task_type, "agent": current_agent.get()},
+                             {"task_type": self.task_type, "agent": current_agent()},
                              trace_id, span_id, None, self.error_type)
 
 
@@ -493,5 +542,5 @@ class MemoryOperation(_Block):
     def _event(self) -> _events.Event:
         trace_id, span_id = self._ids()
         return _events.Event("memory", self.operation, self.status, self.duration_s,
-                             {"operation": self.operation, "agent": current_agent.get()},
+                             {"operation": self.operation, "agent": current_agent()},
                              trace_id, span_id, None, self.error_type)

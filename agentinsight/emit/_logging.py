@@ -44,7 +44,7 @@ class JsonFormatter(logging.Formatter):
         if ctx.is_valid:
             out["trace_id"] = format(ctx.trace_id, "032x")
             out["span_id"] = format(ctx.span_id, "016x")
-        agent = _context.current_agent.get()
+        agent = _context.current_agent()
         if agent:
             out["agent"] = agent
         for key, value in record.__dict__.items():

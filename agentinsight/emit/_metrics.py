@@ -1,10 +1,15 @@
 """prometheus_client objects built from the catalogue, with cached label children and the
-label guard: a bound on each value's length and on each label's distinct values.
+label guard: a bound on each value's length, on each label's distinct values and on each
+metric's label combinations (series).
 
 The hot path is one dict lookup keyed by the label tuple; validation (string values, the guard)
 runs only the first time a tuple is seen. A value longer than the bound is cut to it, ending in
 :data:`TRUNCATED` (``"…"``): label values come from agents, and one error message or prompt used
 as a label would otherwise be kept whole in memory and sent with every scrape.
+
+The per-label bound alone still lets combinations multiply (1,000 agents × 200 models is
+200,000 series of one counter): beyond ``series_limit`` combinations a metric records every new
+one in a single overflow series whose label values are all :data:`OVERFLOW`, and says so once.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from agentinsight.exceptions import ConfigurationError
 
 OTHER = "other"
 TRUNCATED = "…"
+OVERFLOW = "__overflow__"
 
 # How gauges combine across worker processes in prometheus_client's multiprocess mode.
 _GAUGE_MODES = {
@@ -38,9 +44,10 @@ class LabelGuard:
     ``max_length`` is the longest value kept whole (:meth:`bound` cuts longer ones).
     """
 
-    def __init__(self, limit: int, max_length: int = 256) -> None:
+    def __init__(self, limit: int, max_length: int = 256, series_limit: int = 5000) -> None:
         self.limit = limit
         self.max_length = max_length
+        self.series_limit = series_limit
         self._seen: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
@@ -79,7 +86,7 @@ class LabelGuard:
 class Family:
     """One catalogue metric and its cached label children."""
 
-    __slots__ = ("children", "guard", "labelnames", "metric", "name")
+    __slots__ = ("children", "guard", "labelnames", "lock", "metric", "name", "overflow")
 
     def __init__(self, metric: Any, name: str, labelnames: tuple[str, ...], guard: LabelGuard):
         self.metric = metric
@@ -87,6 +94,8 @@ class Family:
         self.labelnames = labelnames
         self.guard = guard
         self.children: dict[tuple, Any] = {}
+        self.overflow = (OVERFLOW,) * len(labelnames)
+        self.lock = threading.Lock()
 
     def child(self, key: tuple) -> Any:
         """The child for a label tuple, or ``None`` when the values are unusable."""
@@ -110,21 +119,37 @@ class Family:
             self.guard.admit(label, self.guard.bound(label, value))
             for label, value in zip(self.labelnames, key, strict=True)
         )
-        if admitted != key:
+        with self.lock:
             found = self.children.get(admitted)
-            if found is None:
-                found = self.children[admitted] = self.metric.labels(*admitted)
+            if found is not None:
+                return found
+            if self.labelnames and len(self.children) >= self.guard.series_limit:
+                # Neither the raw nor the admitted key is cached: every excess combination
+                # would otherwise stay in memory. Such observations take this slower path.
+                admitted = self.overflow
+                found = self.children.get(admitted)
+                if found is None:
+                    found = self.children[admitted] = self.metric.labels(*admitted)
+                self._warn_overflow()
+                return found
+            found = self.children[admitted] = self.metric.labels(*admitted)
             return found
-        found = self.children[key] = self.metric.labels(*key)
-        return found
+
+    def _warn_overflow(self) -> None:
+        _errors.warn_once(
+            f"series:{id(self)}", "agentinsight.emit: %s has reached its limit of %d label "
+            "combinations; new combinations are recorded in one series whose label values are "
+            "all %r (raise metric_series_limit in emit.configure() if this is expected)",
+            self.name, self.guard.series_limit, OVERFLOW,
+        )
 
 
 class Metrics:
     """Every catalogue metric registered in one registry under one namespace."""
 
     def __init__(self, registry: CollectorRegistry, namespace: str, limit: int,
-                 max_length: int = 256) -> None:
-        self.guard = LabelGuard(limit, max_length)
+                 max_length: int = 256, series_limit: int = 5000) -> None:
+        self.guard = LabelGuard(limit, max_length, series_limit)
         self.namespace = namespace
         self.families: dict[str, Family] = {}
         multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
@@ -165,14 +190,16 @@ _built_lock = threading.Lock()
 
 
 def metrics_for(registry: CollectorRegistry, namespace: str, limit: int,
-                max_length: int = 256) -> Metrics:
+                max_length: int = 256, series_limit: int = 5000) -> Metrics:
     """The catalogue's metrics in ``registry`` (built once per registry and namespace)."""
     with _built_lock:
         per_registry = _built.setdefault(registry, {})
         found = per_registry.get(namespace)
         if found is None:
-            found = per_registry[namespace] = Metrics(registry, namespace, limit, max_length)
+            found = per_registry[namespace] = Metrics(
+                registry, namespace, limit, max_length, series_limit)
         else:
             found.guard.limit = limit
             found.guard.max_length = max_length
+            found.guard.series_limit = series_limit
         return found

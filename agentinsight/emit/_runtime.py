@@ -58,7 +58,7 @@ class Runtime:
         )
         m: Metrics = metrics_for(
             registry, settings["metrics_namespace"], settings["label_value_limit"],
-            settings["label_value_length"],
+            settings["label_value_length"], settings["metric_series_limit"],
         )
         self.metrics = m
         self.agent_total = m["agent_execution_total"]
@@ -204,6 +204,7 @@ def configure(
     metrics_namespace: str | None = None,
     label_value_limit: int | None = None,
     label_value_length: int | None = None,
+    metric_series_limit: int | None = None,
     log_dir: str | os.PathLike[str] | None = None,
     registry: CollectorRegistry | None = None,
     export_timeout: float | None = None,
@@ -219,11 +220,14 @@ def configure(
     ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``,
     ``OTEL_TRACES_EXPORTER``, ``OTEL_TRACES_SAMPLER`` (+ ``_ARG``), ``OTEL_EXPORTER_OTLP_TIMEOUT``,
     ``OTEL_BSP_*``, ``AGENTINSIGHT_METRICS_NAMESPACE``, ``AGENTINSIGHT_LABEL_VALUE_LIMIT``,
-    ``AGENTINSIGHT_LABEL_VALUE_LENGTH``, ``AGENTINSIGHT_LOG_DIR``, ``AGENTINSIGHT_COST``,
-    ``AGENTINSIGHT_STRICT``, ``OTEL_SEMCONV_STABILITY_OPT_IN``) >
+    ``AGENTINSIGHT_LABEL_VALUE_LENGTH``, ``AGENTINSIGHT_METRIC_SERIES_LIMIT``,
+    ``AGENTINSIGHT_LOG_DIR``, ``AGENTINSIGHT_COST``, ``AGENTINSIGHT_STRICT``,
+    ``OTEL_SEMCONV_STABILITY_OPT_IN``) >
     default; the table is
     ``agentinsight.emit._settings.SETTINGS``. Defaults: ``metrics_namespace=""``,
-    ``label_value_limit=1000``, ``label_value_length=256`` (longer values end in ``…``), traces
+    ``label_value_limit=1000``, ``label_value_length=256`` (longer values end in ``…``),
+    ``metric_series_limit=5000`` (label combinations per metric; later new ones are recorded
+    with every label value ``__overflow__``), traces
     exporter ``otlp`` when an endpoint is set, else ``none``.
     ``span_exporter`` takes any OpenTelemetry ``SpanExporter`` object instead (batched the same
     way), e.g. ``InMemorySpanExporter`` in tests. With ``traces_exporter="none"`` spans are still
@@ -249,7 +253,7 @@ def configure(
         "service_name": service_name, "otlp_endpoint": otlp_endpoint,
         "traces_exporter": traces_exporter, "sample_ratio": sample_ratio,
         "metrics_namespace": metrics_namespace, "label_value_limit": label_value_limit,
-        "label_value_length": label_value_length,
+        "label_value_length": label_value_length, "metric_series_limit": metric_series_limit,
         "log_dir": log_dir, "export_timeout": export_timeout, "max_queue_size": max_queue_size,
         "schedule_delay_ms": schedule_delay_ms, "max_export_batch_size": max_export_batch_size,
         "cost": cost,
@@ -261,7 +265,7 @@ def configure(
         )
     registry = prometheus_client.REGISTRY if registry is None else registry
     metrics_for(registry, settings["metrics_namespace"], settings["label_value_limit"],
-                settings["label_value_length"])
+                settings["label_value_length"], settings["metric_series_limit"])
     processor = None if settings["sdk_disabled"] else _processor(settings, span_exporter)
     provider = TracerProvider(
         sampler=_sampler(settings),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,6 +70,13 @@ class _Handler(BaseHTTPRequestHandler):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     started: float
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A scraper that hangs up mid-answer (a timeout, a restart) is routine: the default
+        # handler would print a traceback into the agent's stderr for each one.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class MetricsServer:

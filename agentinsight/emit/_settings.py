@@ -120,6 +120,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("label_value_length", ("AGENTINSIGHT_LABEL_VALUE_LENGTH",), 256, positive_int,
             "Longest label value kept whole; a longer one is cut to this many characters, the "
             "last one '…'."),
+    Setting("metric_series_limit", ("AGENTINSIGHT_METRIC_SERIES_LIMIT",), 5000, positive_int,
+            "Label combinations (series) kept per metric; later new ones are recorded in one "
+            "series whose label values are all '__overflow__'."),
     Setting("log_dir", ("AGENTINSIGHT_LOG_DIR",), None, path,
             "Directory for daily-rotated JSON log files (plus an error-only file)."),
     Setting("export_timeout", ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"),

@@ -157,7 +157,7 @@ class GenAIMetricsProcessor(SpanProcessor):
                 self._models.clear()
             self._models[key] = found
         model, provider = found
-        agent = usage.agent or current_agent.get()
+        agent = usage.agent or current_agent()
         operation = usage.operation
         start, end = span.start_time or 0, span.end_time or 0
         duration = max(end - start, 0) / 1e9

@@ -36,6 +36,9 @@ Rules:
   the signal, the child abandons its run (its temporary folder is removed, nothing looks complete),
   the slot is left un-run so the next start catches it up, and the scheduler exits.
 - Every decision is logged as a JSON line in ``<out>/.schedule/schedule.log`` and on stderr.
+- A folder the scheduler cannot write to (read-only, disk full, no permission) stops it with a
+  :class:`~agentinsight.exceptions.ReportError` naming the folder and the system's reason; its
+  state file is replaced in one step or not at all, so the slot simply runs again next time.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ from typing import Any
 
 from agentinsight._fs import atomic_write, locked
 from agentinsight._time import now as now_utc
-from agentinsight.exceptions import ConfigurationError
+from agentinsight.exceptions import ConfigurationError, ReportError
 from agentinsight.reports._runner import _name_problem
 
 __all__ = ["Schedule", "due", "load_schedules", "run_once", "serve"]
@@ -190,12 +193,28 @@ class _Scheduler:
         self.schedules = schedules
         self.out = out
         self.home = out / ".schedule"
-        self.home.mkdir(parents=True, exist_ok=True)
+        with self.writing():
+            self.home.mkdir(parents=True, exist_ok=True)
         self.runner = runner or self._run_child
         self.child: subprocess.Popen[bytes] | None = None
         self.stopping = False
 
     # state and log -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writing(self) -> Any:
+        """Turn a failure to write the scheduler's own files into an error naming the folder."""
+        try:
+            yield
+        except BlockingIOError:
+            raise
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise ReportError(
+                f"schedule: cannot write to {self.home} ({reason}); the folder must be writable "
+                "and have free space. The schedule state there is unchanged: a slot not recorded "
+                "as run runs again at the next start"
+            ) from exc
+
     def state(self) -> dict[str, Any]:
         try:
             return json.loads((self.home / "state.json").read_text())
@@ -219,10 +238,11 @@ class _Scheduler:
     # running -----------------------------------------------------------------------------
     def run_due(self, now: dt.datetime) -> list[dict[str, Any]]:
         outcomes = []
-        for schedule, slot in due(self.schedules, self.state(), now):
-            if self.stopping:
-                break
-            outcomes.append(self._run_locked(schedule, slot))
+        with self.writing():
+            for schedule, slot in due(self.schedules, self.state(), now):
+                if self.stopping:
+                    break
+                outcomes.append(self._run_locked(schedule, slot))
         return outcomes
 
     def _run_locked(self, schedule: Schedule, slot: dt.datetime) -> dict[str, Any]:
@@ -295,7 +315,8 @@ def serve(path: str | os.PathLike[str], *, once: bool = False,
     scheduler = _Scheduler(schedules, out)
     signal.signal(signal.SIGTERM, scheduler.stop)
     signal.signal(signal.SIGINT, scheduler.stop)
-    scheduler.log("start", mode="once" if once else "loop", schedules=len(schedules))
+    with scheduler.writing():
+        scheduler.log("start", mode="once" if once else "loop", schedules=len(schedules))
     while True:
         current = now or now_utc()
         outcomes = scheduler.run_due(current)
@@ -306,5 +327,6 @@ def serve(path: str | os.PathLike[str], *, once: bool = False,
         while not scheduler.stopping and now_utc() < wake:
             time.sleep(min(5.0, max(0.1, (wake - now_utc()).total_seconds())))
         if scheduler.stopping:
-            scheduler.log("stopped")
+            with scheduler.writing():
+                scheduler.log("stopped")
             return 0

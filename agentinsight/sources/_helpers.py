@@ -22,7 +22,7 @@ Step and window, defined once for every source:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,10 +71,12 @@ class Grid:
         return np.arange(self.start_ms, self.end_ms + 1, self.step_ms, dtype="int64")
 
 
-def grid(start: Any, end: Any, step: Any, scrape_interval_s: float,
+def grid(start: Any, end: Any, step: Any, scrape_interval_s: float | Callable[[], float],
          now: pd.Timestamp | None = None, *, min_scrapes: int = 1) -> Grid:
     """The evaluation grid for ``start``/``end``/``step`` (``None`` = automatic, see module doc;
-    ``min_scrapes`` is the automatic step's floor in scrape intervals).
+    ``min_scrapes`` is the automatic step's floor in scrape intervals). ``scrape_interval_s``
+    may be a function: it is then called only when the step is automatic (a server is not asked
+    for its scrape interval when the caller gave the step).
 
     >>> g = grid(0, 86400 * 7, None, 15)
     >>> g.step_ms, g.points <= MAX_POINTS
@@ -84,6 +86,8 @@ def grid(start: Any, end: Any, step: Any, scrape_interval_s: float,
     start_ms = begin.value // 1_000_000
     end_ms = finish.value // 1_000_000
     if step is None:
+        if callable(scrape_interval_s):
+            scrape_interval_s = scrape_interval_s()
         scrape_ms = max(1, int(round(scrape_interval_s * 1000)))
         span = end_ms - start_ms
         step_ms = scrape_ms * max(min_scrapes, math.ceil(span / ((MAX_POINTS - 1) * scrape_ms)))

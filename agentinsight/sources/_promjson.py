@@ -4,6 +4,13 @@ Vectorised: one pass collects timestamps and value strings into flat arrays, num
 and each label becomes a categorical column built from per-series codes — no per-point dicts
 (``MetricRangeDataFrame`` builds one per point, which is what makes it slow and large).
 
+A long pull is converted chunk by chunk (:func:`result_frame` on each answer, the JSON dropped
+before the next) and the chunks' columns joined by :func:`join_frames`, so a pull's peak memory
+stays near the size of its frame instead of holding every chunk's JSON at once.
+
+A "success" answer whose points are not numbers or whose shape is not the API's raises
+:class:`~agentinsight.exceptions.ServerError`, never a bare ``ValueError``.
+
 Native histograms (``histogram``/``histograms`` instead of ``value``/``values``) are not turned
 into buckets: their observation count and sum become ``<name>_count`` and ``<name>_sum`` rows,
 with a warning.
@@ -20,11 +27,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from agentinsight.exceptions import ServerError
 from agentinsight.frames import empty_metrics_frame
 
-__all__ = ["result_frame", "series_keys", "utc_index"]
+__all__ = ["join_frames", "result_frame", "series_keys", "utc_index"]
 
 
 def series_keys(result: Sequence[dict[str, Any]]) -> list[str]:
@@ -43,6 +51,14 @@ def result_frame(data: dict[str, Any], name: str, *, dedupe: bool = False) -> pd
     >>> f["value"].tolist(), f["job"].tolist()
     ([1.0, 1.0], ['a', 'a'])
     """
+    try:
+        return _result_frame(data, name, dedupe)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise ServerError(f"the answer holds a point that is not [time, \"number\"] ({exc})"
+                          ) from None
+
+
+def _result_frame(data: dict[str, Any], name: str, dedupe: bool) -> pd.DataFrame:
     kind = data.get("resultType")
     result = data.get("result")
     if (kind == "scalar" or kind == "string") and isinstance(result, list):
@@ -51,6 +67,8 @@ def result_frame(data: dict[str, Any], name: str, *, dedupe: bool = False) -> pd
         kind = "vector"
     if kind not in ("matrix", "vector") or not isinstance(result, list):
         raise ServerError(f"unexpected result type {kind!r} in the server's answer")
+    if not all(isinstance(s, dict) for s in result):
+        raise ServerError("a series in the answer is not a JSON object")
     floats = [s for s in result if ("values" in s or "value" in s)]
     natives = [s for s in result if ("histograms" in s or "histogram" in s)]
     if natives:
@@ -60,6 +78,73 @@ def result_frame(data: dict[str, Any], name: str, *, dedupe: bool = False) -> pd
     if kind == "vector":
         floats = [{"metric": s["metric"], "values": [s["value"]]} for s in floats]
     return _matrix(floats, name, dedupe)
+
+
+def join_frames(frames: Sequence[pd.DataFrame], *, release: bool = False) -> pd.DataFrame:
+    """The frames of one pull's parts as one frame, sorted by series, then time.
+
+    The parts are the chunks of one grid in time order (or disjoint sets of series), each
+    sorted by series then time, so a stable sort by series alone orders the whole; no point is
+    in two parts. Columns are built one at a time; with ``release`` each part's column is
+    deleted from it as soon as it has been copied (the parts end up empty), so the parts and
+    the result are not both held whole.
+
+    >>> a = result_frame({"resultType": "matrix", "result": [{"metric": {"job": "a"},
+    ...     "values": [[0, "1"]]}, {"metric": {"job": "b"}, "values": [[0, "2"]]}]}, "up")
+    >>> b = result_frame({"resultType": "matrix", "result": [{"metric": {"job": "b"},
+    ...     "values": [[15, "3"]]}]}, "up")
+    >>> f = join_frames([a, b])
+    >>> f["job"].tolist(), f["value"].tolist()
+    (['a', 'b', 'b'], [1.0, 2.0, 3.0])
+    """
+    parts = [f for f in frames if len(f)]
+    if not parts:
+        return empty_metrics_frame()
+    if len(parts) == 1:
+        return parts[0]
+    names: dict[str, None] = {}
+    for frame in parts:
+        names.update(dict.fromkeys(frame.columns))
+    labels = [c for c in names if c not in ("timestamp", "value")]
+    joined: dict[str, pd.Categorical] = {}
+    sid = np.zeros(sum(len(f) for f in parts), dtype="int64")
+    for label in labels:
+        pieces = [f[label].array if label in f.columns
+                  else pd.Categorical.from_codes(np.full(len(f), -1, "int8"), categories=[])
+                  for f in parts]
+        column = joined[label] = union_categoricals(pieces)
+        del pieces
+        if release:
+            _drop(parts, label)
+        sid *= len(column.categories) + 1
+        sid += column.codes.astype("int64") + 1
+    order = np.argsort(sid, kind="stable")
+    del sid
+    columns: dict[str, Any] = {}
+    for name in names:
+        if name == "timestamp":
+            ns = np.concatenate([f["timestamp"].to_numpy("datetime64[ns]").view("int64")
+                                 for f in parts])
+            if release:
+                _drop(parts, name)
+            columns[name] = utc_index(ns[order])
+            del ns
+        elif name == "value":
+            values = np.concatenate([f["value"].to_numpy("float64") for f in parts])
+            if release:
+                _drop(parts, name)
+            columns[name] = values[order]
+            del values
+        else:
+            cat = joined.pop(name)
+            columns[name] = pd.Categorical.from_codes(cat.codes[order], cat.categories)
+    return pd.DataFrame(columns, copy=False)
+
+
+def _drop(frames: Sequence[pd.DataFrame], column: str) -> None:
+    for frame in frames:
+        if column in frame.columns:
+            del frame[column]
 
 
 def _native_as_floats(series: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:

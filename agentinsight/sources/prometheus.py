@@ -8,7 +8,10 @@ user, and answers are converted with vectorised numpy code (:mod:`agentinsight.s
 Range queries: ``step=None`` picks the smallest multiple of the scrape interval that keeps a
 series under 11,000 points. A finer step over a long range is split into chunks of at most
 11,000 evaluation times, fetched concurrently and joined with no repeated or missing points
-(chunks continue the same ``start + k*step`` grid). A progress bar shows for multi-chunk pulls
+(chunks continue the same ``start + k*step`` grid); with many series the chunks are shorter, so
+each answer holds about a million points, and each chunk's answer is converted to columns as it
+arrives. A chunk the server refuses for its sample limit (HTTP 422 "too many samples") is split
+further, by series for a plain selector, else by time. A progress bar shows for multi-chunk pulls
 when someone is watching (terminal or notebook).
 
 The helpers (``rate``, ``token_usage``, ``error_ratio``, ``latency_quantiles``) are pushed down as
@@ -27,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from agentinsight._http import Client, redact_url
-from agentinsight.exceptions import ConfigurationError, ServerError
+from agentinsight.exceptions import ConfigurationError, QueryError, ServerError
 from agentinsight.frames import empty_metrics_frame
 from agentinsight.sources import _http
 from agentinsight.sources._cache import QueryCache, aligned
@@ -41,13 +44,22 @@ from agentinsight.sources._helpers import (
     quantile_name,
     quantiles,
 )
-from agentinsight.sources._promjson import result_frame
+from agentinsight.sources._promjson import join_frames, result_frame
 from agentinsight.sources._protocol import ExemplarSource, Matchers
 from agentinsight.sources._time import format_duration, parse_duration, parse_time, time_range
 
 __all__ = ["PrometheusSource"]
 
 _SCRAPE = re.compile(r"^\s*scrape_interval:\s*(\S+)", re.M)
+# A vector selector alone: a metric name, label matchers in braces, or both.
+_PLAIN_SELECTOR = re.compile(
+    r"\s*(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(?:\{(?P<matchers>[^{}]*)\})?\s*")
+_RE2_SPECIAL = re.compile(r"[\\.+*?()|\[\]{}^$]")
+#: Points (series x evaluation times) one chunk of a long pull asks for, at most (about 150 MB
+#: of decoded JSON); four chunks are in flight at once by default.
+POINT_BUDGET = 1_000_000
+# What Prometheus says when a query would exceed --query.max-samples.
+_TOO_MANY_SAMPLES = "too many samples"
 
 
 class PrometheusSource(ExemplarSource):
@@ -126,6 +138,9 @@ class PrometheusSource(ExemplarSource):
                 pass
         return self._scrape
 
+    def _scrape_interval(self) -> float:
+        return self.scrape_interval
+
     # --- raw queries -------------------------------------------------------------------------
 
     def range(self, query: str, start: Any = "now-7d", end: Any = "now", step: Any = None
@@ -136,7 +151,7 @@ class PrometheusSource(ExemplarSource):
 
         >>> prom.range("sum by (agent) (rate(agent_execution_total[5m]))")  # doctest: +SKIP
         """
-        return self._range(query, grid(start, end, step, self.scrape_interval), name=query)
+        return self._range(query, grid(start, end, step, self._scrape_interval), name=query)
 
     def _range(self, query: str, g: Grid, name: str) -> pd.DataFrame:
         if self._cache is not None:
@@ -151,29 +166,101 @@ class PrometheusSource(ExemplarSource):
 
     def _fetch_range(self, query: str, g: Grid, name: str) -> pd.DataFrame:
         chunks = _chunks(g)
+        if len(chunks) > 1:
+            # A long pull of many series: one answer of 11,000 points per series can be
+            # gigabytes of JSON. Ask at the range's end how many series there are and cut
+            # chunks so that each answer holds about POINT_BUDGET points.
+            probe, _ = self._range_chunk(query, Grid(g.end_ms, g.end_ms, g.step_ms), name)
+            series = max(1, len(probe))
+            chunks = _chunks(g, max(1, min(MAX_POINTS, POINT_BUDGET // series)))
         if len(chunks) == 1:
-            data, messages = self._range_chunk(query, chunks[0])
-            frame = result_frame(data, name)
+            frame, messages = self._range_chunk(query, chunks[0], name)
         else:
-            results, messages = [], []
-            for data, chunk_messages in self._fetch_all(query, chunks):
-                results.extend(data["result"])
+            parts, messages = [], []
+            for part, chunk_messages in self._fetch_all(query, chunks, name):
+                parts.append(part)
                 messages.extend(chunk_messages)
-            frame = result_frame({"resultType": "matrix", "result": results}, name, dedupe=True)
+            frame = join_frames(parts, release=True)
+            del parts
         frame.attrs.update(query=query, url=self.url, step=g.step, chunks=len(chunks),
                            warnings=messages)
         return frame
 
-    def _range_chunk(self, query: str, g: Grid) -> tuple[dict[str, Any], list[str]]:
+    def _range_chunk(self, query: str, g: Grid, name: str) -> tuple[pd.DataFrame, list[str]]:
+        """One chunk's answer, already converted: its JSON is freed before the next chunk.
+
+        A chunk the server refuses for its sample limit (``--query.max-samples``, HTTP 422
+        "too many samples") is asked again in parts: a plain selector by series (halves of one
+        label's values), anything else by time (halves of the grid), until each part fits."""
+        try:
+            return self._range_once(query, g, name)
+        except QueryError as exc:
+            if _TOO_MANY_SAMPLES not in str(exc):
+                raise
+            parts = self._series_parts(query, g)
+            if parts is None:
+                if g.points < 2:
+                    raise
+                mid = g.start_ms + (g.points // 2) * g.step_ms
+                parts = [(query, Grid(g.start_ms, mid - g.step_ms, g.step_ms)),
+                         (query, Grid(mid, g.end_ms, g.step_ms))]
+        frames, messages = [], []
+        for part_query, part_grid in parts:
+            frame, part_messages = self._range_chunk(part_query, part_grid, name)
+            frames.append(frame)
+            messages.extend(part_messages)
+        return join_frames(frames, release=True), messages
+
+    def _series_parts(self, query: str, g: Grid) -> list[tuple[str, Grid]] | None:
+        """``query`` (a plain selector) split in two by the values of the label that varies
+        most among the series it selects; ``None`` when that is not possible."""
+        match = _PLAIN_SELECTOR.fullmatch(query)
+        if match is None:
+            return None
+        params = [("match[]", query), ("start", f"{g.start_ms / 1000:.3f}"),
+                  ("end", f"{g.end_ms / 1000:.3f}")]
+        series = self._get("/api/v1/series", params, query)["data"] or []
+        values: dict[str, set[str]] = {}
+        for labels in series:
+            for label, value in labels.items():
+                if label != "__name__":
+                    values.setdefault(label, set()).add(value)
+        if not values:
+            return None
+        label, found = max(values.items(), key=lambda item: (len(item[1]), item[0]))
+        if len(found) < 2:
+            return None
+        ordered = sorted(found)
+        half = len(ordered) // 2
+        # series without the label match label="" and go with the first half
+        groups = [["", *ordered[:half]], ordered[half:]]
+        name = match.group("name") or ""
+        inner = (match.group("matchers") or "").strip().rstrip(",").strip()
+        out = []
+        for group in groups:
+            alternatives = "|".join(_RE2_SPECIAL.sub(r"\\\g<0>", v) for v in group)
+            matcher = f'{label}=~"{_promql_string(alternatives)}"'
+            out.append((f"{name}{{{inner + ', ' if inner else ''}{matcher}}}", g))
+        return out
+
+    def _range_once(self, query: str, g: Grid, name: str) -> tuple[pd.DataFrame, list[str]]:
         params = {"query": query, "start": f"{g.start_ms / 1000:.3f}",
                   "end": f"{g.end_ms / 1000:.3f}", "step": g.step}
         body = self._get("/api/v1/query_range", params, query)
-        return body["data"], body["_messages"]
+        return self._frame(body.pop("data"), name, "/api/v1/query_range", query), \
+            body["_messages"]
 
-    def _fetch_all(self, query: str, chunks: list[Grid]) -> list[tuple[dict[str, Any], list[str]]]:
+    def _frame(self, data: Any, name: str, path: str, query: str) -> pd.DataFrame:
+        try:
+            return result_frame(data, name)
+        except ServerError as exc:  # the answer is malformed: say where it came from
+            raise ServerError(str(exc), url=f"{self.url}{path}", query=query) from None
+
+    def _fetch_all(self, query: str, chunks: list[Grid], name: str
+                   ) -> list[tuple[pd.DataFrame, list[str]]]:
         show = self.progress if self.progress is not None else _http.interactive()
         with ThreadPoolExecutor(max_workers=max(1, self.max_workers)) as pool:
-            futures = [pool.submit(self._range_chunk, query, c) for c in chunks]
+            futures = [pool.submit(self._range_chunk, query, c, name) for c in chunks]
             if show:
                 from concurrent.futures import as_completed
 
@@ -193,7 +280,7 @@ class PrometheusSource(ExemplarSource):
         if at is not None:
             params["time"] = f"{parse_time(at, what='at').value / 1e9:.3f}"
         body = self._get("/api/v1/query", params, query)
-        frame = result_frame(body["data"], query)
+        frame = self._frame(body["data"], query, "/api/v1/query", query)
         frame.attrs.update(query=query, url=self.url, warnings=body["_messages"])
         return frame
 
@@ -271,7 +358,7 @@ class PrometheusSource(ExemplarSource):
         >>> prom.rate("tool_usage_total", by=["tool"], start="now-6h")  # doctest: +SKIP
         """
         by = check_by(by)
-        g = grid(start, end, step, self.scrape_interval)
+        g = grid(start, end, step, self._scrape_interval)
         w = _window(window)
         query = f"sum by ({', '.join(by)}) (rate({_selector(metric, matchers)}[{w}]))"
         return _shape(self._range(query, g, query), f"{metric}:rate", by)
@@ -286,10 +373,17 @@ class PrometheusSource(ExemplarSource):
         >>> prom.token_usage(by=["model"], start="now-7d", step="1d")  # doctest: +SKIP
         """
         by = check_by(by)
-        g = grid(start, end, step, self.scrape_interval, min_scrapes=TOKEN_MIN_SCRAPES)
-        query = (f"sum by ({', '.join(by)}) "
-                 f"(increase({_selector(metric, matchers)}[{g.step}]))")
-        return _shape(self._range(query, g, query), f"{metric}:increase", by)
+        g = grid(start, end, step, self._scrape_interval, min_scrapes=TOKEN_MIN_SCRAPES)
+        while True:
+            query = (f"sum by ({', '.join(by)}) "
+                     f"(increase({_selector(metric, matchers)}[{g.step}]))")
+            frame = self._range(query, g, query)
+            # The automatic step follows the server's scrape interval; history loaded at a
+            # coarser interval (a backfill) holds fewer than two samples per step, and
+            # increase() is then empty: widen the step until its windows hold the data.
+            if len(frame) or step is not None or g.step_ms * 4 > g.end_ms - g.start_ms:
+                return _shape(frame, f"{metric}:increase", by)
+            g = Grid(g.start_ms, g.end_ms, g.step_ms * 4)
 
     def error_ratio(self, metric: str = "agent_execution_total",
                     by: str | Iterable[str] | None = ("agent",), start: Any = "now-1d",
@@ -301,7 +395,7 @@ class PrometheusSource(ExemplarSource):
         >>> prom.error_ratio(by=["agent"], start="now-1d")  # doctest: +SKIP
         """
         by = check_by(by)
-        g = grid(start, end, step, self.scrape_interval)
+        g = grid(start, end, step, self._scrape_interval)
         w = _window(window)
         base = matcher_text(matchers)
         errors_only = ",".join(p for p in (base, matcher_text(error)) if p)
@@ -321,7 +415,7 @@ class PrometheusSource(ExemplarSource):
         >>> prom.latency_quantiles(q=[0.5, 0.95, 0.99], by=["agent"])  # doctest: +SKIP
         """
         by = check_by(by)
-        g = grid(start, end, step, self.scrape_interval)
+        g = grid(start, end, step, self._scrape_interval)
         w = _window(window)
         inner = (f"sum by ({', '.join(['le', *by])}) "
                  f"(rate({_selector(metric + '_bucket', matchers)}[{w}]))")
@@ -340,13 +434,17 @@ class PrometheusSource(ExemplarSource):
         return out
 
 
-def _chunks(g: Grid) -> list[Grid]:
-    """The grid cut into runs of at most MAX_POINTS evaluation times, on the same grid."""
+def _chunks(g: Grid, size: int = MAX_POINTS) -> list[Grid]:
+    """The grid cut into runs of at most ``size`` evaluation times, on the same grid."""
     out = []
-    for first in range(0, g.points, MAX_POINTS):
-        last = min(first + MAX_POINTS, g.points) - 1
+    for first in range(0, g.points, size):
+        last = min(first + size, g.points) - 1
         out.append(Grid(g.start_ms + first * g.step_ms, g.start_ms + last * g.step_ms, g.step_ms))
     return out
+
+
+def _promql_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _window(window: Any) -> str:

@@ -184,7 +184,7 @@ def test_too_many_points_for_one_request_is_explained(prometheus):
     # a bare request over the limit (what chunking avoids) is refused by the server itself
     prom = PrometheusSource(prometheus.url)
     with pytest.raises(QueryError, match="11,000 points"):
-        prom._range_chunk("up", Grid(0, 15_000 * 11_001, 15_000))
+        prom._range_chunk("up", Grid(0, 15_000 * 11_001, 15_000), "up")
 
 
 def test_an_unreachable_server_is_a_connection_error():
