@@ -23,6 +23,7 @@ from agentinsight import semconv
 
 __all__ = [
     "AGENT_DURATION_BUCKETS",
+    "COST_TOKEN_TYPES",
     "GENAI_DURATION_BUCKETS",
     "GENAI_TOKEN_BUCKETS",
     "METRICS",
@@ -38,6 +39,8 @@ __all__ = [
 STATUS_VALUES = ("success", "error")
 #: ``token_type`` label values of ``llm_tokens_used_total``.
 TOKEN_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
+#: ``token_type`` label values of ``llm_cost_usd_total``: the part billed at each rate.
+COST_TOKEN_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning", "request")
 
 #: Bucket boundaries the OpenTelemetry GenAI semantic conventions advise for
 #: ``gen_ai.client.token.usage``.
@@ -117,6 +120,18 @@ METRICS: tuple[MetricSpec, ...] = (
         "LLM tokens used. token_type=input counts all input tokens (cache reads and writes "
         "included); cache_read and cache_write are parts of input, reasoning is part of output: "
         "sum only input and output for totals.",
+    ),
+    MetricSpec(
+        "llm_cost_usd_total", "counter", ("agent", "provider", "model", "token_type"),
+        "LLM spend in USD, priced with genai-prices at the rate in force when the call was made "
+        "(opt-in: emit.configure(cost=True) or AGENTINSIGHT_COST=1). Each token_type is the part "
+        "billed at its own rate (input is the uncached input; request is a per-request fee): sum "
+        "every token_type for the total.",
+    ),
+    MetricSpec(
+        "llm_unpriced_tokens_total", "counter", ("agent", "provider", "model", "token_type"),
+        "LLM tokens the cost counter could not price (model or token type without a price), "
+        "counted here instead of as $0; token_type as in llm_tokens_used_total.",
     ),
     MetricSpec(
         "llm_request_duration_seconds", "histogram", ("provider", "model", "status"),

@@ -44,6 +44,7 @@ __all__ = [
     "MESSAGING_DESTINATION_NAME",
     "NON_LLM_OPERATIONS",
     "Operation",
+    "PRICE_PROVIDER_ALIASES",
     "SERVICE_TIER_ATTRIBUTES",
     "TASK_TYPE",
     "TASK_TYPE_ATTRIBUTES",
@@ -177,3 +178,17 @@ TASK_TYPE_ATTRIBUTES: Final = (TASK_TYPE, "agentinsight.task_type", "task_type",
                             "gen_ai.task.type")
 #: The queue a messaging span sent to or received from (OTel messaging conventions).
 MESSAGING_DESTINATION_NAME: Final = "messaging.destination.name"
+
+
+# == emit: newest names, other instrumentations' usage, pricing ================================
+# (kept in one block at the end; the readers' alias tables live above)
+#: ``gen_ai.provider.name`` values (lower case) -> genai-prices provider ids, where genai-prices'
+#: own matching misses them.
+PRICE_PROVIDER_ALIASES: Final[dict[str, str]] = {
+    "azure.ai.inference": "azure",
+    "gcp.gen_ai": "google",
+    "x_ai": "x-ai",
+    "xai": "x-ai",
+    "google_genai": "google",
+    "vertex_ai": "google",
+}

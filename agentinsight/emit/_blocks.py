@@ -21,6 +21,7 @@ from agentinsight.emit._context import current_agent
 from agentinsight.emit._usage import TokenUsage, normalise_model
 
 _perf = time.perf_counter
+_time_ns = time.time_ns
 _set_span_in_context = trace.set_span_in_context
 _attach = otel_context.attach
 _detach = otel_context.detach
@@ -381,6 +382,12 @@ class LLMCall(_Block):
                 if child is None:
                     return
                 child.inc(count)
+        if rt.pricer is not None:
+            # Priced at the call's start, as analysis.cost prices a span.
+            start = self._start_ns
+            if start is None:
+                start = _time_ns() - int(self.duration_s * 1e9)
+            rt.pricer.record(agent, provider, model, usage, start)
         op = self.operation
         child = rt.genai_tokens.child((op, provider, model, "input"))
         if child is not None:

@@ -76,6 +76,12 @@ class Runtime:
         self.memory_duration = m["memory_operation_duration_seconds"]
         self.genai_tokens = m["gen_ai_client_token_usage"]
         self.genai_duration = m["gen_ai_client_operation_duration_seconds"]
+        self.pricer: Any = None
+        if settings.get("cost"):
+            # genai-prices is imported only when pricing is on.
+            from agentinsight.emit._pricing import Pricer
+
+            self.pricer = Pricer(m["llm_cost_usd_total"], m["llm_unpriced_tokens_total"])
 
     def exporter_state(self) -> dict[str, Any]:
         if self.processor is not None:
@@ -203,6 +209,7 @@ def configure(
     schedule_delay_ms: int | None = None,
     max_export_batch_size: int | None = None,
     span_exporter: SpanExporter | None = None,
+    cost: bool | None = None,
 ) -> None:
     """Set up emit; every argument is optional and may come from the environment instead.
 
@@ -210,7 +217,8 @@ def configure(
     ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``,
     ``OTEL_TRACES_EXPORTER``, ``OTEL_TRACES_SAMPLER`` (+ ``_ARG``), ``OTEL_EXPORTER_OTLP_TIMEOUT``,
     ``OTEL_BSP_*``, ``AGENTINSIGHT_METRICS_NAMESPACE``, ``AGENTINSIGHT_LABEL_VALUE_LIMIT``,
-    ``AGENTINSIGHT_LABEL_VALUE_LENGTH``, ``AGENTINSIGHT_LOG_DIR``, ``AGENTINSIGHT_STRICT``) >
+    ``AGENTINSIGHT_LABEL_VALUE_LENGTH``, ``AGENTINSIGHT_LOG_DIR``, ``AGENTINSIGHT_COST``,
+    ``AGENTINSIGHT_STRICT``) >
     default; the table is
     ``agentinsight.emit._settings.SETTINGS``. Defaults: ``metrics_namespace=""``,
     ``label_value_limit=1000``, ``label_value_length=256`` (longer values end in ``…``), traces
@@ -218,7 +226,9 @@ def configure(
     ``span_exporter`` takes any OpenTelemetry ``SpanExporter`` object instead (batched the same
     way), e.g. ``InMemorySpanExporter`` in tests. With ``traces_exporter="none"`` spans are still
     made (trace ids for logs, exemplars and ``inject``) but go nowhere; add ``sample_ratio=0``
-    for metrics only.
+    for metrics only. ``cost=True`` prices every recorded usage with genai-prices at the call's
+    time into ``llm_cost_usd_total`` (a model without a price goes to
+    ``llm_unpriced_tokens_total``); off by default, and genai-prices is imported only when on.
 
     Calling it again replaces the previous configuration: the previous tracer provider is
     flushed and shut down, and metrics go to the new registry. emit keeps its own tracer provider
@@ -240,6 +250,7 @@ def configure(
         "label_value_length": label_value_length,
         "log_dir": log_dir, "export_timeout": export_timeout, "max_queue_size": max_queue_size,
         "schedule_delay_ms": schedule_delay_ms, "max_export_batch_size": max_export_batch_size,
+        "cost": cost,
     }
     settings = _settings.resolve(arguments)
     if registry is not None and not isinstance(registry, CollectorRegistry):

@@ -124,6 +124,9 @@ SETTINGS: tuple[Setting, ...] = (
             "true: make no spans at all (metrics and logs keep working)."),
     Setting("max_export_batch_size", ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE",), 512, positive_int,
             "Spans per export request."),
+    Setting("cost", ("AGENTINSIGHT_COST",), False, flag,
+            "true: price recorded usage with genai-prices at the call's time into "
+            "llm_cost_usd_total (unknown models into llm_unpriced_tokens_total)."),
     Setting("strict", ("AGENTINSIGHT_STRICT",), None, flag,
             "true: a failure inside telemetry re-raises (for test suites); unset: only while "
             "pytest runs a test (PYTEST_CURRENT_TEST is set); false: never."),

@@ -37,8 +37,9 @@ keeps ``simulate(days=7)`` inside two minutes on two cores; every incident lasts
 more, so it spans many scrapes. A finer interval multiplies file size and run time alike.
 
 ``simulate`` configures :mod:`agentinsight.emit` for itself (its own registry, the file
-exporter, the virtual clock) and shuts it down at the end; call ``emit.configure()`` again if the
-same process emits real telemetry afterwards.
+exporter, the virtual clock, the cost counter on, so the history carries ``llm_cost_usd_total``
+priced at each simulated call's time) and shuts it down at the end; call ``emit.configure()``
+again if the same process emits real telemetry afterwards.
 """
 
 from __future__ import annotations
@@ -201,8 +202,9 @@ def simulate(
     random.seed(seed)
     try:
         # The export queue holds more spans than a run makes, so none can be dropped.
+        # Cost on: the history carries llm_cost_usd_total, priced at each simulated call's time.
         emit.configure(service, span_exporter=span_file, registry=registry, sample_ratio=1.0,
-                       max_queue_size=1 << 22, max_export_batch_size=4096)
+                       max_queue_size=1 << 22, max_export_batch_size=4096, cost=True)
         emit.use_clock(sim.sched.clock)
         try:
             t_run = time.perf_counter()

@@ -138,7 +138,8 @@ class FleetRun:
             agent = self._pick_agent("researcher")
             model = self.agents[agent].model
             inc.labels = {"agent": agent, "model": model}
-            inc.metrics = ["llm_tokens_used_total", "gen_ai_client_token_usage"]
+            inc.metrics = ["llm_tokens_used_total", "gen_ai_client_token_usage",
+                           "llm_cost_usd_total"]
             inc.details = {"agent": agent, "model": model, "input_factor": 4.5}
             inc.description = (f"{agent}'s prompts grow about 4.5x (whole documents stuffed into "
                                "the context); input tokens per call jump, cache reads do not")
@@ -148,7 +149,7 @@ class FleetRun:
             new = "gpt-4o" if old != "gpt-4o" else "claude-3-5-sonnet"
             inc.labels = {"agent": agent, "model": new}
             inc.metrics = ["llm_tokens_used_total", "llm_request_duration_seconds",
-                           "gen_ai_client_token_usage"]
+                           "gen_ai_client_token_usage", "llm_cost_usd_total"]
             inc.details = {"agent": agent, "from_model": old, "to_model": new}
             inc.description = (f"{agent} is switched from {old} to {new} by a config change; "
                                "the same tokens cost many times more")
@@ -156,7 +157,8 @@ class FleetRun:
             agent = self._pick_agent("coder", need_tools=True)
             inc.labels = {"agent": agent}
             inc.metrics = ["llm_tokens_used_total", "llm_request_duration_seconds",
-                           "agent_execution_duration_seconds", "agent_execution_total"]
+                           "agent_execution_duration_seconds", "agent_execution_total",
+                           "llm_cost_usd_total"]
             inc.details = {"agent": agent, "loop_share": 0.5, "iterations": [25, 45]}
             inc.description = (f"half of {agent}'s runs loop: 25-45 LLM calls each until the "
                                "iteration limit stops them (MaxIterationsExceeded)")

@@ -340,3 +340,25 @@ def test_bad_arguments_name_themselves(tmp_path: Path, kwargs, error, words) -> 
     with pytest.raises(error, match=re.escape(words)):
         simulate(tmp_path, **kwargs)
     assert not list(tmp_path.iterdir())
+
+
+def test_history_carries_the_cost_counter_equal_to_pricing_the_spans(day) -> None:
+    import pandas as pd
+
+    from agentinsight.analysis.cost import price_spans
+    from agentinsight.sources import read_otlp_jsonl
+
+    got = _series(day.metrics_path, {"llm_cost_usd_total"})
+    assert {_labels(k[1])["agent"] for k in got} == {a["name"] for a in day.truth["agents"]}
+    assert not _series(day.metrics_path, {"llm_unpriced_tokens_total"})
+    end = _ts(day.truth["end"])
+    counted = sum(points[-1][1] for points in got.values() if points[-1][0] == end)
+    priced = price_spans(read_otlp_jsonl(day.spans_path))
+    billed = priced[priced["billable"] & (priced["end"] <= pd.Timestamp(end, unit="s", tz="UTC"))]
+    assert counted == pytest.approx(billed["cost_usd"].sum(), abs=0.005)
+    # the runaway loop is visible in dollars: the agent's spend rate jumps inside the window
+    inc, lo, hi = _incident(day, "runaway_loop")
+    mine = [p for k, p in got.items() if _labels(k[1])["agent"] == inc["labels"]["agent"]]
+    inside = sum(_increase(p, lo, hi) for p in mine) / (hi - lo)
+    before = sum(_increase(p, lo - (hi - lo), lo) for p in mine) / (hi - lo)
+    assert inside > 2 * before
