@@ -280,7 +280,8 @@ def _rules_for(b: Budget, metric: str) -> tuple[list[dict[str, Any]], list[dict[
         record("spent", _spent_monthly(me))
         record("projected", f"{_P}spent{me} + {_P}rate1d{me} * scalar{_MONTH_LEFT}")
     else:
-        record("spent", f"sum_over_time({_P}rate1h{me}[{days}d:1h]) * 3600")
+        record("spent", f"(sum(sum_over_time({_P}rate1h{me}[{days}d:1h])) * 3600 "
+                        f"or vector(0)) and on() {_P}rate1h{me}")
         record("projected", f"{_P}rate1d{me} * {days * 86400}")
 
     def burn(window: str) -> str:
