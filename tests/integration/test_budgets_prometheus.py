@@ -22,6 +22,7 @@ import pytest
 from agentinsight import alerts
 from agentinsight.stack import Alertmanager, ProgramNotFoundError, Prometheus
 from tests.integration.test_alerts_alertmanager import Webhook, am_config
+from tests.unit.test_monitoring import dashboard_exprs, grafana_to_promql, promql_metric_names
 
 pytestmark = pytest.mark.integration
 
@@ -144,3 +145,13 @@ def test_calm_agents_do_not_page(fleet: dict[str, Any]) -> None:
     spent = {s["metric"]["budget"]: float(s["value"][1])
              for s in prom.query("budget:llm_cost_usd:spent")}
     assert set(spent) == set(burn)
+
+
+def test_the_dashboard_budget_panels_show_every_budget(fleet: dict[str, Any]) -> None:
+    panels = [(where, expr) for where, expr in dashboard_exprs()
+              if promql_metric_names(expr) & set(alerts.BUDGET_SERIES)]
+    assert panels
+    for where, expr in panels:
+        series = fleet["prom"].query(grafana_to_promql(expr))
+        assert {s["metric"]["budget"] for s in series} == {fleet["looping"], *fleet["calm"]}, \
+            where
