@@ -96,6 +96,8 @@ _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ROLLING = re.compile(r"^([1-9][0-9]{0,2})d$")
 _DURATION = re.compile(r"^[0-9]+[smhdw]$")
 _MAX_VALUE = 200
+#: labels the rules set themselves
+_RESERVED = ("budget", "period", "alertname", "severity", "category")
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ def _budget(item: Any, defaults: Mapping[str, Any], where: str) -> Budget:
         raise ConfigurationError(f"{where}.labels: expected a mapping label: value")
     for key, value in [*((k, item[k]) for k in _SELECTOR_KEYS if k in item), *labels.items()]:
         if not isinstance(key, str) or not _LABEL.match(key) or key.startswith("__") \
-                or key in ("budget", "period"):
+                or key in _RESERVED:
             raise ConfigurationError(f"{where}.labels: {key!r} is not a usable label name")
         if not isinstance(value, str) or not value or len(value) > _MAX_VALUE:
             raise ConfigurationError(f"{where}.{key}: expected a non-empty string of at most "
