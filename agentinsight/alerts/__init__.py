@@ -1,4 +1,5 @@
-"""Findings → alerts: Alertmanager's v2 API, a webhook JSON document, Prometheus rule files.
+"""Findings → alerts: Alertmanager's v2 API, a webhook JSON document, Prometheus rule files;
+spending budgets → recording and burn-rate alerting rules (:func:`rules_from_budgets`).
 
 Push anomaly findings where operators already get their alerts::
 
@@ -66,6 +67,14 @@ import pandas as pd
 from agentinsight._http import redact_url
 from agentinsight.alerts import _alertmanager as _am
 from agentinsight.alerts._alertmanager import PushResult, Rejection
+from agentinsight.alerts._budgets import (
+    BUDGET_ALERTS,
+    BUDGET_SERIES,
+    Budget,
+    load_budgets,
+    rules_from_budgets,
+    write_budget_rules,
+)
 from agentinsight.alerts._findings_json import (
     Findings,
     _iso,
@@ -84,19 +93,25 @@ from agentinsight.exceptions import AlertError, ConfigurationError
 SPOOL_FILE = _am.SPOOL_FILE
 
 __all__ = [
+    "BUDGET_ALERTS",
+    "BUDGET_SERIES",
     "Baseline",
+    "Budget",
     "PushResult",
     "Rejection",
     "SPOOL_FILE",
     "alerts_from_findings",
     "default_spool_dir",
     "learn_baselines",
+    "load_budgets",
     "load_findings",
     "post_webhook",
     "push",
     "read_baselines",
     "rules_from_baselines",
+    "rules_from_budgets",
     "webhook_payload",
+    "write_budget_rules",
     "write_findings",
     "write_rule_file",
 ]

@@ -337,21 +337,31 @@ def _series_finding(detector: str, series: dict[str, str], index: pd.DatetimeInd
     name = series["__name__"]
     labels = ",".join(f"{k}={v}" for k, v in series.items() if k != "__name__")
     where = f"{name}{{{labels}}}" if labels else name
+    # Spend (llm_cost_usd_total and its rates/increases) reads in dollars.
+    num = _usd if "_usd" in name else _plain
     if not np.isfinite(expected):
         exp = ""
     elif detector == "extreme":
         side = "max" if observed >= expected else "min"
-        exp = f" (beyond the previous {side} {expected:.4g})"
+        exp = f" (beyond the previous {side} {num(expected)})"
     else:
-        exp = f" (expected about {expected:.4g})"
+        exp = f" (expected about {num(expected)})"
     length = _duration(end - start)
     return {
         "detector": detector, "series": series, "start": start, "end": end,
         "score": float(np.clip(score, 0.0, 1.0)), "observed": float(observed),
         "expected": float(expected) if np.isfinite(expected) else np.nan,
-        "summary": f"{where}: {observed:.4g}{exp} at {index[peak]:%Y-%m-%d %H:%M}"
+        "summary": f"{where}: {num(observed)}{exp} at {index[peak]:%Y-%m-%d %H:%M}"
                    + (f", anomalous for {length}" if length else ""),
     }
+
+
+def _plain(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"${value:.2g}"
 
 
 def _duration(delta: pd.Timedelta) -> str:

@@ -1,4 +1,5 @@
-"""``agentinsight alerts``: push findings to Alertmanager, write rule files, print webhook JSON."""
+"""``agentinsight alerts``: push findings to Alertmanager, write rule files (from baselines or
+budgets), print webhook JSON."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from agentinsight.alerts import (
     push,
     read_baselines,
     webhook_payload,
+    write_budget_rules,
     write_rule_file,
 )
 from agentinsight.frames import SEVERITIES
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Add the ``alerts`` sub-commands (push, rules, webhook) to ``parser``."""
+    """Add the ``alerts`` sub-commands (push, rules, budgets, webhook) to ``parser``."""
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = sub.add_parser("push", help="send findings.json to Alertmanager", description=(
         "Send a report's findings to Alertmanager as alerts (firing, or resolved when the "
@@ -49,6 +51,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--for", dest="for_", default="10m", metavar="DURATION",
                    help="how long a rule's condition must hold before it fires (10m)")
     r.add_argument("--severity", default="warning", choices=SEVERITIES)
+    b = sub.add_parser("budgets", help="write Prometheus rules from a budgets file",
+                       description="Write recording rules (spend rates, spend so far, projected "
+                                   "period-end spend) and burn-rate alerts (fast burn pages, "
+                                   "slow burn and projected overspend ticket) for each budget "
+                                   "in a budgets file on llm_cost_usd_total.")
+    b.add_argument("--budgets", required=True, type=Path, help="budgets file (YAML)")
+    b.add_argument("--out", required=True, type=Path, help="rule file to write")
+    b.add_argument("--namespace", default="", help="the agents' metric name prefix, if any")
+    b.add_argument("--interval", default=None, metavar="DURATION",
+                   help="evaluation interval of the budget groups (Prometheus's global one)")
     w = sub.add_parser("webhook", help="print the webhook JSON for findings.json",
                        description="Print findings.json as an Alertmanager webhook "
                                    "notification, for systems without Alertmanager.")
@@ -80,6 +92,11 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "rules":
         path = write_rule_file(read_baselines(args.baselines), args.out, factor=args.factor,
                                for_=args.for_, severity=args.severity)
+        print(f"wrote {path}")
+        return 0
+    if args.action == "budgets":
+        path = write_budget_rules(args.budgets, args.out, namespace=args.namespace,
+                                  interval=args.interval)
         print(f"wrote {path}")
         return 0
     payload = webhook_payload(load_findings(args.findings), jaeger_url=args.jaeger,

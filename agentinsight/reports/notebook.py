@@ -24,6 +24,7 @@ __all__ = [
     "STANDARD_SERIES",
     "fleet_findings",
     "headline",
+    "spend_per_run",
     "standard_frames",
     "time_window",
 ]
@@ -40,6 +41,9 @@ STANDARD_SERIES: dict[str, tuple[str, dict[str, Any]]] = {
                          {"metric": "tool_execution_duration_seconds", "q": 0.95,
                           "by": ["tool"]}),
     "tokens": ("token_usage", {"by": ["agent", "model", "token_type"]}),
+    # USD per step from the opt-in cost counter (empty when it is off), and runs per step
+    "cost": ("token_usage", {"metric": "llm_cost_usd_total", "by": ["agent", "model"]}),
+    "runs": ("token_usage", {"metric": "agent_execution_total", "by": ["agent"]}),
     "queue": ("range", {"selector": "task_queue_size"}),
     "tool_latency_p95_30m": ("latency_quantiles",
                              {"metric": "tool_execution_duration_seconds", "q": 0.95,
@@ -73,7 +77,37 @@ def standard_frames(fleet: Any, start: Any, end: Any, step: Any = "5m",
         if wanted and "agent" in frame.columns:
             frame = frame[frame["agent"].isin(wanted)].reset_index(drop=True)
         frames[name] = frame
+    frames["cost_per_run"] = spend_per_run(frames["cost"], frames["runs"])
     return frames
+
+
+def spend_per_run(cost: pd.DataFrame, runs: pd.DataFrame, min_runs: int = 2) -> pd.DataFrame:
+    """USD per agent run in each step (metric ``llm_cost_usd_total:per_run``, label ``agent``):
+    the agent's spend in the step over the runs it finished in it. Steps with fewer than
+    ``min_runs`` finished runs have no point (one run's price is too noisy to judge). Unlike
+    spend itself it has no daily cycle, so a runaway loop, a dearer model or bloated prompts
+    stand out at any hour.
+
+    >>> from agentinsight.frames import metrics_frame
+    >>> cost = metrics_frame([0.0, 300.0], "llm_cost_usd_total:increase", [0.5, 0.9],
+    ...                      {"agent": "coder", "model": "gpt-4o"})
+    >>> runs = metrics_frame([0.0, 300.0], "agent_execution_total:increase", [2.0, 0.0],
+    ...                      {"agent": "coder"})
+    >>> spend_per_run(cost, runs)["value"].tolist()
+    [0.25]
+    """
+    from agentinsight.frames import metrics_frame
+
+    empty = metrics_frame([], "llm_cost_usd_total:per_run", [], {"agent": []})
+    if cost.empty or runs.empty or "agent" not in cost.columns or "agent" not in runs.columns:
+        return empty
+    spent = cost.groupby(["timestamp", "agent"], observed=True)["value"].sum()
+    done = runs.groupby(["timestamp", "agent"], observed=True)["value"].sum()
+    per = (spent / done.where(done >= max(min_runs, 1))).dropna().reset_index()
+    if per.empty:
+        return empty
+    return metrics_frame(per["timestamp"], "llm_cost_usd_total:per_run", per["value"],
+                         {"agent": per["agent"].astype(str)})
 
 
 #: The frames anomaly detection watches, and how. Measured on the simulator's labelled week
@@ -82,8 +116,11 @@ def standard_frames(fleet: Any, start: Any, end: Any, step: Any = "5m",
 #: history), the traffic-drop test on the fleet's run rate and the trace detectors on spans find
 #: the incidents with about one false finding a day; error ratios and 5-minute p95s of
 #: low-volume series are too heavy-tailed to alert on without far more false findings, so they
-#: are shown, not detected on.
-DETECTED_SERIES = ("queue", "tokens")
+#: are shown, not detected on. With the cost counter on, spend per run of each agent is watched
+#: the same way, so a runaway loop, a switch to a dearer model or bloated prompts are findings
+#: priced in dollars (see BENCHMARKS.md: on the simulated week, all three found, no false
+#: finding; spend per step, with its daily cycle, missed the loop and added three).
+DETECTED_SERIES = ("queue", "tokens", "cost_per_run")
 
 
 def fleet_findings(frames: Mapping[str, pd.DataFrame], spans: pd.DataFrame | None = None, *,

@@ -227,9 +227,18 @@ def tasks() -> Board:
 def tokens() -> Board:
     b = Board("agentinsight-tokens", "agentinsight / Token usage and cost",
               "LLM tokens by agent, model and type. Totals count input + output only: input "
-              "already includes cache reads and writes, output includes reasoning. Money cost "
-              "is computed by the scheduled cost report from a maintained price table.",
+              "already includes cache reads and writes, output includes reasoning. Spend comes "
+              "from the opt-in cost counter llm_cost_usd_total (emit.configure(cost=True)), "
+              "each call priced at the rate in force that day, so history survives price "
+              "changes; budget panels read the rules `agentinsight alerts budgets` writes.",
               [AGENT, MODEL])
+    b.stat("Spend in range", f"sum(increase(llm_cost_usd_total{{{A},{M}}}[$__range]))",
+           "currencyUSD", "Every token type: each is the part billed at its own rate.")
+    b.stat("Spend / hour", f"sum(rate(llm_cost_usd_total{{{A},{M}}}[{RI}])) * 3600",
+           "currencyUSD")
+    b.stat("Unpriced tokens in range",
+           f"sum(increase(llm_unpriced_tokens_total{{{A},{M}}}[$__range]))", "short",
+           "Tokens of models or token types without a price: counted here, never as $0.")
     b.stat("Tokens in range (input + output)",
            f"sum(increase(llm_tokens_used_total{{{A},{M},{IO}}}[$__range]))")
     b.stat("LLM calls in range",
@@ -264,6 +273,25 @@ def tokens() -> Board:
     b.panel("timeseries", "p95 tokens per operation (OpenTelemetry GenAI metric)",
             [q(p95("gen_ai_client_token_usage", "gen_ai_request_model, gen_ai_token_type"),
                "{{gen_ai_request_model}} {{gen_ai_token_type}}")], w=24)
+    b.panel("timeseries", "Spend / hour by agent",
+            [q(f"sum by (agent) (rate(llm_cost_usd_total{{{A},{M}}}[{RI}])) * 3600",
+               "{{agent}}")], unit="currencyUSD", stack=True)
+    b.panel("timeseries", "Spend / hour by model",
+            [q(f"sum by (provider, model) (rate(llm_cost_usd_total{{{A},{M}}}[{RI}])) * 3600",
+               "{{provider}}/{{model}}")], unit="currencyUSD", stack=True)
+    b.panel("timeseries", "Budget burn rate (last hour)",
+            [q("budget:llm_cost_usd:burn_rate1h", "{{budget}}")],
+            description="Spend rate over the rate that uses up exactly the budget in its period "
+                        "(1 = on course). LLMBudgetFastBurn pages when the last hour and the "
+                        "last 5 minutes are both above the budget's fast_burn (14.4 by "
+                        "default); LLMBudgetSlowBurn tickets on 6 hours and 30 minutes above "
+                        "slow_burn (6).")
+    b.panel("timeseries", "Projected period-end spend / budget",
+            [q("budget:llm_cost_usd:projected / budget:llm_cost_usd:amount", "{{budget}}")],
+            unit="percentunit",
+            description="Spent so far plus the last day's pace over what is left of the "
+                        "period, as a share of the budget; LLMBudgetProjectedOverspend "
+                        "tickets above 100 %.")
     return b
 
 

@@ -24,6 +24,7 @@ from agentinsight.analysis.anomaly import (
     detect_traces,
     detect_traffic_drop,
 )
+from agentinsight.reports.notebook import DETECTED_SERIES, spend_per_run
 from agentinsight.simulate import simulate
 from agentinsight.sources.files import FileSource
 
@@ -35,9 +36,12 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, dict]:
     out = tmp_path_factory.mktemp("week")
     result = simulate(out, days=7, seed=0, start="2026-11-02T00:00:00Z")
     src = FileSource(out)
+    # the series the reports watch (agentinsight.reports.notebook.DETECTED_SERIES)
     metrics = pd.concat([
         src.range("task_queue_size"),
         src.token_usage(by=["agent", "model", "token_type"]),
+        spend_per_run(src.token_usage(by=["agent", "model"], metric="llm_cost_usd_total"),
+                      src.token_usage(by=["agent"], metric="agent_execution_total")),
     ], ignore_index=True)
     for col in metrics.columns:
         if col not in ("timestamp", "value"):
@@ -92,3 +96,19 @@ def test_simulated_incidents_are_found_with_few_false_findings(week) -> None:
     assert kinds["runaway-loop"] in by_detector["runaway_run"]
     assert kinds["error-burst"] in by_detector["error_burst"]
     assert kinds["tool-latency"] in by_detector["latency_outlier"]
+
+
+def test_runaway_loops_and_spend_spikes_are_findings_priced_in_dollars(week) -> None:
+    assert "cost_per_run" in DETECTED_SERIES  # the reports watch what is measured here
+    found, truth = week
+    spend = [rec for rec in found.to_dict("records")
+             if rec["series"].get("__name__", "").startswith("llm_cost_usd_total")]
+    incidents = {i["kind"]: i for i in truth["incidents"]}
+    caught = sorted(kind for kind, i in incidents.items()
+                    if any(_affected(rec, i) for rec in spend))
+    false = [rec["summary"] for rec in spend
+             if not any(_affected(rec, i) for i in incidents.values())]
+    print(f"spend findings: {len(spend)}, incidents caught {caught}, false {false}")
+    assert caught == ["model_switch", "prompt_bloat", "runaway_loop"]
+    assert not false
+    assert all("$" in rec["summary"] for rec in spend)
