@@ -11,6 +11,15 @@ the standard library is imported here, so the emit path stays light.
 'chat gpt-4o'
 >>> TOKEN_ATTRIBUTES[GEN_AI_USAGE_INPUT_TOKENS]
 'input_tokens'
+
+Other instrumentations name the same things differently (older GenAI conventions, OpenLLMetry,
+OpenInference). :func:`promote` is the one reading of all of them that every reader uses:
+
+>>> attrs = {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o",
+...          "llm.token_count.prompt": 12, "llm.token_count.completion": 3}
+>>> strings, tokens = promote(attrs)
+>>> strings, tokens[:2]  # agent, operation, provider, model, tool; input and output tokens
+([None, 'chat', None, 'gpt-4o', None], [12, 3])
 """
 
 from __future__ import annotations
@@ -19,8 +28,11 @@ from enum import StrEnum
 from typing import Final
 
 __all__ = [
+    "AGENT_ID_ATTRIBUTES",
     "AGENT_OPERATIONS",
     "BATCH_ATTRIBUTES",
+    "COLUMN_ALIASES",
+    "CONVERSATION_ID_ATTRIBUTES",
     "ERROR_TYPE",
     "GENAI_COLUMNS",
     "GEN_AI_AGENT_NAME",
@@ -29,6 +41,7 @@ __all__ = [
     "GEN_AI_OPERATION_NAME",
     "GEN_AI_PROVIDER_NAME",
     "GEN_AI_REQUEST_MODEL",
+    "GEN_AI_RESPONSE_ID",
     "GEN_AI_RESPONSE_MODEL",
     "GEN_AI_TOOL_NAME",
     "GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS",
@@ -43,16 +56,22 @@ __all__ = [
     "MEMORY_OPERATION",
     "MESSAGING_DESTINATION_NAME",
     "NON_LLM_OPERATIONS",
+    "OPERATION_HINTS",
     "Operation",
+    "RESPONSE_ID_ATTRIBUTES",
     "SERVICE_TIER_ATTRIBUTES",
     "TASK_TYPE",
     "TASK_TYPE_ATTRIBUTES",
+    "TOKEN_ALIASES",
     "TOKEN_ATTRIBUTES",
     "TOKEN_FIELDS",
     "TOOL_OPERATIONS",
+    "TOTAL_TOKENS_ATTRIBUTES",
     "URL_PATH",
     "agent_span_name",
+    "is_internal_attribute",
     "llm_span_name",
+    "promote",
     "tool_span_name",
 ]
 
@@ -83,6 +102,7 @@ GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
 GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
 GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
 GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
 GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
 GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
@@ -177,3 +197,174 @@ TASK_TYPE_ATTRIBUTES: Final = (TASK_TYPE, "agentinsight.task_type", "task_type",
                             "gen_ai.task.type")
 #: The queue a messaging span sent to or received from (OTel messaging conventions).
 MESSAGING_DESTINATION_NAME: Final = "messaging.destination.name"
+
+
+# -- other instrumentations' names: one reading of every convention in use ------------------------
+#: Spans-frame string column -> the attributes it is read from, first present wins: the current
+#: GenAI name, then older GenAI names, then OpenLLMetry's and OpenInference's. ``model`` falls
+#: back to the response model (left in ``attributes`` too); ``tool`` is kept only on tool
+#: executions (openlit sets ``gen_ai.tool.name`` on chat spans that merely offer a tool).
+COLUMN_ALIASES: Final[dict[str, tuple[str, ...]]] = {
+    "agent": (GEN_AI_AGENT_NAME, "agent.name"),
+    "operation": (GEN_AI_OPERATION_NAME,),
+    "provider": (GEN_AI_PROVIDER_NAME, "gen_ai.system", "llm.provider", "llm.system"),
+    "model": (GEN_AI_REQUEST_MODEL, GEN_AI_RESPONSE_MODEL, "llm.model_name", "llm.request.model",
+              "llm.response.model"),
+    "tool": (GEN_AI_TOOL_NAME, "tool.name"),
+}
+#: Spans-frame token column -> the attributes it is read from, first present wins.
+TOKEN_ALIASES: Final[dict[str, tuple[str, ...]]] = {
+    "input_tokens": (GEN_AI_USAGE_INPUT_TOKENS, "gen_ai.usage.prompt_tokens",
+                     "llm.usage.prompt_tokens", "llm.token_count.prompt"),
+    "output_tokens": (GEN_AI_USAGE_OUTPUT_TOKENS, "gen_ai.usage.completion_tokens",
+                      "llm.usage.completion_tokens", "llm.token_count.completion"),
+    "cache_read_tokens": (GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                          "gen_ai.usage.cache_read_input_tokens",
+                          "llm.usage.cache_read_input_tokens",
+                          "llm.token_count.prompt_details.cache_read"),
+    "cache_write_tokens": (GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                           "gen_ai.usage.cache_write.input_tokens",
+                           "gen_ai.usage.cache_creation_input_tokens",
+                           "llm.usage.cache_creation_input_tokens",
+                           "llm.token_count.prompt_details.cache_write"),
+    "reasoning_tokens": (GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, "gen_ai.usage.reasoning_tokens",
+                         "gen_ai.usage.details.reasoning_tokens", "llm.usage.reasoning_tokens",
+                         "llm.token_count.completion_details.reasoning"),
+}
+#: A total token count: not a column (it cannot be priced), read to recognise raw counts.
+TOTAL_TOKENS_ATTRIBUTES: Final = ("gen_ai.usage.total_tokens", "llm.usage.total_tokens",
+                                  "llm.token_count.total")
+#: The provider's id of a response: two spans with the same one (and provider) are one call.
+RESPONSE_ID_ATTRIBUTES: Final = (GEN_AI_RESPONSE_ID, "llm.response.id")
+CONVERSATION_ID_ATTRIBUTES: Final = ("gen_ai.conversation.id", "session.id")
+AGENT_ID_ATTRIBUTES: Final = ("gen_ai.agent.id", "agent.id")
+#: Where the operation is inferred from when ``gen_ai.operation.name`` is missing: attribute ->
+#: its value (lower-cased) -> operation.
+OPERATION_HINTS: Final[dict[str, dict[str, str]]] = {
+    "llm.request.type": {"chat": Operation.CHAT.value,
+                         "completion": Operation.TEXT_COMPLETION.value,
+                         "embedding": Operation.EMBEDDINGS.value,
+                         "embeddings": Operation.EMBEDDINGS.value},
+    "openinference.span.kind": {"llm": Operation.CHAT.value,
+                                "embedding": Operation.EMBEDDINGS.value,
+                                "tool": Operation.EXECUTE_TOOL.value,
+                                "agent": Operation.INVOKE_AGENT.value,
+                                "chain": Operation.INVOKE_WORKFLOW.value},
+    "traceloop.span.kind": {"agent": Operation.INVOKE_AGENT.value,
+                            "tool": Operation.EXECUTE_TOOL.value,
+                            "workflow": Operation.INVOKE_WORKFLOW.value},
+}
+#: OpenLLMetry names its agent and tool spans' subject here.
+_ENTITY_NAME: Final = "traceloop.entity.name"
+#: Attributes a backend adds for itself (Jaeger's ``@jaeger@warnings``): not the span's.
+_INTERNAL_PREFIX: Final = "@jaeger@"
+
+_STRING_SLOTS: Final = tuple(COLUMN_ALIASES)
+_SLOT_OF: Final[dict[str, tuple[int, int]]] = {}
+for _slot, _names in enumerate((*COLUMN_ALIASES.values(), *TOKEN_ALIASES.values())):
+    for _rank, _name in enumerate(_names):
+        _SLOT_OF[_name] = (_slot, _rank)
+_AGENT_SLOT, _OPERATION_SLOT, _MODEL_SLOT, _TOOL_SLOT = 0, 1, 3, 4
+_N_STRINGS: Final = len(COLUMN_ALIASES)
+
+
+def is_internal_attribute(key: str) -> bool:
+    """True for an attribute a trace backend added for itself (``@jaeger@warnings``).
+
+    >>> is_internal_attribute("@jaeger@warnings"), is_internal_attribute("gen_ai.system")
+    (True, False)
+    """
+    return key.startswith(_INTERNAL_PREFIX)
+
+
+def _count(value: object) -> object:
+    """A token count as a number (an int or float; numeric text converted), else None."""
+    kind = type(value)
+    if kind is int or kind is float:
+        return value
+    if kind is str:
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except ValueError:
+            return None
+    return None
+
+
+def promote(attrs: dict[str, object]) -> tuple[list[object], list[object]]:
+    """Read a span's promoted columns out of its attributes, whatever convention wrote them.
+
+    Returns ``(strings, tokens)``: the values of :data:`COLUMN_ALIASES`' columns (``agent``,
+    ``operation``, ``provider``, ``model``, ``tool``; ``None`` where absent) and of
+    :data:`TOKEN_FIELDS` (NaN where absent). ``attrs`` is changed in place: each attribute read
+    into a column is removed (the response model and a tool name on a span that is not a tool
+    execution stay), and so are a backend's own attributes (``@jaeger@...``). The operation,
+    when ``gen_ai.operation.name`` is missing, is inferred from :data:`OPERATION_HINTS`, else
+    ``execute_tool`` for a span naming a tool and no model.
+
+    >>> attrs = {"gen_ai.system": "Anthropic", "llm.request.type": "chat",
+    ...          "gen_ai.usage.prompt_tokens": 10, "gen_ai.tool.name": "search"}
+    >>> promote(attrs)[0]
+    [None, 'chat', 'Anthropic', None, None]
+    >>> attrs  # a chat span offering a tool is not a tool call
+    {'llm.request.type': 'chat', 'gen_ai.tool.name': 'search'}
+    """
+    nan = float("nan")
+    strings: list[object] = [None] * _N_STRINGS
+    tokens: list[object] = [nan, nan, nan, nan, nan]
+    best: dict[int, tuple[int, str, object]] = {}
+    internal = None
+    slot_of = _SLOT_OF.get
+    for key, value in attrs.items():
+        hit = slot_of(key)
+        if hit is None:
+            if key[:1] == "@" and key.startswith(_INTERNAL_PREFIX):
+                internal = [key] if internal is None else [*internal, key]
+            continue
+        if value is None or value == "":
+            continue
+        slot, rank = hit
+        if slot >= _N_STRINGS:
+            value = _count(value)
+            if value is None:
+                continue
+        held = best.get(slot)
+        if held is None or rank < held[0]:
+            best[slot] = (rank, key, value)
+    if internal is not None:
+        for key in internal:
+            del attrs[key]
+    if not best and not attrs:
+        return strings, tokens
+    pop = attrs.pop
+    for slot, (_rank, key, value) in best.items():
+        if slot >= _N_STRINGS:
+            tokens[slot - _N_STRINGS] = value
+            pop(key)
+        else:
+            strings[slot] = value
+            if slot != _TOOL_SLOT and not (slot == _MODEL_SLOT and key == GEN_AI_RESPONSE_MODEL):
+                pop(key)
+    operation = strings[_OPERATION_SLOT]
+    if operation is None:
+        for hint, values in OPERATION_HINTS.items():
+            given = attrs.get(hint)
+            if given is not None:
+                operation = values.get(str(given).lower())
+                if operation is not None:
+                    if hint == "traceloop.span.kind":
+                        slot = _AGENT_SLOT if operation == Operation.INVOKE_AGENT else _TOOL_SLOT
+                        if strings[slot] is None:
+                            strings[slot] = attrs.get(_ENTITY_NAME)
+                    break
+        if operation is None and strings[_TOOL_SLOT] is not None and strings[_MODEL_SLOT] is None:
+            operation = Operation.EXECUTE_TOOL.value
+        strings[_OPERATION_SLOT] = operation
+    tool = strings[_TOOL_SLOT]
+    if tool is not None:
+        if operation in TOOL_OPERATIONS:
+            held = best.get(_TOOL_SLOT)
+            if held is not None:
+                pop(held[1], None)
+        else:
+            strings[_TOOL_SLOT] = None
+    return strings, tokens

@@ -40,10 +40,11 @@ __all__ = [
 
 #: Resource attribute that names the service.
 SERVICE_ATTRIBUTE = otlp_json.SERVICE_ATTRIBUTE
-#: Span attribute → spans-frame string column. ``model`` falls back to ``gen_ai.response.model``.
-GENAI_ATTRIBUTES = semconv.GENAI_COLUMNS
-#: Span attribute → spans-frame token column (float64, NaN where absent).
-TOKEN_ATTRIBUTES = semconv.TOKEN_ATTRIBUTES
+#: Span attribute (every alias in ``semconv.COLUMN_ALIASES``) → spans-frame string column.
+GENAI_ATTRIBUTES = {name: col for col, names in semconv.COLUMN_ALIASES.items() for name in names}
+#: Span attribute (every alias in ``semconv.TOKEN_ALIASES``) → spans-frame token column
+#: (float64, NaN where absent).
+TOKEN_ATTRIBUTES = {name: col for col, names in semconv.TOKEN_ALIASES.items() for name in names}
 
 
 class SpanColumns(otlp_json.SpanColumns):
