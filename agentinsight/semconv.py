@@ -25,7 +25,7 @@ OpenInference). :func:`promote` is the one reading of all of them that every rea
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "AGENT_ID_ATTRIBUTES",
@@ -290,7 +290,7 @@ def _count(value: object) -> object:
     return None
 
 
-def promote(attrs: dict[str, object]) -> tuple[list[object], list[object]]:
+def promote(attrs: dict[str, Any]) -> tuple[list[Any], list[Any]]:
     """Read a span's promoted columns out of its attributes, whatever convention wrote them.
 
     Returns ``(strings, tokens)``: the values of :data:`COLUMN_ALIASES`' columns (``agent``,
@@ -309,8 +309,8 @@ def promote(attrs: dict[str, object]) -> tuple[list[object], list[object]]:
     {'llm.request.type': 'chat', 'gen_ai.tool.name': 'search'}
     """
     nan = float("nan")
-    strings: list[object] = [None] * _N_STRINGS
-    tokens: list[object] = [nan, nan, nan, nan, nan]
+    strings: list[Any] = [None] * _N_STRINGS
+    tokens: list[Any] = [nan, nan, nan, nan, nan]
     best: dict[int, tuple[int, str, object]] = {}
     internal = None
     slot_of = _SLOT_OF.get
