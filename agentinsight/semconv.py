@@ -208,8 +208,8 @@ COLUMN_ALIASES: Final[dict[str, tuple[str, ...]]] = {
     "agent": (GEN_AI_AGENT_NAME, "agent.name"),
     "operation": (GEN_AI_OPERATION_NAME,),
     "provider": (GEN_AI_PROVIDER_NAME, "gen_ai.system", "llm.provider", "llm.system"),
-    "model": (GEN_AI_REQUEST_MODEL, GEN_AI_RESPONSE_MODEL, "llm.model_name", "llm.request.model",
-              "llm.response.model"),
+    "model": (GEN_AI_REQUEST_MODEL, GEN_AI_RESPONSE_MODEL, "llm.model_name",
+              "embedding.model_name", "llm.request.model", "llm.response.model"),
     "tool": (GEN_AI_TOOL_NAME, "tool.name"),
 }
 #: Spans-frame token column -> the attributes it is read from, first present wins.

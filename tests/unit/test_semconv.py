@@ -120,7 +120,7 @@ def test_openinference_names_are_read(read, tmp_path):
         ("web_search", {"openinference.span.kind": "TOOL", "tool.name": "web_search"}),
         ("handoff", {"openinference.span.kind": "CHAIN"}),
         ("embed", {"openinference.span.kind": "EMBEDDING", "llm.system": "openai",
-                   "llm.model_name": "text-embedding-3-small", "llm.token_count.prompt": 8}),
+                   "embedding.model_name": "text-embedding-3-small", "llm.token_count.prompt": 8}),
     ]
     assert _rows(read(spans, tmp_path)) == [
         ["planner", "invoke_agent", None, None, None, None, None, None, None, None],
@@ -181,3 +181,23 @@ def test_jaeger_internal_attributes_are_dropped_from_api_v3_answers():
     doc = _otlp([("chat", {"gen_ai.operation.name": "chat", "retry": 1,
                            "@jaeger@warnings": "clock skew adjusted", "@jaeger@other": "x"})])
     assert parse_otlp_text(json.dumps({"result": doc}))["attributes"].iloc[0] == {"retry": 1}
+
+
+@READERS
+def test_calls_are_counted_whoever_recorded_them(read, tmp_path):
+    from agentinsight.analysis.traces import trace_summary
+
+    openinference = [("Agent", {"openinference.span.kind": "AGENT", "agent.name": "planner"}),
+                     ("ChatCompletion", {"openinference.span.kind": "LLM",
+                                         "llm.model_name": "gpt-4o", "llm.token_count.prompt": 10,
+                                         "llm.token_count.completion": 2}),
+                     ("get_weather", {"openinference.span.kind": "TOOL",
+                                      "tool.name": "get_weather"})]
+    openlit = [("chat gpt-4o", {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+                                "gen_ai.tool.name": "get_weather",
+                                "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 2}),
+               ("execute_tool get_weather", {"gen_ai.operation.name": "execute_tool",
+                                             "gen_ai.tool.name": "get_weather"})]
+    for spans in (openinference, openlit):
+        row = trace_summary(read(spans, tmp_path)).iloc[0]
+        assert (row["llm_calls"], row["tool_calls"], row["input_tokens"]) == (1, 1, 10.0)
