@@ -278,16 +278,18 @@ def is_internal_attribute(key: str) -> bool:
 
 
 def _count(value: object) -> object:
-    """A token count as a number (an int or float; numeric text converted), else None."""
+    """A token count as a number (an int, a finite float, numeric text), else None."""
     kind = type(value)
-    if kind is int or kind is float:
+    if kind is int:
         return value
     if kind is str:
         try:
-            return float(value)  # type: ignore[arg-type]
+            value = float(value)  # type: ignore[arg-type]
         except ValueError:
             return None
-    return None
+    elif kind is not float:
+        return None
+    return value if value - value == 0 else None  # type: ignore[operator]  # not NaN or inf
 
 
 def promote(attrs: dict[str, Any]) -> tuple[list[Any], list[Any]]:

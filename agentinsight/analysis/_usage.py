@@ -77,6 +77,11 @@ def _first(attrs: Any, keys: tuple[str, ...]) -> Any:
     return None
 
 
+def _response_id(attrs: Any) -> str | None:
+    value = _first(attrs, RESPONSE_ID_ATTRIBUTES) if isinstance(attrs, dict) else None
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
 def find_usage(spans: pd.DataFrame, forest: SpanForest, carries: np.ndarray,
                detail: np.ndarray) -> Usage:
     """Decide which of the rows in ``carries`` are billed (``detail``: token fields filled).
@@ -92,7 +97,8 @@ def find_usage(spans: pd.DataFrame, forest: SpanForest, carries: np.ndarray,
     depth = forest.depth
     rows = np.flatnonzero(carries)
     attrs = spans["attributes"].to_numpy(dtype=object)
-    ids = np.array([_first(a, RESPONSE_ID_ATTRIBUTES) for a in attrs[rows]], dtype=object)
+    ids = np.empty(len(rows), dtype=object)
+    ids[:] = [_response_id(a) for a in attrs[rows]]
     with_id = rows[~pd.isna(ids)]
     if len(with_id) > 1:
         provider = spans["provider"].to_numpy(dtype=object)[with_id]
@@ -160,8 +166,9 @@ def raw_counts(tok: dict[str, np.ndarray], attrs: np.ndarray) -> tuple[np.ndarra
     raw_output = reasoning > out
     maybe = np.flatnonzero((cache > 0) | (reasoning > 0))
     if len(maybe):
-        total = np.array([_first(a, TOTAL_TOKENS_ATTRIBUTES) for a in attrs[maybe]],
-                         dtype=object)
+        total = np.empty(len(maybe), dtype=object)
+        total[:] = [_first(a, TOTAL_TOKENS_ATTRIBUTES) if isinstance(a, dict) else None
+                    for a in attrs[maybe]]
         known = np.array([isinstance(t, int | float) and not isinstance(t, bool) for t in total])
         if known.any():
             rows = maybe[known]
