@@ -67,19 +67,15 @@ def _usage_keys(attrs: Any) -> str | None:
     return ", ".join(keys) if keys else None
 
 
-def _first(attrs: Any, keys: tuple[str, ...]) -> Any:
-    if not attrs:
-        return None
-    for key in keys:
-        value = attrs.get(key)
-        if value is not None and value != "":
-            return value
-    return None
-
-
-def _response_id(attrs: Any) -> str | None:
-    value = _first(attrs, RESPONSE_ID_ATTRIBUTES) if isinstance(attrs, dict) else None
-    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+def _lookup(attrs: np.ndarray, keys: tuple[str, ...]) -> list[Any]:
+    """Per attribute dict, the first of ``keys`` it holds (None if none): the hot loop of
+    pricing, one comprehension per key instead of a call per span."""
+    first, *rest = keys
+    values = [a.get(first) if type(a) is dict else None for a in attrs]
+    for key in rest:
+        values = [v if v is not None or type(a) is not dict else a.get(key)
+                  for v, a in zip(values, attrs, strict=True)]
+    return values
 
 
 def find_usage(spans: pd.DataFrame, forest: SpanForest, carries: np.ndarray,
@@ -98,7 +94,10 @@ def find_usage(spans: pd.DataFrame, forest: SpanForest, carries: np.ndarray,
     rows = np.flatnonzero(carries)
     attrs = spans["attributes"].to_numpy(dtype=object)
     ids = np.empty(len(rows), dtype=object)
-    ids[:] = [_response_id(a) for a in attrs[rows]]
+    ids[:] = _lookup(attrs[rows], RESPONSE_ID_ATTRIBUTES)
+    found = np.flatnonzero(~pd.isna(ids))
+    ids[found] = [(v or None) if type(v) is str else str(v) if type(v) is int else None
+                  for v in ids[found]]
     with_id = rows[~pd.isna(ids)]
     if len(with_id) > 1:
         provider = spans["provider"].to_numpy(dtype=object)[with_id]
@@ -167,8 +166,7 @@ def raw_counts(tok: dict[str, np.ndarray], attrs: np.ndarray) -> tuple[np.ndarra
     maybe = np.flatnonzero((cache > 0) | (reasoning > 0))
     if len(maybe):
         total = np.empty(len(maybe), dtype=object)
-        total[:] = [_first(a, TOTAL_TOKENS_ATTRIBUTES) if isinstance(a, dict) else None
-                    for a in attrs[maybe]]
+        total[:] = _lookup(attrs[maybe], TOTAL_TOKENS_ATTRIBUTES)
         known = np.array([isinstance(t, int | float) and not isinstance(t, bool) for t in total])
         if known.any():
             rows = maybe[known]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import pandas as pd
 import pytest
 
 from agentinsight.analysis import cost
@@ -52,3 +53,10 @@ def test_numeric_text_is_a_count_and_odd_ids_and_providers_do_not_crash():
     priced = cost.price_spans(frame)
     assert priced["billable"].iloc[0] and not priced["priced"].iloc[0]
     assert priced["unpriced_reason"].iloc[0] == "unknown provider '12'"
+    # an empty response id does not make two different calls one
+    frame = _span({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+                   "gen_ai.request.model": "gpt-4o", "gen_ai.response.id": "",
+                   "gen_ai.usage.input_tokens": "1000", "gen_ai.usage.output_tokens": 10})
+    two = pd.concat([frame, frame.assign(span_id=["0000000000000002"])], ignore_index=True)
+    assert cost.price_spans(two)["billable"].tolist() == [True, True]
+
