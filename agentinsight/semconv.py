@@ -72,6 +72,7 @@ __all__ = [
     "is_internal_attribute",
     "llm_span_name",
     "promote",
+    "token_count",
     "tool_span_name",
 ]
 
@@ -235,7 +236,7 @@ TOKEN_ALIASES: Final[dict[str, tuple[str, ...]]] = {
 TOTAL_TOKENS_ATTRIBUTES: Final = ("gen_ai.usage.total_tokens", "llm.usage.total_tokens",
                                   "llm.token_count.total")
 #: The provider's id of a response: two spans with the same one (and provider) are one call.
-RESPONSE_ID_ATTRIBUTES: Final = (GEN_AI_RESPONSE_ID, "llm.response.id")
+RESPONSE_ID_ATTRIBUTES: Final = (GEN_AI_RESPONSE_ID,)
 CONVERSATION_ID_ATTRIBUTES: Final = ("gen_ai.conversation.id", "session.id")
 AGENT_ID_ATTRIBUTES: Final = ("gen_ai.agent.id", "agent.id")
 #: Where the operation is inferred from when ``gen_ai.operation.name`` is missing: attribute ->
@@ -259,13 +260,14 @@ _ENTITY_NAME: Final = "traceloop.entity.name"
 #: Attributes a backend adds for itself (Jaeger's ``@jaeger@warnings``): not the span's.
 _INTERNAL_PREFIX: Final = "@jaeger@"
 
-_STRING_SLOTS: Final = tuple(COLUMN_ALIASES)
-_SLOT_OF: Final[dict[str, tuple[int, int]]] = {}
-for _slot, _names in enumerate((*COLUMN_ALIASES.values(), *TOKEN_ALIASES.values())):
-    for _rank, _name in enumerate(_names):
-        _SLOT_OF[_name] = (_slot, _rank)
-_AGENT_SLOT, _OPERATION_SLOT, _MODEL_SLOT, _TOOL_SLOT = 0, 1, 3, 4
-_N_STRINGS: Final = len(COLUMN_ALIASES)
+#: Every name read besides the current ones (and the response model, read as before): a span
+#: holding none of them takes the fast path.
+_OTHER_NAMES: Final = frozenset(
+    name for names in (*COLUMN_ALIASES.values(), *TOKEN_ALIASES.values()) for name in names[1:]
+    if name != GEN_AI_RESPONSE_MODEL) | frozenset(OPERATION_HINTS)
+_TOKEN_NAMES: Final = tuple(TOKEN_ALIASES.values())
+_STRING_NAMES: Final = tuple(COLUMN_ALIASES.values())
+_TOOL_SLOT: Final = 4
 
 
 def is_internal_attribute(key: str) -> bool:
@@ -277,31 +279,39 @@ def is_internal_attribute(key: str) -> bool:
     return key.startswith(_INTERNAL_PREFIX)
 
 
-def _count(value: object) -> object:
-    """A token count as a number (an int, a finite float, numeric text), else None."""
+def token_count(value: object) -> float:
+    """A token count as a float: an int, a finite float or numeric text; NaN for anything else.
+
+    >>> token_count(12), token_count("7"), token_count("lots"), token_count(True)
+    (12.0, 7.0, nan, nan)
+    """
     kind = type(value)
     if kind is int:
-        return value
+        return float(value)  # type: ignore[arg-type]
     if kind is str:
         try:
-            value = float(value)  # type: ignore[arg-type]
+            number = float(value)  # type: ignore[arg-type]
         except ValueError:
-            return None
-    elif kind is not float:
-        return None
-    return value if value - value == 0 else None  # type: ignore[operator]  # not NaN or inf
+            return float("nan")
+    elif kind is float:
+        number = value  # type: ignore[assignment]
+    else:
+        return float("nan")
+    return number if number - number == 0 else float("nan")  # NaN and inf are no count
 
 
-def promote(attrs: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+def promote(attrs: dict[str, Any], *, internal: bool = False
+            ) -> tuple[list[Any], list[Any]]:
     """Read a span's promoted columns out of its attributes, whatever convention wrote them.
 
     Returns ``(strings, tokens)``: the values of :data:`COLUMN_ALIASES`' columns (``agent``,
     ``operation``, ``provider``, ``model``, ``tool``; ``None`` where absent) and of
-    :data:`TOKEN_FIELDS` (NaN where absent). ``attrs`` is changed in place: each attribute read
-    into a column is removed (the response model and a tool name on a span that is not a tool
-    execution stay), and so are a backend's own attributes (``@jaeger@...``). The operation,
-    when ``gen_ai.operation.name`` is missing, is inferred from :data:`OPERATION_HINTS`, else
-    ``execute_tool`` for a span naming a tool and no model.
+    :data:`TOKEN_FIELDS` (NaN where absent; values as given, :func:`token_count` tells a
+    count from anything else). ``attrs`` is changed in place: each attribute read into a column
+    is removed (the response model and a tool name on a span that is not a tool execution
+    stay), and with ``internal=True`` a backend's own attributes (``@jaeger@...``) too. The
+    operation, when ``gen_ai.operation.name`` is missing, is inferred from
+    :data:`OPERATION_HINTS`, else ``execute_tool`` for a span naming a tool and no model.
 
     >>> attrs = {"gen_ai.system": "Anthropic", "llm.request.type": "chat",
     ...          "gen_ai.usage.prompt_tokens": 10, "gen_ai.tool.name": "search"}
@@ -310,63 +320,73 @@ def promote(attrs: dict[str, Any]) -> tuple[list[Any], list[Any]]:
     >>> attrs  # a chat span offering a tool is not a tool call
     {'llm.request.type': 'chat', 'gen_ai.tool.name': 'search'}
     """
+    # The hot path of every trace read: the current names are popped as they always were, and
+    # only a span holding another convention's names pays for reading them.
     nan = float("nan")
-    strings: list[Any] = [None] * _N_STRINGS
-    tokens: list[Any] = [nan, nan, nan, nan, nan]
-    best: dict[int, tuple[int, str, object]] = {}
-    internal = None
-    slot_of = _SLOT_OF.get
-    for key, value in attrs.items():
-        hit = slot_of(key)
-        if hit is None:
-            if key[:1] == "@" and key.startswith(_INTERNAL_PREFIX):
-                internal = [key] if internal is None else [*internal, key]
-            continue
-        if value is None or value == "":
-            continue
-        slot, rank = hit
-        if slot >= _N_STRINGS:
-            value = _count(value)
-            if value is None:
-                continue
-        held = best.get(slot)
-        if held is None or rank < held[0]:
-            best[slot] = (rank, key, value)
-    if internal is not None:
-        for key in internal:
-            del attrs[key]
-    if not best and not attrs:
-        return strings, tokens
     pop = attrs.pop
-    for slot, (_rank, key, value) in best.items():
-        if slot >= _N_STRINGS:
-            tokens[slot - _N_STRINGS] = value
-            pop(key)
-        else:
-            strings[slot] = value
-            if slot != _TOOL_SLOT and not (slot == _MODEL_SLOT and key == GEN_AI_RESPONSE_MODEL):
-                pop(key)
-    operation = strings[_OPERATION_SLOT]
-    if operation is None:
-        for hint, values in OPERATION_HINTS.items():
-            given = attrs.get(hint)
-            if given is not None:
-                operation = values.get(str(given).lower())
-                if operation is not None:
-                    if hint == "traceloop.span.kind":
-                        slot = _AGENT_SLOT if operation == Operation.INVOKE_AGENT else _TOOL_SLOT
-                        if strings[slot] is None:
-                            strings[slot] = attrs.get(_ENTITY_NAME)
-                    break
-        if operation is None and strings[_TOOL_SLOT] is not None and strings[_MODEL_SLOT] is None:
-            operation = Operation.EXECUTE_TOOL.value
-        strings[_OPERATION_SLOT] = operation
-    tool = strings[_TOOL_SLOT]
-    if tool is not None:
-        if operation in TOOL_OPERATIONS:
-            held = best.get(_TOOL_SLOT)
-            if held is not None:
-                pop(held[1], None)
-        else:
+    strings: list[Any] = [pop(GEN_AI_AGENT_NAME, None), pop(GEN_AI_OPERATION_NAME, None),
+                          pop(GEN_AI_PROVIDER_NAME, None), pop(GEN_AI_REQUEST_MODEL, None),
+                          pop(GEN_AI_TOOL_NAME, None)]
+    tokens: list[Any] = [pop(GEN_AI_USAGE_INPUT_TOKENS, nan), pop(GEN_AI_USAGE_OUTPUT_TOKENS, nan),
+                         pop(GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, nan),
+                         pop(GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, nan),
+                         pop(GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, nan)]
+    if strings[3] is None:
+        strings[3] = attrs.get(GEN_AI_RESPONSE_MODEL)
+    if internal:
+        for key in [k for k in attrs if k.startswith(_INTERNAL_PREFIX)]:
+            del attrs[key]
+    tool_key = GEN_AI_TOOL_NAME if strings[_TOOL_SLOT] is not None else None
+    if not _OTHER_NAMES.isdisjoint(attrs):
+        tool_key = _read_other_names(attrs, strings, tokens, tool_key)
+    if strings[_TOOL_SLOT] is not None:
+        operation = strings[1]
+        if operation is None and strings[3] is None:
+            strings[1] = Operation.EXECUTE_TOOL.value
+        elif operation not in TOOL_OPERATIONS:  # offered to a model, not executed: an attribute
+            if tool_key == GEN_AI_TOOL_NAME:
+                attrs[GEN_AI_TOOL_NAME] = strings[_TOOL_SLOT]
             strings[_TOOL_SLOT] = None
+        elif tool_key != GEN_AI_TOOL_NAME and tool_key is not None:
+            attrs.pop(tool_key, None)
     return strings, tokens
+
+
+def _read_other_names(attrs: dict[str, Any], strings: list[Any], tokens: list[Any],
+                      tool_key: str | None) -> str | None:
+    """Fill what the current names left empty from the other conventions' names; return the
+    attribute the tool name came from (left in ``attrs`` until the operation is known)."""
+    get = attrs.get
+    for slot, names in enumerate(_STRING_NAMES):
+        if strings[slot] is not None:
+            continue
+        for name in names[1:]:
+            value = get(name)
+            if value is not None and value != "":
+                strings[slot] = value
+                if slot == _TOOL_SLOT:
+                    tool_key = name
+                elif name != GEN_AI_RESPONSE_MODEL:
+                    del attrs[name]
+                break
+    for slot, names in enumerate(_TOKEN_NAMES):
+        if tokens[slot] == tokens[slot]:  # the current name held a value
+            continue
+        for name in names[1:]:
+            value = get(name)
+            if value is not None and token_count(value) == token_count(value):
+                tokens[slot] = value
+                del attrs[name]
+                break
+    if strings[1] is None:
+        for hint, values in OPERATION_HINTS.items():
+            given = get(hint)
+            operation = values.get(str(given).lower()) if given is not None else None
+            if operation is not None:
+                strings[1] = operation
+                if hint == "traceloop.span.kind":
+                    slot = 0 if operation == Operation.INVOKE_AGENT else _TOOL_SLOT
+                    if strings[slot] is None:
+                        strings[slot] = get(_ENTITY_NAME)
+                break
+    return tool_key

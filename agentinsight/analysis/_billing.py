@@ -222,7 +222,8 @@ def price_spans(
     out["billable"] = billable
     duplicate = usage.duplicate_of >= 0
     twin = np.full(n, None, dtype=object)
-    twin[duplicate] = out["span_id"].to_numpy(dtype=object)[usage.duplicate_of[duplicate]]
+    if duplicate.any():
+        twin[duplicate] = out["span_id"].iloc[usage.duplicate_of[duplicate]].to_numpy(object)
     out["duplicate_of"] = pd.Series(twin, index=out.index, dtype=object)
     out["priced"] = priced
     for name, values in columns.items():

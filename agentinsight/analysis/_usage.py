@@ -48,8 +48,7 @@ def unread_usage(spans: pd.DataFrame, known: np.ndarray) -> np.ndarray:
     """Per row, the usage-like attributes of a span that names a model but has no token
     column filled (``None`` where there are none)."""
     out = np.full(len(spans), None, dtype=object)
-    model = spans["model"].to_numpy(dtype=object)
-    rows = np.flatnonzero(~known & ~pd.isna(model))
+    rows = np.flatnonzero(~known & spans["model"].notna().to_numpy())
     attrs = spans["attributes"].to_numpy(dtype=object)
     for row in rows.tolist():
         found = _usage_keys(attrs[row])
@@ -68,14 +67,20 @@ def _usage_keys(attrs: Any) -> str | None:
 
 
 def _lookup(attrs: np.ndarray, keys: tuple[str, ...]) -> list[Any]:
-    """Per attribute dict, the first of ``keys`` it holds (None if none): the hot loop of
-    pricing, one comprehension per key instead of a call per span."""
-    first, *rest = keys
-    values = [a.get(first) if type(a) is dict else None for a in attrs]
-    for key in rest:
-        values = [v if v is not None or type(a) is not dict else a.get(key)
-                  for v, a in zip(values, attrs, strict=True)]
-    return values
+    """Per attribute dict, the first of ``keys`` it holds with a truthy value (else None): the
+    hot loop of pricing, so one pass with the look-ups inlined rather than a call per span."""
+    if len(keys) == 1:
+        (k1,) = keys
+        return [a.get(k1) if type(a) is dict else None for a in attrs]
+    if len(keys) == 2:
+        k1, k2 = keys
+        return [(a.get(k1) or a.get(k2)) if type(a) is dict else None for a in attrs]
+    if len(keys) == 3:
+        k1, k2, k3 = keys
+        return [(a.get(k1) or a.get(k2) or a.get(k3)) if type(a) is dict else None
+                for a in attrs]
+    return [next((a[k] for k in keys if a.get(k)), None) if type(a) is dict else None
+            for a in attrs]
 
 
 def find_usage(spans: pd.DataFrame, forest: SpanForest, carries: np.ndarray,
@@ -109,13 +114,12 @@ def find_usage(spans: pd.DataFrame, forest: SpanForest, carries: np.ndarray,
     near = forest.nearest(carries)
     parent = forest.parent
     above = np.where(parent >= 0, near[np.maximum(parent, 0)], -1)
-    op = spans["operation"].to_numpy(dtype=object)
-    model_named = ~pd.isna(spans["model"].to_numpy(dtype=object))
-    is_call = carries & (duplicate_of < 0) & (
-        pd.Series(op).isin(LLM_OPERATIONS).to_numpy()
-        | (model_named & ~pd.Series(op).isin(NON_LLM_OPERATIONS).to_numpy()))
-    inner = np.flatnonzero(is_call & (above >= 0))
-    inner = inner[is_call[above[inner]]]
+    inner = np.flatnonzero(carries & (duplicate_of < 0) & (above >= 0))
+    # the carrying spans above others are few (agent spans, mostly): ask them first
+    outer_rows = np.unique(above[inner])
+    outer_calls = outer_rows[_model_calls(spans, outer_rows) & (duplicate_of[outer_rows] < 0)]
+    inner = inner[np.isin(above[inner], outer_calls)]
+    inner = inner[_model_calls(spans, inner)]
     if len(inner):
         outer = above[inner]
         # a span over several model calls is not one call seen twice: leave it to the leaf rule
@@ -134,6 +138,15 @@ def find_usage(spans: pd.DataFrame, forest: SpanForest, carries: np.ndarray,
     covered[above[carries & (above >= 0)]] = True
     billable = carries & (duplicate_of < 0) & (~covered | chosen)
     return Usage(carries, duplicate_of, billable)
+
+
+def _model_calls(spans: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """Which of ``rows`` are spans of a call to a model (by operation, or a model named on a
+    span whose operation is not an agent's, tool's or workflow's)."""
+    op = spans["operation"].iloc[rows]
+    named = spans["model"].iloc[rows].notna().to_numpy()
+    return (op.isin(LLM_OPERATIONS).to_numpy()
+            | (named & ~op.isin(NON_LLM_OPERATIONS).to_numpy()))
 
 
 def _keep_one(groups: np.ndarray, rows: np.ndarray, detail: np.ndarray, depth: np.ndarray,
@@ -167,8 +180,9 @@ def raw_counts(tok: dict[str, np.ndarray], attrs: np.ndarray) -> tuple[np.ndarra
     if len(maybe):
         total = np.empty(len(maybe), dtype=object)
         total[:] = _lookup(attrs[maybe], TOTAL_TOKENS_ATTRIBUTES)
-        known = np.array([isinstance(t, int | float) and not isinstance(t, bool) for t in total])
-        if known.any():
+        given = np.flatnonzero(~pd.isna(total))
+        known = given[[type(t) in (int, float) for t in total[given]]]
+        if len(known):
             rows = maybe[known]
             total_f = total[known].astype("float64")
             base = inp[rows] + out[rows]

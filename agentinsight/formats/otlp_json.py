@@ -347,8 +347,9 @@ class SpanColumns:
     def __len__(self) -> int:
         return len(self.name)
 
-    def add_document(self, doc: dict[str, Any]) -> None:
-        """Append every span of one ``TracesData`` document."""
+    def add_document(self, doc: dict[str, Any], *, internal: bool = False) -> None:
+        """Append every span of one ``TracesData`` document (``internal``: it may hold a
+        backend's own attributes, ``@jaeger@...``, which are dropped)."""
         # The hot loop of every trace read: bound methods and column lists are hoisted into
         # locals, and well-formed lower-case hex ids skip the general id conversion.
         add_trace, add_span_id, add_parent = (ids.append for ids in self.ids)
@@ -393,7 +394,7 @@ class SpanColumns:
                     status = span.get("status") or {}
                     add_status(statuses.get(status.get("code", 0), "unset"))
                     add_message(status.get("message", ""))
-                    strings, tokens = read(attrs)
+                    strings, tokens = read(attrs, internal=internal)
                     s0(strings[0]), s1(strings[1]), s2(strings[2]), s3(strings[3])
                     s4(strings[4])
                     t0(tokens[0]), t1(tokens[1]), t2(tokens[2]), t3(tokens[3]), t4(tokens[4])
@@ -414,7 +415,7 @@ class SpanColumns:
         self.end.append(end_ns)
         self.status.append(status)
         self.status_message.append(status_message)
-        strings, tokens = promote(attrs)
+        strings, tokens = promote(attrs, internal=True)
         for col, value in zip(COLUMN_ALIASES, strings, strict=True):
             self.strings[col].append(value)
         for col, value in zip(TOKEN_FIELDS, tokens, strict=True):
