@@ -26,6 +26,13 @@ findings frame
     ``trace_ids`` (list of hex strings, possibly empty).
 
 Empty results are empty frames with these columns, never exceptions. Extra columns are allowed.
+
+The validators accept what plain pandas makes and convert it to the contract: any datetime
+resolution and any time zone (``pd.to_datetime(..., utc=True)`` gives ``datetime64[us, UTC]`` in
+pandas 3), integer or nullable numbers where float64 is expected, string columns where
+categories are expected. A time column without a time zone is rejected: whether it meant UTC
+or local time cannot be told, and guessing would shift every timestamp silently.
+:func:`concat` combines frames pulled from several sources or windows.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -48,6 +56,7 @@ __all__ = [
     "SPANS_COLUMNS",
     "SPAN_STATUSES",
     "TOKEN_COLUMNS",
+    "concat",
     "empty_findings_frame",
     "empty_metrics_frame",
     "empty_spans_frame",
@@ -192,16 +201,21 @@ def label_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def validate_metrics_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Check a metrics frame against the contract; return it unchanged or raise SchemaError."""
+    """Check a metrics frame against the contract and return it, converted where pandas made
+    an equivalent dtype (see the module docstring); raise SchemaError otherwise.
+
+    >>> f = pd.DataFrame({"timestamp": pd.to_datetime(["2026-01-01T00:00Z"], utc=True),
+    ...                   "metric": ["up"], "value": [1], "job": ["api"]})
+    >>> validate_metrics_frame(f).dtypes.astype(str).tolist()
+    ['datetime64[ns, UTC]', 'category', 'float64', 'category']
+    """
     _require(frame, METRICS_COLUMNS, "metrics")
-    _require_dtype(frame, "timestamp", UTC_NS, "metrics")
-    _require_dtype(frame, "value", "float64", "metrics")
+    fixed: dict[str, pd.Series | None] = {
+        "timestamp": _utc(frame["timestamp"], "timestamp", "metrics"),
+        "value": _float(frame["value"], "value", "metrics")}
     for col in ["metric", *label_columns(frame)]:
-        if not isinstance(frame[col].dtype, pd.CategoricalDtype):
-            raise SchemaError(
-                f"metrics frame: column {col!r} must be categorical, got {frame[col].dtype}"
-            )
-    return frame
+        fixed[col] = _category(frame[col], col, "metrics")
+    return _with(frame, fixed)
 
 
 # --- spans ---------------------------------------------------------------------------------------
@@ -215,10 +229,10 @@ def empty_spans_frame() -> pd.DataFrame:
 
 
 def validate_spans_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Check a spans frame against the contract; return it unchanged or raise SchemaError."""
+    """Check a spans frame against the contract and return it, converted where pandas made an
+    equivalent dtype (see the module docstring); raise SchemaError otherwise."""
     _require(frame, SPANS_COLUMNS, "spans")
-    for col, dtype in _SPAN_DTYPES.items():
-        _require_dtype(frame, col, dtype, "spans")
+    frame = _with(frame, _converted(frame, _SPAN_DTYPES, "spans"))
     if len(frame):
         bad = set(frame["status"].unique()) - set(SPAN_STATUSES)
         if bad:
@@ -260,10 +274,10 @@ def finding_fingerprint(detector: str, series: Mapping[str, Any], start: Any) ->
 
 
 def validate_findings_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Check a findings frame against the contract; return it unchanged or raise SchemaError."""
+    """Check a findings frame against the contract and return it, converted where pandas made
+    an equivalent dtype (see the module docstring); raise SchemaError otherwise."""
     _require(frame, FINDINGS_COLUMNS, "findings")
-    for col, dtype in _FINDING_DTYPES.items():
-        _require_dtype(frame, col, dtype, "findings")
+    frame = _with(frame, _converted(frame, _FINDING_DTYPES, "findings"))
     if len(frame):
         bad = set(frame["severity"].unique()) - set(SEVERITIES)
         if bad:
@@ -283,6 +297,124 @@ def _require(frame: pd.DataFrame, columns: Iterable[str], kind: str) -> None:
         raise SchemaError(f"{kind} frame: missing column(s) {missing}")
 
 
-def _require_dtype(frame: pd.DataFrame, col: str, dtype: str, kind: str) -> None:
-    if str(frame[col].dtype) != dtype:
-        raise SchemaError(f"{kind} frame: column {col!r} must be {dtype}, got {frame[col].dtype}")
+def _converted(frame: pd.DataFrame, dtypes: Mapping[str, str], kind: str
+               ) -> dict[str, pd.Series | None]:
+    return {col: _utc(frame[col], col, kind) if dtype == UTC_NS else _float(frame[col], col, kind)
+            for col, dtype in dtypes.items()}
+
+
+def _with(frame: pd.DataFrame, columns: Mapping[str, pd.Series | None]) -> pd.DataFrame:
+    """``frame`` with the converted columns (``None``: already right); a copy only if any."""
+    changed = {col: values for col, values in columns.items() if values is not None}
+    return frame.assign(**changed) if changed else frame
+
+
+def _utc(col: pd.Series, name: str, kind: str) -> pd.Series | None:
+    """A time column as datetime64[ns, UTC] (None if it is one already): any resolution and
+    zone converted, naive times refused."""
+    dtype = col.dtype
+    if str(dtype) == UTC_NS:
+        return None
+    if dtype.kind == "O" and col.notna().any():
+        stamps = col.dropna()
+        if not all(isinstance(v, datetime) and v.tzinfo is not None for v in stamps):
+            raise SchemaError(f"{kind} frame: column {name!r} must be {UTC_NS}; it holds "
+                              f"{type(stamps.iloc[0]).__name__} values without a time zone or "
+                              "that are not times (parse them with pd.to_datetime(..., utc=True))")
+        return _ns(pd.to_datetime(col, utc=True), name, kind)
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return _ns(col.dt.tz_convert("UTC"), name, kind)
+    if dtype.kind == "M":
+        raise SchemaError(
+            f"{kind} frame: column {name!r} holds datetimes without a time zone ({dtype}); say "
+            f"which zone they are in: .dt.tz_localize('UTC') (or the zone they were recorded in), "
+            "or build them with pd.to_datetime(..., utc=True)")
+    if dtype.kind == "O" or col.empty:  # nothing in it: no zone to get wrong
+        return pd.Series(pd.to_datetime(col, utc=True), index=col.index, name=col.name,
+                         dtype=UTC_NS)
+    raise SchemaError(f"{kind} frame: column {name!r} must be {UTC_NS}, got {dtype}")
+
+
+def _ns(col: pd.Series, name: str, kind: str) -> pd.Series:
+    try:
+        return col.astype(UTC_NS)
+    except (ValueError, OverflowError) as exc:  # beyond what nanoseconds hold (year 2262)
+        raise SchemaError(f"{kind} frame: column {name!r} cannot be held as {UTC_NS}: "
+                          f"{exc}") from None
+
+
+def _float(col: pd.Series, name: str, kind: str) -> pd.Series | None:
+    """A number column as float64 (None if it is already; integers and nullable numbers
+    converted, NA as NaN)."""
+    dtype = col.dtype
+    if dtype == "float64":
+        return None
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        return pd.Series(col.to_numpy(dtype="float64", na_value=np.nan), index=col.index,
+                         name=col.name)
+    if dtype.kind == "O" and col.isna().all():
+        return col.astype("float64")
+    raise SchemaError(f"{kind} frame: column {name!r} must be float64, got {dtype}")
+
+
+def _category(col: pd.Series, name: str, kind: str) -> pd.Series | None:
+    """A label column as a category (None if it is one; strings converted, missing values
+    stay missing)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return None
+    if pd.api.types.is_string_dtype(col.dtype) or col.dtype.kind == "O":
+        return col.astype("category")
+    raise SchemaError(f"{kind} frame: column {name!r} must be categorical, got {col.dtype}")
+
+
+# --- combining -----------------------------------------------------------------------------------
+
+_KEYS = {"spans": ("trace_id", "span_id"), "findings": ("fingerprint",)}
+
+
+def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Combine frames of one kind (metrics, spans or findings) into one that keeps the contract.
+
+    Rows keep their order; a row seen twice — the same span (trace and span id), the same
+    finding (fingerprint), the same series at the same timestamp — is kept once, the first time.
+    Label columns become categories over the union of the frames' values; a label one frame
+    lacks is missing (NaN) in its rows.
+
+    >>> a = metrics_frame([0.0], "up", [1.0], {"job": ["api"]})
+    >>> b = metrics_frame([0.0, 15.0], "up", [1.0, 1.0], {"job": ["api", "db"]})
+    >>> both = concat([a, b])
+    >>> both["job"].tolist(), both["job"].cat.categories.tolist()
+    (['api', 'db'], ['api', 'db'])
+    """
+    frames = list(frames)
+    if not frames:
+        raise SchemaError("concat: no frames given")
+    kinds = {_kind(frame, i) for i, frame in enumerate(frames)}
+    if len(kinds) > 1:
+        raise SchemaError(f"concat: frames of different kinds ({', '.join(sorted(kinds))})")
+    kind = kinds.pop()
+    validate = {"metrics": validate_metrics_frame, "spans": validate_spans_frame,
+                "findings": validate_findings_frame}[kind]
+    checked = [validate(frame) for frame in frames]
+    if kind == "metrics":
+        # categories differ from frame to frame: combine the values, then categorise again
+        checked = [f.astype({c: object for c in ["metric", *label_columns(f)]}) for f in checked]
+    combined = pd.concat([f for f in checked if len(f)] or checked[:1], ignore_index=True)
+    keys = _KEYS.get(kind) or ("timestamp", "metric", *label_columns(combined))
+    combined = combined.drop_duplicates(list(keys), ignore_index=True)
+    return validate(combined)
+
+
+def _kind(frame: Any, position: int) -> str:
+    if not isinstance(frame, pd.DataFrame):
+        raise SchemaError(f"concat: frame {position} is a {type(frame).__name__}, "
+                          "not a DataFrame")
+    columns = set(frame.columns)
+    if "span_id" in columns:
+        return "spans"
+    if "fingerprint" in columns:
+        return "findings"
+    if set(METRICS_COLUMNS) <= columns:
+        return "metrics"
+    raise SchemaError(f"concat: frame {position} is not a metrics, spans or findings frame "
+                      f"(columns: {list(frame.columns)[:12]})")

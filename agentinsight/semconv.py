@@ -11,6 +11,15 @@ the standard library is imported here, so the emit path stays light.
 'chat gpt-4o'
 >>> TOKEN_ATTRIBUTES[GEN_AI_USAGE_INPUT_TOKENS]
 'input_tokens'
+
+Other instrumentations name the same things differently (older GenAI conventions, OpenLLMetry,
+OpenInference). :func:`promote` is the one reading of all of them that every reader uses:
+
+>>> attrs = {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o",
+...          "llm.token_count.prompt": 12, "llm.token_count.completion": 3}
+>>> strings, tokens = promote(attrs)
+>>> strings, tokens[:2]  # agent, operation, provider, model, tool; input and output tokens
+([None, 'chat', None, 'gpt-4o', None], [12, 3])
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from enum import StrEnum
 from typing import Any, Final, NamedTuple
 
 __all__ = [
+    "AGENT_ID_ATTRIBUTES",
     "AGENT_OPERATIONS",
     "BATCH_ATTRIBUTES",
     "CALL_AGENT_ALIASES",
@@ -28,6 +38,8 @@ __all__ = [
     "CALL_PROVIDER_ALIASES",
     "CALL_RESPONSE_ID_ALIASES",
     "CALL_TOKEN_ALIASES",
+    "COLUMN_ALIASES",
+    "CONVERSATION_ID_ATTRIBUTES",
     "CallUsage",
     "ERROR_TYPE",
     "GENAI_COLUMNS",
@@ -38,6 +50,7 @@ __all__ = [
     "GEN_AI_OPERATION_NAME",
     "GEN_AI_PROVIDER_NAME",
     "GEN_AI_REQUEST_MODEL",
+    "GEN_AI_RESPONSE_ID",
     "GEN_AI_RESPONSE_MODEL",
     "GEN_AI_SYSTEM",
     "GEN_AI_TOOL_NAME",
@@ -54,22 +67,29 @@ __all__ = [
     "MEMORY_OPERATION",
     "MESSAGING_DESTINATION_NAME",
     "NON_LLM_OPERATIONS",
+    "OPERATION_HINTS",
     "Operation",
     "PRICE_PROVIDER_ALIASES",
+    "RESPONSE_ID_ATTRIBUTES",
     "SEMCONV_STABILITY_OPT_IN",
     "SERVER_ADDRESS",
     "SERVER_PORT",
     "SERVICE_TIER_ATTRIBUTES",
     "TASK_TYPE",
     "TASK_TYPE_ATTRIBUTES",
+    "TOKEN_ALIASES",
     "TOKEN_ATTRIBUTES",
     "TOKEN_FIELDS",
     "TOOL_OPERATIONS",
+    "TOTAL_TOKENS_ATTRIBUTES",
     "URL_PATH",
     "agent_span_name",
     "call_operation",
     "call_usage",
+    "is_internal_attribute",
     "llm_span_name",
+    "promote",
+    "token_count",
     "tool_span_name",
     "wants_latest_genai",
 ]
@@ -101,6 +121,7 @@ GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
 GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
 GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
 GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
 GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
 GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
@@ -197,8 +218,199 @@ TASK_TYPE_ATTRIBUTES: Final = (TASK_TYPE, "agentinsight.task_type", "task_type",
 MESSAGING_DESTINATION_NAME: Final = "messaging.destination.name"
 
 
+# -- other instrumentations' names: one reading of every convention in use ------------------------
+#: Spans-frame string column -> the attributes it is read from, first present wins: the current
+#: GenAI name, then older GenAI names, then OpenLLMetry's and OpenInference's. ``model`` falls
+#: back to the response model (left in ``attributes`` too); ``tool`` is kept only on tool
+#: executions (openlit sets ``gen_ai.tool.name`` on chat spans that merely offer a tool).
+COLUMN_ALIASES: Final[dict[str, tuple[str, ...]]] = {
+    "agent": (GEN_AI_AGENT_NAME, "agent.name"),
+    "operation": (GEN_AI_OPERATION_NAME,),
+    "provider": (GEN_AI_PROVIDER_NAME, "gen_ai.system", "llm.provider", "llm.system"),
+    "model": (GEN_AI_REQUEST_MODEL, GEN_AI_RESPONSE_MODEL, "llm.model_name",
+              "embedding.model_name", "llm.request.model", "llm.response.model"),
+    "tool": (GEN_AI_TOOL_NAME, "tool.name"),
+}
+#: Spans-frame token column -> the attributes it is read from, first present wins.
+TOKEN_ALIASES: Final[dict[str, tuple[str, ...]]] = {
+    "input_tokens": (GEN_AI_USAGE_INPUT_TOKENS, "gen_ai.usage.prompt_tokens",
+                     "llm.usage.prompt_tokens", "llm.token_count.prompt"),
+    "output_tokens": (GEN_AI_USAGE_OUTPUT_TOKENS, "gen_ai.usage.completion_tokens",
+                      "llm.usage.completion_tokens", "llm.token_count.completion"),
+    "cache_read_tokens": (GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                          "gen_ai.usage.cache_read_input_tokens",
+                          "llm.usage.cache_read_input_tokens",
+                          "llm.token_count.prompt_details.cache_read"),
+    "cache_write_tokens": (GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                           "gen_ai.usage.cache_write.input_tokens",
+                           "gen_ai.usage.cache_creation_input_tokens",
+                           "llm.usage.cache_creation_input_tokens",
+                           "llm.token_count.prompt_details.cache_write"),
+    "reasoning_tokens": (GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, "gen_ai.usage.reasoning_tokens",
+                         "gen_ai.usage.details.reasoning_tokens", "llm.usage.reasoning_tokens",
+                         "llm.token_count.completion_details.reasoning"),
+}
+#: A total token count: not a column (it cannot be priced), read to recognise raw counts.
+TOTAL_TOKENS_ATTRIBUTES: Final = ("gen_ai.usage.total_tokens", "llm.usage.total_tokens",
+                                  "llm.token_count.total")
+#: The provider's id of a response: two spans with the same one (and provider) are one call.
+RESPONSE_ID_ATTRIBUTES: Final = (GEN_AI_RESPONSE_ID,)
+CONVERSATION_ID_ATTRIBUTES: Final = ("gen_ai.conversation.id", "session.id")
+AGENT_ID_ATTRIBUTES: Final = ("gen_ai.agent.id", "agent.id")
+#: Where the operation is inferred from when ``gen_ai.operation.name`` is missing: attribute ->
+#: its value (lower-cased) -> operation.
+OPERATION_HINTS: Final[dict[str, dict[str, str]]] = {
+    "llm.request.type": {"chat": Operation.CHAT.value,
+                         "completion": Operation.TEXT_COMPLETION.value,
+                         "embedding": Operation.EMBEDDINGS.value,
+                         "embeddings": Operation.EMBEDDINGS.value},
+    "openinference.span.kind": {"llm": Operation.CHAT.value,
+                                "embedding": Operation.EMBEDDINGS.value,
+                                "tool": Operation.EXECUTE_TOOL.value,
+                                "agent": Operation.INVOKE_AGENT.value,
+                                "chain": Operation.INVOKE_WORKFLOW.value},
+    "traceloop.span.kind": {"agent": Operation.INVOKE_AGENT.value,
+                            "tool": Operation.EXECUTE_TOOL.value,
+                            "workflow": Operation.INVOKE_WORKFLOW.value},
+}
+#: OpenLLMetry names its agent and tool spans' subject here.
+_ENTITY_NAME: Final = "traceloop.entity.name"
+#: Attributes a backend adds for itself (Jaeger's ``@jaeger@warnings``): not the span's.
+_INTERNAL_PREFIX: Final = "@jaeger@"
+
+#: Every name read besides the current ones (and the response model, read as before): a span
+#: holding none of them takes the fast path.
+_OTHER_NAMES: Final = frozenset(
+    name for names in (*COLUMN_ALIASES.values(), *TOKEN_ALIASES.values()) for name in names[1:]
+    if name != GEN_AI_RESPONSE_MODEL) | frozenset(OPERATION_HINTS)
+_TOKEN_NAMES: Final = tuple(TOKEN_ALIASES.values())
+_STRING_NAMES: Final = tuple(COLUMN_ALIASES.values())
+_TOOL_SLOT: Final = 4
+
+
+def is_internal_attribute(key: str) -> bool:
+    """True for an attribute a trace backend added for itself (``@jaeger@warnings``).
+
+    >>> is_internal_attribute("@jaeger@warnings"), is_internal_attribute("gen_ai.system")
+    (True, False)
+    """
+    return key.startswith(_INTERNAL_PREFIX)
+
+
+def token_count(value: object) -> float:
+    """A token count as a float: an int, a finite float or numeric text; NaN for anything else.
+
+    >>> token_count(12), token_count("7"), token_count("lots"), token_count(True)
+    (12.0, 7.0, nan, nan)
+    """
+    kind = type(value)
+    if kind is int:
+        return float(value)  # type: ignore[arg-type]
+    if kind is str:
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except ValueError:
+            return float("nan")
+    elif kind is float:
+        number = value  # type: ignore[assignment]
+    else:
+        return float("nan")
+    return number if number - number == 0 else float("nan")  # NaN and inf are no count
+
+
+def promote(attrs: dict[str, Any], *, internal: bool = False
+            ) -> tuple[list[Any], list[Any]]:
+    """Read a span's promoted columns out of its attributes, whatever convention wrote them.
+
+    Returns ``(strings, tokens)``: the values of :data:`COLUMN_ALIASES`' columns (``agent``,
+    ``operation``, ``provider``, ``model``, ``tool``; ``None`` where absent) and of
+    :data:`TOKEN_FIELDS` (NaN where absent; values as given, :func:`token_count` tells a
+    count from anything else). ``attrs`` is changed in place: each attribute read into a column
+    is removed (the response model and a tool name on a span that is not a tool execution
+    stay), and with ``internal=True`` a backend's own attributes (``@jaeger@...``) too. The
+    operation, when ``gen_ai.operation.name`` is missing, is inferred from
+    :data:`OPERATION_HINTS`, else ``execute_tool`` for a span naming a tool and no model.
+
+    >>> attrs = {"gen_ai.system": "Anthropic", "llm.request.type": "chat",
+    ...          "gen_ai.usage.prompt_tokens": 10, "gen_ai.tool.name": "search"}
+    >>> promote(attrs)[0]
+    [None, 'chat', 'Anthropic', None, None]
+    >>> attrs  # a chat span offering a tool is not a tool call
+    {'llm.request.type': 'chat', 'gen_ai.tool.name': 'search'}
+    """
+    # The hot path of every trace read: the current names are popped as they always were, and
+    # only a span holding another convention's names pays for reading them.
+    nan = float("nan")
+    pop = attrs.pop
+    strings: list[Any] = [pop(GEN_AI_AGENT_NAME, None), pop(GEN_AI_OPERATION_NAME, None),
+                          pop(GEN_AI_PROVIDER_NAME, None), pop(GEN_AI_REQUEST_MODEL, None),
+                          pop(GEN_AI_TOOL_NAME, None)]
+    tokens: list[Any] = [pop(GEN_AI_USAGE_INPUT_TOKENS, nan), pop(GEN_AI_USAGE_OUTPUT_TOKENS, nan),
+                         pop(GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, nan),
+                         pop(GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, nan),
+                         pop(GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, nan)]
+    if strings[3] is None:
+        strings[3] = attrs.get(GEN_AI_RESPONSE_MODEL)
+    if internal:
+        for key in [k for k in attrs if k.startswith(_INTERNAL_PREFIX)]:
+            del attrs[key]
+    tool_key = GEN_AI_TOOL_NAME if strings[_TOOL_SLOT] is not None else None
+    if not _OTHER_NAMES.isdisjoint(attrs):
+        tool_key = _read_other_names(attrs, strings, tokens, tool_key)
+    if strings[_TOOL_SLOT] is not None:
+        operation = strings[1]
+        if operation is None and strings[3] is None:
+            strings[1] = Operation.EXECUTE_TOOL.value
+        elif operation not in TOOL_OPERATIONS:  # offered to a model, not executed: an attribute
+            if tool_key == GEN_AI_TOOL_NAME:
+                attrs[GEN_AI_TOOL_NAME] = strings[_TOOL_SLOT]
+            strings[_TOOL_SLOT] = None
+        elif tool_key != GEN_AI_TOOL_NAME and tool_key is not None:
+            attrs.pop(tool_key, None)
+    return strings, tokens
+
+
+def _read_other_names(attrs: dict[str, Any], strings: list[Any], tokens: list[Any],
+                      tool_key: str | None) -> str | None:
+    """Fill what the current names left empty from the other conventions' names; return the
+    attribute the tool name came from (left in ``attrs`` until the operation is known)."""
+    get = attrs.get
+    for slot, names in enumerate(_STRING_NAMES):
+        if strings[slot] is not None:
+            continue
+        for name in names[1:]:
+            value = get(name)
+            if value is not None and value != "":
+                strings[slot] = value
+                if slot == _TOOL_SLOT:
+                    tool_key = name
+                elif name != GEN_AI_RESPONSE_MODEL:
+                    del attrs[name]
+                break
+    for slot, names in enumerate(_TOKEN_NAMES):
+        if tokens[slot] == tokens[slot]:  # the current name held a value
+            continue
+        for name in names[1:]:
+            value = get(name)
+            if value is not None and token_count(value) == token_count(value):
+                tokens[slot] = value
+                del attrs[name]
+                break
+    if strings[1] is None:
+        for hint, values in OPERATION_HINTS.items():
+            given = get(hint)
+            operation = values.get(str(given).lower()) if given is not None else None
+            if operation is not None:
+                strings[1] = operation
+                if hint == "traceloop.span.kind":
+                    slot = 0 if operation == Operation.INVOKE_AGENT else _TOOL_SLOT
+                    if strings[slot] is None:
+                        strings[slot] = get(_ENTITY_NAME)
+                break
+    return tool_key
+
+
 # == emit: newest names, other instrumentations' usage, pricing ================================
-# (kept in one block at the end; the readers' alias tables live above)
 #: ``gen_ai.provider.name`` values (lower case) -> genai-prices provider ids, where genai-prices'
 #: own matching misses them.
 PRICE_PROVIDER_ALIASES: Final[dict[str, str]] = {
@@ -235,37 +447,17 @@ def wants_latest_genai(opt_in: str | None) -> bool:
 
 
 # -- one model call's usage, whoever recorded the span ------------------------------------------
-#: Where a span's usage and call identity are read, first present wins: the current GenAI name,
-#: then older GenAI names, OpenLLMetry's and OpenInference's (and the anthropic SDK's
-#: ``cache_write``). Read by :func:`call_usage`, which emit's span processor uses.
-CALL_TOKEN_ALIASES: Final[tuple[tuple[str, ...], ...]] = (
-    (GEN_AI_USAGE_INPUT_TOKENS, "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens",
-     "llm.token_count.prompt"),
-    (GEN_AI_USAGE_OUTPUT_TOKENS, "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens",
-     "llm.token_count.completion"),
-    (GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, "gen_ai.usage.cache_read_input_tokens",
-     "llm.usage.cache_read_input_tokens", "llm.token_count.prompt_details.cache_read"),
-    (GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, "gen_ai.usage.cache_write.input_tokens",
-     "gen_ai.usage.cache_creation_input_tokens", "llm.usage.cache_creation_input_tokens",
-     "llm.token_count.prompt_details.cache_write"),
-    (GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, "gen_ai.usage.reasoning_tokens",
-     "gen_ai.usage.details.reasoning_tokens", "llm.usage.reasoning_tokens",
-     "llm.token_count.completion_details.reasoning"),
-)
-CALL_PROVIDER_ALIASES: Final = (GEN_AI_PROVIDER_NAME, GEN_AI_SYSTEM, "llm.provider", "llm.system")
-CALL_MODEL_ALIASES: Final = (GEN_AI_REQUEST_MODEL, "llm.request.model", "llm.model_name",
-                             "embedding.model_name", GEN_AI_RESPONSE_MODEL, "llm.response.model")
-CALL_AGENT_ALIASES: Final = (GEN_AI_AGENT_NAME, "agent.name")
-CALL_RESPONSE_ID_ALIASES: Final = ("gen_ai.response.id", "llm.response.id")
-#: The operation of a span without ``gen_ai.operation.name``: attribute -> value (lower case) ->
-#: operation. Only model calls are listed: an agent or tool span's usage is not a call's.
+#: The readers' alias tables as :func:`call_usage` (emit's span processor) reads them: token
+#: aliases in the order of TOKEN_FIELDS, and the operation hints that name a model call (an agent
+#: or tool span's usage is not a call's).
+CALL_TOKEN_ALIASES: Final = tuple(TOKEN_ALIASES[field] for field in TOKEN_FIELDS)
+CALL_PROVIDER_ALIASES: Final = COLUMN_ALIASES["provider"]
+CALL_MODEL_ALIASES: Final = COLUMN_ALIASES["model"]
+CALL_AGENT_ALIASES: Final = COLUMN_ALIASES["agent"]
+CALL_RESPONSE_ID_ALIASES: Final = (*RESPONSE_ID_ATTRIBUTES, "llm.response.id")
 CALL_OPERATION_HINTS: Final[dict[str, dict[str, str]]] = {
-    "llm.request.type": {"chat": Operation.CHAT.value,
-                         "completion": Operation.TEXT_COMPLETION.value,
-                         "embedding": Operation.EMBEDDINGS.value,
-                         "embeddings": Operation.EMBEDDINGS.value},
-    "openinference.span.kind": {"llm": Operation.CHAT.value,
-                                "embedding": Operation.EMBEDDINGS.value},
+    hint: calls for hint, values in OPERATION_HINTS.items()
+    if (calls := {value: op for value, op in values.items() if op in LLM_OPERATIONS})
 }
 
 

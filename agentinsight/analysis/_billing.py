@@ -16,6 +16,7 @@ import pandas as pd
 
 from agentinsight.analysis._prices import normalise_price_table, price_usage
 from agentinsight.analysis._spantree import SpanForest
+from agentinsight.analysis._usage import detail_of, find_usage, raw_counts, unread_usage
 from agentinsight.exceptions import ConfigurationError, SchemaError
 from agentinsight.frames import TOKEN_COLUMNS, validate_spans_frame
 from agentinsight.semconv import (
@@ -86,13 +87,33 @@ def _bad_tokens(
     values: dict[str, np.ndarray], rows: np.ndarray
 ) -> list[tuple[str, np.ndarray]]:
     problems = [(f"column {c!r} has negative values", values[c] < 0) for c in TOKEN_COLUMNS]
-    parts = values["cache_read_tokens"] + values["cache_write_tokens"]
-    problems.append(("'cache_read_tokens' + 'cache_write_tokens' exceed 'input_tokens' (the "
-                     "GenAI convention counts cache tokens inside input_tokens)",
-                     parts > values["input_tokens"]))
-    problems.append(("'reasoning_tokens' exceed 'output_tokens' (reasoning is part of output)",
-                     values["reasoning_tokens"] > values["output_tokens"]))
     return [(text, mask) for text, mask in problems if mask.any()]
+
+
+def _normalise_raw(out: pd.DataFrame, rows: np.ndarray, vals: dict[str, np.ndarray],
+                   raw_input: np.ndarray, raw_output: np.ndarray) -> None:
+    """Bring raw provider counts to the GenAI convention, in ``vals`` and in ``out``'s token
+    columns, with one warning."""
+    vals["input_tokens"] = np.where(raw_input, vals["input_tokens"] + vals["cache_read_tokens"]
+                                    + vals["cache_write_tokens"], vals["input_tokens"])
+    vals["output_tokens"] = np.where(raw_output, vals["output_tokens"]
+                                     + vals["reasoning_tokens"], vals["output_tokens"])
+    for col, mask in (("input_tokens", raw_input), ("output_tokens", raw_output)):
+        if mask.any():
+            values = out[col].to_numpy(dtype="float64", copy=True)
+            values[rows[mask]] = vals[col][mask]
+            out[col] = values
+    parts = []
+    if raw_input.any():
+        parts.append(f"{int(raw_input.sum())} with input_tokens that leave out the cache tokens "
+                     "(counted as input + cache_read + cache_write)")
+    if raw_output.any():
+        parts.append(f"{int(raw_output.sum())} with output_tokens that leave out the reasoning "
+                     "tokens (counted as output + reasoning)")
+    first = rows[np.flatnonzero(raw_input | raw_output)[0]]
+    warnings.warn(f"price_spans: raw provider token counts in {' and '.join(parts)}, e.g. span "
+                  f"{out['span_id'].iloc[first]!r} of trace {out['trace_id'].iloc[first]!r}",
+                  UserWarning, stacklevel=3)
 
 
 def _check_errors(errors: str) -> None:
@@ -118,7 +139,9 @@ def price_spans(
 ) -> pd.DataFrame:
     """The spans frame with each billable call priced at its own timestamp.
 
-    Adds ``billable`` (the span's tokens are counted: see the module docstring), ``priced``,
+    Adds ``billable`` (the span's tokens are counted: see the module docstring),
+    ``duplicate_of`` (the span billed instead of this one when both saw the same call),
+    ``priced``,
     ``cost_usd`` (NaN where unpriced or not billable), ``input_cost_usd``, ``output_cost_usd``,
     ``cache_savings_usd`` (what cache reads saved against the full input price),
     ``cache_write_premium_usd`` (what cache writes cost above it), ``price_source`` (e.g.
@@ -130,21 +153,29 @@ def price_spans(
     {'span_id': ['b1', 'b2'], 'cost_usd': [0.0006, 0.01125]}
     """
     _check_errors(errors)
-    validate_spans_frame(spans)
+    spans = validate_spans_frame(spans)
     normalise_price_table(prices)  # bad tables fail here, before any work
     out = spans.copy()
     n = len(out)
     tok = {c: out[c].to_numpy(dtype="float64") for c in TOKEN_COLUMNS}
-    carries = np.zeros(n, dtype=bool)
-    for values in tok.values():
-        carries |= ~np.isnan(values)
-    # a span whose usage is recorded again beneath it (an agent span repeating the sum of its
-    # calls) is not billed; parent cycles are broken so that every span is decided
-    billable = carries & ~SpanForest(out, cycles="break").covered(carries)
+    detail = detail_of(tok)
+    unread = unread_usage(out, detail > 0)
+    forest = SpanForest(out, cycles="break")  # parent cycles broken: every span is decided
+    usage = find_usage(out, forest, (detail > 0) | ~pd.isna(unread), detail)
+    billable = usage.billable
     rows = np.flatnonzero(billable)
     vals = {c: np.nan_to_num(tok[c][rows], nan=0.0) for c in TOKEN_COLUMNS}
+    raw_input, raw_output = raw_counts(vals, out["attributes"].to_numpy(dtype=object)[rows])
+    sane = np.logical_and.reduce([vals[c] >= 0 for c in TOKEN_COLUMNS])  # negatives: bad input
+    raw_input &= sane
+    raw_output &= sane
+    if raw_input.any() or raw_output.any():
+        _normalise_raw(out, rows, vals, raw_input, raw_output)
     reason = np.full(len(rows), "", dtype=object)
     reason[np.isnan(tok["input_tokens"][rows])] = "missing input_tokens"
+    unread_rows = ~pd.isna(unread[rows])
+    reason[unread_rows] = [f"token counts in attributes not read as usage: {keys}"
+                           for keys in unread[rows][unread_rows]]
     reason[out["start"].iloc[rows].isna().to_numpy()] = "missing start time"
     for text, mask in _bad_tokens(vals, rows):
         if errors == "raise":
@@ -157,8 +188,10 @@ def price_spans(
         reason[mask & (reason == "")] = f"bad token counts: {text}"
     unusable = reason != ""
     if unusable.any():
+        shown = sorted(set(reason[unusable]))
         warnings.warn(f"price_spans: {int(unusable.sum())} billable span(s) left unpriced: "
-                      + "; ".join(sorted(set(reason[unusable]))), UserWarning, stacklevel=2)
+                      + "; ".join(shown[:5]) + ("; ..." if len(shown) > 5 else ""),
+                      UserWarning, stacklevel=2)
     ok = ~unusable
     attrs = out["attributes"].iloc[rows[ok]].to_numpy(dtype=object)
     result = price_usage(
@@ -187,6 +220,11 @@ def price_spans(
     why[rows] = reason
     why[target] = _reasons(result.priced, result.reason)
     out["billable"] = billable
+    duplicate = usage.duplicate_of >= 0
+    twin = np.full(n, None, dtype=object)
+    if duplicate.any():
+        twin[duplicate] = out["span_id"].iloc[usage.duplicate_of[duplicate]].to_numpy(object)
+    out["duplicate_of"] = pd.Series(twin, index=out.index, dtype=object)
     out["priced"] = priced
     for name, values in columns.items():
         out[name] = values

@@ -184,7 +184,7 @@ def detect(
     >>> found[["detector", "severity"]].values.tolist()
     [['extreme+level_shift+seasonal', 'critical']]
     """
-    validate_metrics_frame(frame)
+    frame = validate_metrics_frame(frame)
     chosen = _choose(detectors)
     if frame.empty:
         return empty_findings_frame()
@@ -236,7 +236,7 @@ def detect_traces(spans: pd.DataFrame, *, detectors: Iterable[str] | None = None
     >>> detect_traces(empty_spans_frame()).empty
     True
     """
-    validate_spans_frame(spans)
+    spans = validate_spans_frame(spans)
     names = list(detectors) if detectors is not None else list(TRACE_DETECTORS)
     unknown = [n for n in names if n not in _TRACE_FUNCS]
     if unknown:

@@ -10,15 +10,21 @@ Two inputs give the same tables:
 
 Counting rules, chosen so that no token is billed twice and none is billed at $0 by accident:
 
-* **Only leaf usage is billed.** A span carrying token counts is billed only when none of its
-  descendants carries token counts. An ``invoke_agent`` span that repeats the sum of its LLM calls
-  is therefore never counted again; a token-carrying span whose calls were not traced is billed
-  once, itself (and, without a model, shows up as unpriced usage).
+* **Each call once.** The same call seen by two instrumentations — the same provider and
+  ``gen_ai.response.id``, in one trace or two, or a model-call span nested in another — is
+  billed once, from the span that recorded the most token fields (``duplicate_of`` names the
+  span billed instead). Beyond that **only leaf usage is billed**: a span carrying token counts
+  is billed only when none of its descendants carries token counts. An ``invoke_agent`` span
+  that repeats the sum of its LLM calls is therefore never counted again; a token-carrying span
+  whose calls were not traced is billed once, itself (and, without a model, shows up as
+  unpriced usage).
 * **Cached tokens** follow the OpenTelemetry GenAI convention, which is also how genai-prices
   counts them: ``input_tokens`` includes cache reads and writes, ``reasoning_tokens`` is part of
-  ``output_tokens``. A part is billed at its own rate where the model has one, else at its
-  parent's rate. ``cache_read_tokens + cache_write_tokens > input_tokens`` (for instance raw
-  Anthropic counts, whose ``input_tokens`` excludes the cache) is reported as bad input.
+  ``output_tokens``. A part is billed at its own rate where the model has one (cache writes at
+  the cache-write rate), else at its parent's rate. Raw provider counts — Anthropic's
+  ``input_tokens`` leave out the cache, Gemini's output leaves out the thoughts; seen when the
+  parts exceed their whole or when the span's total token count adds up only with them — are
+  brought to the convention with a warning (the frame's token columns are corrected too).
 * **Prices** come from genai-prices (pinned; see ``GENAI_PRICES_VERSION``) at each call's start
   time, with tiers, date and time-of-day price periods. OpenTelemetry provider names are mapped
   to genai-prices' (``gcp.gemini`` → google, ``aws.bedrock`` → aws, ...); a span without a
@@ -31,11 +37,14 @@ Counting rules, chosen so that no token is billed twice and none is billed at $0
   ``openai.response.service_tier``, ``gen_ai.openai.response.service_tier``,
   ``gen_ai.response.service_tier`` (then the ``.request.`` forms) selects its variant
   (``auto`` is ignored). Counters carry no such context: standard prices, base tier.
+* **Usage that cannot be read** — a span naming a model whose token counts sit only under
+  attribute names the alias table of :mod:`agentinsight.semconv` does not know — is unpriced
+  with a reason naming those attributes, never $0.
 * **Unknown models, providers or missing input_tokens** give ``priced=False``, ``cost_usd=NaN``
   and an ``unpriced_reason``; tables count them as ``unpriced_calls`` / ``unpriced_tokens`` and
   :func:`unpriced_usage` lists them. A missing ``output_tokens`` (embeddings), cache or
   reasoning count means none.
-* **Bad token counts** (negative, or parts larger than their whole) raise
+* **Bad token counts** (negative) raise
   :class:`~agentinsight.exceptions.SchemaError` naming the column and a span; pass
   ``errors="unprice"`` to turn those calls into unpriced usage with a warning instead.
 """

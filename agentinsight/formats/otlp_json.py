@@ -11,7 +11,8 @@ which keeps half a million spans cheap. Decoding accepts both OTLP JSON flavours
 or upper-case hex (the OTLP/JSON spec) or as base64 (what a generic protobuf-to-JSON mapping
 emits), 64-bit integers as strings or numbers, and enums as numbers or as their proto names
 (``"SPAN_KIND_SERVER"``). :class:`SpanColumns` turns decoded ``TracesData`` into one list per
-spans-frame column, promoting the GenAI attributes named in :mod:`agentinsight.semconv`.
+spans-frame column, promoting the GenAI attributes through :func:`agentinsight.semconv.promote`
+(whichever convention wrote them).
 
 Only the standard library is imported here: emit encodes without pandas, and the readers in
 :mod:`agentinsight.sources` build their frames from the column lists.
@@ -29,12 +30,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from agentinsight.semconv import (
-    GEN_AI_RESPONSE_MODEL,
-    GENAI_COLUMNS,
-    TOKEN_ATTRIBUTES,
-    TOKEN_FIELDS,
-)
+from agentinsight.semconv import COLUMN_ALIASES, TOKEN_FIELDS, promote
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
@@ -322,9 +318,8 @@ def iter_documents(text: str) -> Iterator[Any]:
 class SpanColumns:
     """The spans frame's columns as lists, filled span by span.
 
-    ``strings`` holds the promoted GenAI columns (:data:`agentinsight.semconv.GENAI_COLUMNS`;
-    ``model`` falls back to ``gen_ai.response.model``), ``tokens`` the token columns
-    (:data:`agentinsight.semconv.TOKEN_FIELDS`, NaN where absent), ``start``/``end`` epoch
+    ``strings`` holds the promoted GenAI columns and ``tokens`` the token columns (NaN where
+    absent), both read by :func:`agentinsight.semconv.promote`; ``start``/``end`` epoch
     nanoseconds, ``attributes`` each span's remaining attributes.
 
     >>> cols = SpanColumns()
@@ -345,27 +340,27 @@ class SpanColumns:
         self.end: list[int] = []
         self.status: list[str] = []
         self.status_message: list[str] = []
-        self.strings: dict[str, list[Any]] = {c: [] for c in GENAI_COLUMNS.values()}
+        self.strings: dict[str, list[Any]] = {c: [] for c in COLUMN_ALIASES}
         self.tokens: dict[str, list[float]] = {c: [] for c in TOKEN_FIELDS}
         self.attributes: list[dict[str, Any]] = []
 
     def __len__(self) -> int:
         return len(self.name)
 
-    def add_document(self, doc: dict[str, Any]) -> None:
-        """Append every span of one ``TracesData`` document."""
+    def add_document(self, doc: dict[str, Any], *, internal: bool = False) -> None:
+        """Append every span of one ``TracesData`` document (``internal``: it may hold a
+        backend's own attributes, ``@jaeger@...``, which are dropped)."""
         # The hot loop of every trace read: bound methods and column lists are hoisted into
         # locals, and well-formed lower-case hex ids skip the general id conversion.
-        nan = float("nan")
         add_trace, add_span_id, add_parent = (ids.append for ids in self.ids)
         add_service, add_name, add_kind = (self.service.append, self.name.append,
                                            self.kind.append)
         add_start, add_end = self.start.append, self.end.append
         add_status, add_message = self.status.append, self.status_message.append
         add_attrs = self.attributes.append
-        promoted = [(key, self.strings[col].append) for key, col in GENAI_COLUMNS.items()]
-        counted = [(key, self.tokens[col].append) for key, col in TOKEN_ATTRIBUTES.items()]
-        models = self.strings["model"]
+        s0, s1, s2, s3, s4 = (self.strings[col].append for col in COLUMN_ALIASES)
+        t0, t1, t2, t3, t4 = (self.tokens[col].append for col in TOKEN_FIELDS)
+        read = promote
         kinds, statuses, hex_id, any_value = SPAN_KINDS, STATUS_CODES, decode_id, decode_value
         for rs in doc.get("resourceSpans") or ():
             service = None
@@ -399,13 +394,10 @@ class SpanColumns:
                     status = span.get("status") or {}
                     add_status(statuses.get(status.get("code", 0), "unset"))
                     add_message(status.get("message", ""))
-                    pop = attrs.pop
-                    for key, add in promoted:
-                        add(pop(key, None))
-                    if models[-1] is None:
-                        models[-1] = attrs.get(GEN_AI_RESPONSE_MODEL)
-                    for key, add in counted:
-                        add(pop(key, nan))
+                    strings, tokens = read(attrs, internal=internal)
+                    s0(strings[0]), s1(strings[1]), s2(strings[2]), s3(strings[3])
+                    s4(strings[4])
+                    t0(tokens[0]), t1(tokens[1]), t2(tokens[2]), t3(tokens[3]), t4(tokens[4])
                     add_attrs(attrs)
 
     def add_span(self, trace_id: str, span_id: str, parent_span_id: str, service: str | None,
@@ -423,13 +415,11 @@ class SpanColumns:
         self.end.append(end_ns)
         self.status.append(status)
         self.status_message.append(status_message)
-        nan = float("nan")
-        for key, col in GENAI_COLUMNS.items():
-            self.strings[col].append(attrs.pop(key, None))
-        if self.strings["model"][-1] is None:
-            self.strings["model"][-1] = attrs.get(GEN_AI_RESPONSE_MODEL)
-        for key, col in TOKEN_ATTRIBUTES.items():
-            self.tokens[col].append(attrs.pop(key, nan))
+        strings, tokens = promote(attrs, internal=True)
+        for col, value in zip(COLUMN_ALIASES, strings, strict=True):
+            self.strings[col].append(value)
+        for col, value in zip(TOKEN_FIELDS, tokens, strict=True):
+            self.tokens[col].append(value)
         self.attributes.append(attrs)
 
     def truncate(self, n: int) -> None:

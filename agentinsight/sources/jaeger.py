@@ -292,10 +292,9 @@ def _filter_attributes(frame: pd.DataFrame, search: _Search, lo: int, hi: int) -
         ok &= frame["duration_ms"].to_numpy() >= search.min_duration * 1000
     columns = {**GENAI_ATTRIBUTES, **TOKEN_ATTRIBUTES, SERVICE_ATTRIBUTE: "service"}
     for key, wanted in search.attributes.items():
-        if key in columns:
-            values = frame[columns[key]].map(_attr_or_none)
-        else:
-            values = frame["attributes"].map(lambda a, k=key: _attr_or_none(a.get(k)))
+        values = frame["attributes"].map(lambda a, k=key: _attr_or_none(a.get(k)))
+        if key in columns:  # read into a column, unless another alias won it
+            values = values.where(values.notna(), frame[columns[key]].map(_attr_or_none))
         ok &= (values == wanted).to_numpy()
     keep = frame.loc[ok, "trace_id"].unique()
     return frame[frame["trace_id"].isin(keep)].reset_index(drop=True)
@@ -317,7 +316,8 @@ def _v1_id(value: str, width: int) -> str:
 def spans_from_v1(body: Mapping[str, Any]) -> pd.DataFrame:
     """The spans frame of a Jaeger v1 JSON answer (``{"data": [trace, ...]}``).
 
-    ``CHILD_OF`` references give the parent, microseconds become nanoseconds, and the
+    The first ``CHILD_OF`` reference within the span's own trace gives the parent (Jaeger's
+    rule; a reference into another trace is not a parent), microseconds become nanoseconds, and the
     ``span.kind``, ``otel.status_code`` / ``error`` and ``otel.status_description`` tags fill
     ``kind``, ``status`` and ``status_message``.
 
@@ -330,9 +330,13 @@ def spans_from_v1(body: Mapping[str, Any]) -> pd.DataFrame:
             processes = trace.get("processes") or {}
             for span in trace.get("spans") or []:
                 tags = {t["key"]: _v1_value(t) for t in span.get("tags") or []}
+                trace_id = _v1_id(span["traceID"], 32)
                 parent = ""
                 for ref in span.get("references") or []:
-                    if ref.get("refType") == "CHILD_OF":
+                    # Jaeger's own rule: the first CHILD_OF within the same trace; a reference
+                    # into another trace is a link, not a parent
+                    if (ref.get("refType") == "CHILD_OF"
+                            and _v1_id(ref.get("traceID") or span["traceID"], 32) == trace_id):
                         parent = _v1_id(ref.get("spanID"), 16)
                         break
                 code = str(tags.get("otel.status_code", "")).lower()
@@ -343,7 +347,7 @@ def spans_from_v1(body: Mapping[str, Any]) -> pd.DataFrame:
                 message = str(tags.get("otel.status_description", ""))
                 attrs = {k: v for k, v in tags.items() if k not in _V1_DROP}
                 service = (processes.get(span.get("processID")) or {}).get("serviceName")
-                cols.add_span(_v1_id(span["traceID"], 32), _v1_id(span["spanID"], 16), parent,
+                cols.add_span(trace_id, _v1_id(span["spanID"], 16), parent,
                               service, span.get("operationName", ""),
                               kind if kind in _V1_KINDS else "unspecified", start_ns,
                               start_ns + int(span.get("duration", 0)) * 1000, status, message,

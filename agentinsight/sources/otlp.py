@@ -40,10 +40,11 @@ __all__ = [
 
 #: Resource attribute that names the service.
 SERVICE_ATTRIBUTE = otlp_json.SERVICE_ATTRIBUTE
-#: Span attribute → spans-frame string column. ``model`` falls back to ``gen_ai.response.model``.
-GENAI_ATTRIBUTES = semconv.GENAI_COLUMNS
-#: Span attribute → spans-frame token column (float64, NaN where absent).
-TOKEN_ATTRIBUTES = semconv.TOKEN_ATTRIBUTES
+#: Span attribute (every alias in ``semconv.COLUMN_ALIASES``) → spans-frame string column.
+GENAI_ATTRIBUTES = {name: col for col, names in semconv.COLUMN_ALIASES.items() for name in names}
+#: Span attribute (every alias in ``semconv.TOKEN_ALIASES``) → spans-frame token column
+#: (float64, NaN where absent).
+TOKEN_ATTRIBUTES = {name: col for col, names in semconv.TOKEN_ALIASES.items() for name in names}
 
 
 class SpanColumns(otlp_json.SpanColumns):
@@ -66,9 +67,24 @@ class SpanColumns(otlp_json.SpanColumns):
         data["end"] = utc_from_ns(end)
         data["duration_ms"] = (end - start) / 1e6
         for col in TOKEN_COLUMNS:
-            data[col] = np.array(self.tokens[col], dtype="float64")
+            data[col] = _counts(self.tokens[col])
         frame = pd.DataFrame(data, copy=False)
         return frame[list(SPANS_COLUMNS)]
+
+
+def _counts(values: list[Any]) -> np.ndarray:
+    """A token column as float64: what is not a count (text, a flag, a list, inf) is NaN."""
+    try:
+        out = np.array(values, dtype="float64")
+        clean = out.ndim == 1 and not any(type(v) is bool for v in values)
+    except (TypeError, ValueError):
+        clean = False
+    if not clean:
+        out = np.array([semconv.token_count(v) for v in values], dtype="float64")
+    finite = np.isfinite(out)
+    if not finite.all():
+        out[~finite] = np.nan
+    return out
 
 
 def _objects(values: list[Any]) -> pd.Series:
@@ -94,7 +110,7 @@ def spans_from_otlp(documents: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """
     cols = SpanColumns()
     for doc in documents:
-        cols.add_document(doc)
+        cols.add_document(doc, internal=True)
     return cols.frame()
 
 
@@ -108,12 +124,13 @@ def parse_otlp_text(text: str | bytes, *, where: str = "response") -> pd.DataFra
     if isinstance(text, bytes):
         text = text.decode("utf-8")
     cols = SpanColumns()
+    internal = "@jaeger@" in text  # one scan of the text instead of one test per attribute
     try:
         with _gc_paused():
             for doc in otlp_json.iter_documents(text):
                 if not isinstance(doc, dict):
                     raise ValueError(f"expected a JSON object, got {type(doc).__name__}")
-                cols.add_document(doc.get("result", doc))
+                cols.add_document(doc.get("result", doc), internal=internal)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ParseError(f"not OTLP JSON traces: {_describe(exc)}", path=where) from None
     return cols.frame()
@@ -169,7 +186,7 @@ def _read_lines(path: Path, cols: SpanColumns, bad: list[int], errors: str, load
                 doc = loads(line)
                 if not isinstance(doc, dict):
                     raise ValueError(f"expected a JSON object, got {type(doc).__name__}")
-                cols.add_document(doc)
+                cols.add_document(doc, internal=b"@jaeger@" in line)
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 cols.truncate(mark)
                 if errors == "raise":

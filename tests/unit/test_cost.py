@@ -229,9 +229,7 @@ def test_agent_span_without_traced_calls_is_billed_once():
 
 @pytest.mark.parametrize(("row", "column"), [
     (dict(model="gpt-4o", input=100, output=-5), "output_tokens"),
-    (dict(model="gpt-4o", input=100, output=5, cache_read=80, cache_write=30),
-     "cache_read_tokens"),
-    (dict(model="gpt-4o", input=100, output=5, reasoning=9), "reasoning_tokens"),
+    (dict(model="gpt-4o", input=-100, output=5, cache_read=80), "input_tokens"),
 ])
 def test_bad_token_counts_name_the_column(row, column):
     with pytest.raises(SchemaError, match=column) as err:

@@ -65,3 +65,45 @@ def test_bad_arguments_fail_early():
         JaegerSource("localhost:16686")
     with pytest.raises(ConfigurationError, match="service name"):
         JaegerSource("http://127.0.0.1:9", api="v3").traces("")
+
+
+def _v1_span(span_id, refs, trace_id="0af7651916cd43dd8448eb211c80319c"):
+    return {"traceID": trace_id, "spanID": span_id, "operationName": "step",
+            "references": refs, "startTime": 1764000000000000, "duration": 10,
+            "processID": "p1", "tags": [], "logs": [], "warnings": None, "flags": 1}
+
+
+def test_v1_parent_is_the_first_child_of_within_the_same_trace():
+    here, elsewhere = "0af7651916cd43dd8448eb211c80319c", "4bf92f3577b34da6a3ce929d0e0e4736"
+    body = {"data": [{"traceID": here, "processes": {"p1": {"serviceName": "bot", "tags": []}},
+                      "warnings": None, "spans": [
+        _v1_span("b7ad6b7169203331", []),
+        # the first reference points into another trace (a batch job that spans traces): Jaeger
+        # itself takes the first CHILD_OF of the span's own trace as the parent
+        _v1_span("00f067aa0ba902b7", [
+            {"refType": "CHILD_OF", "traceID": elsewhere, "spanID": "1111111111111111"},
+            {"refType": "CHILD_OF", "traceID": here, "spanID": "b7ad6b7169203331"}]),
+        # only a reference into another trace: a root of this trace, not an orphan
+        _v1_span("2222222222222222", [
+            {"refType": "CHILD_OF", "traceID": elsewhere, "spanID": "1111111111111111"}]),
+        # FOLLOWS_FROM is not a parent either
+        _v1_span("3333333333333333", [
+            {"refType": "FOLLOWS_FROM", "traceID": here, "spanID": "b7ad6b7169203331"}]),
+    ]}]}
+    parents = spans_from_v1(body).set_index("span_id")["parent_span_id"].to_dict()
+    assert parents == {"b7ad6b7169203331": "", "00f067aa0ba902b7": "b7ad6b7169203331",
+                       "2222222222222222": "", "3333333333333333": ""}
+
+
+def test_v1_tags_of_older_conventions_fill_the_genai_columns():
+    body = {"data": [{"traceID": "0af7651916cd43dd8448eb211c80319c",
+                      "processes": {"p1": {"serviceName": "bot"}}, "spans": [
+        {**_v1_span("b7ad6b7169203331", []), "tags": [
+            {"key": "gen_ai.system", "type": "string", "value": "openai"},
+            {"key": "llm.request.type", "type": "string", "value": "chat"},
+            {"key": "gen_ai.request.model", "type": "string", "value": "gpt-4o"},
+            {"key": "gen_ai.usage.prompt_tokens", "type": "int64", "value": 120},
+            {"key": "gen_ai.usage.completion_tokens", "type": "int64", "value": 30}]}]}]}
+    row = spans_from_v1(body).iloc[0]
+    assert (row["provider"], row["operation"], row["model"]) == ("openai", "chat", "gpt-4o")
+    assert (row["input_tokens"], row["output_tokens"]) == (120.0, 30.0)

@@ -50,7 +50,7 @@ def detect_traffic_drop(rates: pd.DataFrame, *, window: Any = "30m", days: int =
     >>> found[["detector", "severity"]].values.tolist()
     [['traffic_drop', 'critical']]
     """
-    validate_metrics_frame(rates)
+    rates = validate_metrics_frame(rates)
     seconds = pd.Timedelta(window).total_seconds()
     if seconds <= 0 or days < 2 or not 0 < fraction < 1:
         raise ConfigurationError("detect_traffic_drop: window must be positive, days >= 2 and "
