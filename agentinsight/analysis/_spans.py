@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from agentinsight.analysis._spantree import SpanForest, require
+from agentinsight.analysis._usage import detail_of, find_usage
 from agentinsight.exceptions import SchemaError
 from agentinsight.frames import TOKEN_COLUMNS, utc_from_ns
 from agentinsight.semconv import (
@@ -111,6 +112,20 @@ def critical_sections(forest: SpanForest, roots: np.ndarray | None = None) -> pd
     return out.sort_values(["trace_id", "_root", "start"], kind="stable").reset_index(drop=True)
 
 
+def _calls_once(forest: SpanForest, is_call: np.ndarray) -> np.ndarray:
+    """``is_call`` without the inner span of a model call nested alone in another model call
+    (one call seen by two instrumentations, whether or not both recorded its usage)."""
+    parent = forest.parent
+    near = forest.nearest(is_call)
+    above = np.where(parent >= 0, near[np.maximum(parent, 0)], -1)
+    inner = np.flatnonzero(is_call & (above >= 0))
+    if len(inner):
+        alone = np.bincount(above[inner], minlength=len(is_call))[above[inner]] == 1
+        is_call = is_call.copy()
+        is_call[inner[alone]] = False
+    return is_call
+
+
 def summary(forest: SpanForest, per: str) -> pd.DataFrame:
     """One row per trace (``per="trace"``) or per agent run (``"agent_run"``): see
     ``traces.trace_summary``, which checks the columns this needs."""
@@ -128,8 +143,13 @@ def summary(forest: SpanForest, per: str) -> pd.DataFrame:
             raise SchemaError(f"spans frame: column {col!r} has negative token counts "
                               f"(trace {f.loc[negative, 'trace_id'].iloc[0]})")
     carries = tokens.notna().any(axis=1).to_numpy()
-    # Spans whose usage is also counted lower down the tree are not counted again.
-    counted = tokens.where(pd.Series(carries & ~forest.covered(carries), index=f.index), axis=0)
+    # Tokens and calls are counted as the bill counts them: a call seen by two instrumentations
+    # (the same response id, or one model-call span inside another) once, and usage repeated
+    # higher up the tree (an agent span holding its calls' sum) not again.
+    usage = find_usage(f, forest, carries,
+                       detail_of({c: tokens[c].to_numpy() for c in TOKEN_COLUMNS}))
+    counted = tokens.where(pd.Series(usage.billable, index=f.index), axis=0)
+    is_llm = _calls_once(forest, is_llm & (usage.duplicate_of < 0))
 
     if per == "trace":
         group = forest.trace_code
