@@ -22,19 +22,12 @@ from agentinsight.frames import TOKEN_COLUMNS, validate_spans_frame
 from agentinsight.sources import JaegerSource
 from agentinsight.sources.otlp import read_otlp_jsonl
 from agentinsight.stack.load import load_jaeger_otlp
-from tests.unit.test_producers import DATA, EXPECTED, OI_UNREAD, OLD_UNREAD, expected_bills
+from tests.unit.test_producers import DATA, EXPECTED, expected_bills
 
 pytestmark = pytest.mark.integration
 
-_JAEGER_WARNINGS = ("Jaeger's own @jaeger@warnings attribute is left in the spans' attributes "
-                    "(api_v3)")
-#: Producer → api → the defect that makes the pulled frame wrong today.
-PRODUCERS: dict[str, dict[str, str]] = {
-    # current GenAI names: read well today, a guard for the readers' rewrite
-    "openllmetry-openai": {},
-    "openllmetry-0.40-openai": {"v3": OLD_UNREAD, "v1": OLD_UNREAD},
-    "openinference-openai": {"v3": OI_UNREAD, "v1": OI_UNREAD},
-}
+#: One producer per naming family: current GenAI names, OpenLLMetry 0.40's, OpenInference's.
+PRODUCERS = ("openllmetry-openai", "openllmetry-0.40-openai", "openinference-openai")
 
 
 #: A capture sent without its root span: Jaeger warns of the missing parent.
@@ -42,13 +35,8 @@ OPEN_TRACE = "openllmetry-openai open"
 
 
 def _params() -> list[object]:
-    out = []
-    for producer, reasons in PRODUCERS.items():
-        for api in ("v3", "v1"):
-            reason = reasons.get(api)
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            out.append(pytest.param(producer, api, marks=marks, id=f"{producer}-{api}"))
-    return out
+    return [pytest.param(producer, api, id=f"{producer}-{api}")
+            for producer in PRODUCERS for api in ("v3", "v1")]
 
 
 def _renamed(source: Path, target: Path, service: str, *, drop_root: bool = False) -> None:
@@ -122,8 +110,7 @@ def test_producer_spans_pulled_from_jaeger_count_and_cost_as_the_file(
     assert any(abs(total - c) <= 0.01 * c for _, c in bills), (total, bills)
 
 
-@pytest.mark.parametrize("api", [
-    pytest.param("v3", marks=pytest.mark.xfail(strict=True, reason=_JAEGER_WARNINGS)), "v1"])
+@pytest.mark.parametrize("api", ["v3", "v1"])
 def test_jaeger_warnings_stay_out_of_the_attributes(jaeger, loaded: dict[str, str],
                                                     api: str) -> None:
     got = _pull(JaegerSource(jaeger.query_url, api=api), loaded[OPEN_TRACE])
