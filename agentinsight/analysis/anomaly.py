@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agentinsight.analysis import display
 from agentinsight.analysis._detectors.findings import (
     findings_frame,
     findings_html,
@@ -341,15 +342,15 @@ def _series_finding(detector: str, series: dict[str, str], index: pd.DatetimeInd
         exp = ""
     elif detector == "extreme":
         side = "max" if observed >= expected else "min"
-        exp = f" (beyond the previous {side} {expected:.4g})"
+        exp = f" (beyond the previous {side} {display.number(expected)})"
     else:
-        exp = f" (expected about {expected:.4g})"
+        exp = f" (expected about {display.number(expected)})"
     length = _duration(end - start)
     return {
         "detector": detector, "series": series, "start": start, "end": end,
         "score": float(np.clip(score, 0.0, 1.0)), "observed": float(observed),
         "expected": float(expected) if np.isfinite(expected) else np.nan,
-        "summary": f"{where}: {observed:.4g}{exp} at {index[peak]:%Y-%m-%d %H:%M}"
+        "summary": f"{where}: {display.number(observed)}{exp} at {index[peak]:%Y-%m-%d %H:%M}"
                    + (f", anomalous for {length}" if length else ""),
     }
 

@@ -90,7 +90,8 @@ def number(value: Any) -> str:
     if math.isinf(v):
         return "∞" if v > 0 else "-∞"
     size = abs(v)
-    digits = 0 if size >= 1000 else 1 if size >= 100 else 2 if size >= 1 or size == 0 else 4
+    digits = (0 if size >= 1000 or (size >= 1 and v == round(v)) or v == 0
+              else 1 if size >= 100 else 2 if size >= 1 else 4)
     text = f"{v:,.{digits}f}"
     return "0" if text.strip("-0.,") == "" and size < 1e-4 else text
 
@@ -217,12 +218,20 @@ class Table:
         styler = (shown.style.format(formats, na_rep=_MISSING, escape="html")
                   .format_index(escape="html", axis=1).hide(axis="index"))
         wrapped = [names[c] for c in names if str(c) in _WRAPPED]
+        text = [names[c] for c in names if names[c] not in formats and names[c] not in wrapped]
+        numbers = [names[c] for c in names if names[c] in formats]
+        # Per cell (an id selector), so a notebook theme's `td {text-align: right}` loses.
         if wrapped:
             styler = styler.set_properties(subset=wrapped, **{
                 "white-space": "normal", "overflow-wrap": "anywhere", "min-width": "12em",
-                "max-width": "36em"})
+                "max-width": "36em", "text-align": "left"})
+        if text:
+            styler = styler.set_properties(subset=text, **{"text-align": "left"})
+        if numbers:
+            styler = styler.set_properties(subset=numbers, **{"text-align": "right",
+                                                              "white-space": "nowrap"})
         styler = styler.set_table_styles([
-            {"selector": "td, th", "props": "padding: 2px 8px; text-align: right"},
+            {"selector": "td, th", "props": "padding: 2px 8px"},
             {"selector": "caption", "props": "text-align: left; font-weight: 600"}])
         return styler
 

@@ -116,21 +116,20 @@ def findings_html(findings: pd.DataFrame, max_rows: int = 200) -> str:
     from agentinsight.analysis import display
 
     colours = {"critical": "#f8d7da", "warning": "#fff3cd", "info": "#e7f1ff"}
-    wrapped = {"series", "summary", "traces"}
     names = ("severity", "start", "end", "series", "detector", "score", "observed", "expected",
              "summary", "traces")
     head = ("<tr>" + "".join(f"<th style='text-align:left;padding:2px 8px'>{h}</th>"
                              for h in names) + "</tr>")
     body = []
     for rec in findings.head(max_rows).to_dict("records"):
-        traces = ", ".join(rec["trace_ids"][:3]) + (" …" if len(rec["trace_ids"]) > 3 else "")
+        traces = "\n".join(rec["trace_ids"][:3]) + ("\n…" if len(rec["trace_ids"]) > 3 else "")
         cells = [rec["severity"], display.timestamp(rec["start"]), display.timestamp(rec["end"]),
                  display.series_label(rec["series"] or {}), rec["detector"],
                  f"{rec['score']:.2f}", display.number(rec["observed"]),
                  display.number(rec["expected"]), rec["summary"], traces]
         style = f"background:{colours.get(rec['severity'], '#fff')}"
         body.append(f"<tr style='{style}'>" + "".join(
-            f"<td style='padding:2px 8px;{_WRAP if name in wrapped else _NOWRAP}'>"
+            f"<td style='padding:2px 8px;{_STYLES.get(name, _NOWRAP)}'>"
             f"{html.escape(str(c))}</td>" for name, c in zip(names, cells, strict=True))
             + "</tr>")
     note = "" if len(findings) <= max_rows else f"<p>{len(findings) - max_rows} more not shown</p>"
@@ -140,6 +139,13 @@ def findings_html(findings: pd.DataFrame, max_rows: int = 200) -> str:
             + "".join(body) + f"</table></div>{note}")
 
 
-_WRAP = "white-space:normal;overflow-wrap:anywhere;min-width:10em;max-width:32em"
-_NOWRAP = "white-space:nowrap"
+_NOWRAP = "white-space:nowrap;text-align:left"
+_WRAP = "white-space:normal;overflow-wrap:anywhere;text-align:left"
+#: Long cells wrap inside the page's width; numbers stay on one line, right-aligned.
+_STYLES = {
+    "series": f"{_WRAP};min-width:12em", "summary": f"{_WRAP};min-width:20em;max-width:40em",
+    "traces": "white-space:pre-line;font-family:monospace;font-size:85%;text-align:left",
+    "score": "white-space:nowrap;text-align:right", "observed": "white-space:nowrap;"
+    "text-align:right", "expected": "white-space:nowrap;text-align:right",
+}
 
