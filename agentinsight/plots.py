@@ -50,14 +50,15 @@ __all__ = [
 ]
 
 TEMPLATE = "agentinsight"
-#: 40 colours: Tableau 20 (reordered so neighbours differ), then d3's category20b.
+#: 40 colours: Tableau 20 (reordered so neighbours differ), then 20 darker ones from plotly's
+#: Dark24 (its near-black, pure red and ochre left out: too close to text, errors and Tableau).
 PALETTE = (
     "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f",
     "#bab0ac", "#86bcb6", "#a0cbe8", "#ffbe7d", "#8cd17d", "#d4a6c8", "#499894", "#f1ce63",
     "#fabfd2", "#d7b5a6", "#79706e", "#b6992d",
-    "#393b79", "#5254a3", "#6b6ecf", "#9c9ede", "#637939", "#8ca252", "#b5cf6b", "#cedb9c",
-    "#8c6d31", "#bd9e39", "#e7ba52", "#e7cb94", "#843c39", "#ad494a", "#d6616b", "#e7969c",
-    "#7b4173", "#a55194", "#ce6dbd", "#de9ed6",
+    "#2e91e5", "#e15f99", "#1ca71c", "#da16ff", "#750d86", "#eb663b", "#511cfb", "#00a08b",
+    "#fb00d1", "#fc0080", "#b2828d", "#6c7c32", "#778aae", "#862a16", "#a777f1", "#620042",
+    "#1616a7", "#da60ca", "#6c4516", "#0d2a63",
 )
 SEVERITY_COLOURS = {"info": "#4e79a7", "warning": "#f28e2b", "critical": "#e15759"}
 _CRITICAL = "#e15759"

@@ -324,7 +324,9 @@ def cost_headline(priced: pd.DataFrame, previous: pd.DataFrame | None, *,
             if len(moved):
                 points.append(f"Top movers by {by}: " + ", ".join(
                     f"{name} {'+' if delta > 0 else '-'}{display.usd(abs(delta))}"
-                    for name, delta in moved.items()) + f"{previous_note}.")
+                    for name, delta in moved.items()) + ".")
+    if points and previous_note:
+        points.append(f"Against a previous period only partly in the data{previous_note}.")
     if not points:
         points.append("No previous period to compare with" + (previous_note or "") + ".")
     return Headline(_period_title(period), table, points)
