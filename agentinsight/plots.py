@@ -29,6 +29,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from agentinsight.analysis import display
 from agentinsight.analysis.performance import bucket_increments
 from agentinsight.analysis.traces import critical_path, span_agents, trace_tree
 from agentinsight.exceptions import ConfigurationError, SchemaError
@@ -146,7 +147,7 @@ def timeseries(metrics: pd.DataFrame, findings: pd.DataFrame | None = None, *,
         mode = "columns" if has_columns else ("rolling" if findings is not None else None)
     if mode == "columns" and not has_columns:
         raise SchemaError("metrics frame: band='columns' needs 'lower' and 'upper' columns")
-    axis_title, scale, tickformat = _y_axis(frame, unit)
+    axis_title, scale, tickformat = display.axis_title(frame, unit)
     groups = list(frame.groupby(["metric", *labels], observed=True, dropna=False, sort=True))
     keyed = [dict(zip(["__name__", *labels], k if isinstance(k, tuple) else (k,), strict=True))
              for k, _ in groups]
@@ -158,7 +159,7 @@ def timeseries(metrics: pd.DataFrame, findings: pd.DataFrame | None = None, *,
     series_index = []
     fewest = min(len(part) for _, part in groups)
     for values, colour_key, (_, part) in zip(keyed, colour_keys, groups, strict=True):
-        name = _legend_name(values, varying)
+        name = _text(display.legend_name(values, varying, _series_name(values)))
         colour = colours[colour_key]
         part = part.sort_values("timestamp").assign(value=lambda p: p["value"] * scale)
         if mode is not None:
@@ -182,48 +183,6 @@ def timeseries(metrics: pd.DataFrame, findings: pd.DataFrame | None = None, *,
     return fig
 
 
-#: Units of catalogue gauges, whose names carry none.
-_GAUGE_UNITS = {"task_queue_size": "tasks", "agent_active": "runs",
-                "database_connections": "connections"}
-
-
-def _y_axis(frame: pd.DataFrame, unit: str | None) -> tuple[str, float, str]:
-    """The y-axis title (quantity and unit), the factor values are drawn at, a tick format."""
-    from agentinsight.analysis import display
-
-    metrics = sorted({str(m) for m in frame["metric"].unique()})
-    name = metrics[0] if len(metrics) == 1 else ""
-    label = display.metric_label(name) if name else "value"
-    base, _, helper = name.partition(":")
-    if unit is not None:
-        return f"{label} ({unit})", 1.0, ""
-    if helper.endswith("ratio") or base.endswith("_ratio"):
-        return f"{label} (%)", 1.0, ".0%"
-    if base.endswith("_seconds") and helper not in ("rate", "increase"):
-        peak = float(frame["value"].abs().max()) if len(frame) else 0.0
-        return (f"{label} (ms)", 1000.0, "") if peak < 1 else (f"{label} (s)", 1.0, "")
-    things = "tokens" if base.startswith("llm_tokens") else "events"
-    if helper == "rate":
-        return f"{label} ({things} per second)", 1.0, ""
-    if helper == "increase":
-        return f"{label} ({things} per step)", 1.0, ""
-    if base in _GAUGE_UNITS:
-        return f"{label} ({_GAUGE_UNITS[base]})", 1.0, ""
-    return f"{label} (no unit)", 1.0, ""
-
-
-def _legend_name(values: Mapping[str, Any], varying: list[str]) -> str:
-    """What tells a series apart from the others in its figure."""
-    from agentinsight.analysis import display
-
-    if not varying:
-        name = values.get("__name__")
-        return _text(display.metric_label(name) if name else _series_name(values))
-    parts = [display.metric_label(values[k]) if k == "__name__" else str(values[k])
-             for k in varying if pd.notna(values.get(k))]
-    return _text(" · ".join(parts) or "(none)")
-
-
 def _note_little_data(fig: go.Figure, times: pd.Series, fewest: int) -> None:
     """Say how much data a thin chart holds, and keep one point from a sub-ms wide axis."""
     first, last = times.min(), times.max()
@@ -231,17 +190,12 @@ def _note_little_data(fig: go.Figure, times: pd.Series, fewest: int) -> None:
     if fewest >= 12 and span >= pd.Timedelta(minutes=10):
         return
     points = times.nunique()
-    over = f" over {_duration_text(span)}" if points > 1 else ""
+    over = f" over {display.span_text(span)}" if points > 1 else ""
     fig.update_layout(title_subtitle_text=_text(
         f"little data so far: {points} point{'s' if points != 1 else ''} in time{over}"))
     if span < pd.Timedelta(minutes=10):
         pad = (pd.Timedelta(minutes=10) - span) / 2
         fig.update_xaxes(range=[first - pad, last + pad])
-
-
-def _duration_text(span: pd.Timedelta) -> str:
-    minutes = span.total_seconds() / 60
-    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
 def _rolling_band(values: pd.Series, window: int) -> tuple[pd.Series, pd.Series]:
@@ -411,7 +365,7 @@ def cost_area(table: pd.DataFrame, *, title: str | None = None,
     wide = priced.pivot_table(index="_t", columns="model", values="cost_usd", aggfunc="sum",
                               fill_value=0.0).sort_index()
     order = wide.sum().sort_values(ascending=False).index  # biggest at the bottom
-    partial = _partial_buckets(wide.index, time_col, period)
+    partial = display.partial_buckets(wide.index, time_col, period)
     bars = len(wide) < 2 or period is not None  # one bucket has no area to draw
     colours = colour_map(order)
     notes = []
@@ -444,24 +398,6 @@ def cost_area(table: pd.DataFrame, *, title: str | None = None,
     fig.update_layout(yaxis_title="cost (USD)", yaxis_tickprefix="$",
                       hovermode="x unified")
     return fig
-
-
-def _partial_buckets(index: pd.Index, time_col: str, period: tuple[Any, Any] | None
-                     ) -> dict[pd.Timestamp, float]:
-    """Bucket start -> how much of it the period covers (in h for days, min for hours), for
-    buckets the period covers only in part (0 for whole ones); empty without a period."""
-    if period is None or time_col not in ("day", "hour"):
-        return {}
-    start, end = (pd.Timestamp(p) for p in period)
-    start = start.tz_localize("UTC") if start.tzinfo is None else start
-    end = end.tz_localize("UTC") if end.tzinfo is None else end
-    size = pd.Timedelta(days=1) if time_col == "day" else pd.Timedelta(hours=1)
-    unit = pd.Timedelta(hours=1) if time_col == "day" else pd.Timedelta(minutes=1)
-    covered = {}
-    for t in index:
-        seen = min(t + size, end) - max(t, start)
-        covered[t] = 0.0 if seen >= size else max(seen, pd.Timedelta(0)) / unit
-    return covered
 
 
 def token_sankey(frame: pd.DataFrame, *, title: str | None = None) -> go.Figure:
@@ -587,8 +523,6 @@ def findings_timeline(findings: pd.DataFrame, *, title: str | None = None) -> go
     fig = _figure(title or "Findings")
     if frame.empty:
         return _no_data(fig)
-    from agentinsight.analysis import display
-
     names = [_text(display.series_label(s or {})) for s in frame["series"]]
     for severity, colour in SEVERITY_COLOURS.items():
         part = frame[frame["severity"] == severity]

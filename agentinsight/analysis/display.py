@@ -30,14 +30,18 @@ from agentinsight import catalog
 
 __all__ = [
     "Table",
+    "axis_title",
     "column_formatter",
     "count",
     "duration_ms",
     "header",
+    "legend_name",
     "metric_label",
     "number",
+    "partial_buckets",
     "ratio",
     "series_label",
+    "span_text",
     "table",
     "timestamp",
     "usd",
@@ -193,6 +197,87 @@ def series_label(labels: Mapping[str, Any], *, omit: tuple[str, ...] = ()) -> st
             if k != "__name__" and k not in omit and not _missing(v)]
     parts = ([metric_label(name)] if name else []) + ([", ".join(rest)] if rest else [])
     return " · ".join(parts) or "(all series)"
+
+
+#: Units of catalogue gauges, whose names carry none.
+_GAUGE_UNITS = {"task_queue_size": "tasks", "agent_active": "runs",
+                "database_connections": "connections"}
+
+
+def axis_title(frame: pd.DataFrame, unit: str | None = None) -> tuple[str, float, str]:
+    """A metrics frame's y-axis: its title (quantity and unit), the factor its values are drawn
+    at, and a tick format: durations in ms below a second else s, ratios in %, counter
+    increases per step; ``unit`` overrides the unit read from the metric's name.
+
+    >>> from agentinsight.frames import metrics_frame
+    >>> axis_title(metrics_frame([0.0], "tool_execution_duration_seconds:p95", [0.04]))
+    ('tool execution duration, p95 (ms)', 1000.0, '')
+    """
+    metrics = sorted({str(m) for m in frame["metric"].unique()})
+    name = metrics[0] if len(metrics) == 1 else ""
+    label = metric_label(name) if name else "value"
+    base, _, helper = name.partition(":")
+    if unit is not None:
+        return f"{label} ({unit})", 1.0, ""
+    if helper.endswith("ratio") or base.endswith("_ratio"):
+        return f"{label} (%)", 1.0, ".0%"
+    if base.endswith("_seconds") and helper not in ("rate", "increase"):
+        peak = float(frame["value"].abs().max()) if len(frame) else 0.0
+        return (f"{label} (ms)", 1000.0, "") if peak < 1 else (f"{label} (s)", 1.0, "")
+    things = "tokens" if base.startswith("llm_tokens") else "events"
+    if helper == "rate":
+        return f"{label} ({things} per second)", 1.0, ""
+    if helper == "increase":
+        return f"{label} ({things} per step)", 1.0, ""
+    if base in _GAUGE_UNITS:
+        return f"{label} ({_GAUGE_UNITS[base]})", 1.0, ""
+    return f"{label} (no unit)", 1.0, ""
+
+
+def legend_name(values: Mapping[str, Any], varying: list[str], fallback: str = "") -> str:
+    """What tells a series (``values``: ``__name__`` and labels) apart from the others in its
+    figure, given the keys whose values differ between them (``varying``).
+
+    >>> legend_name({"__name__": "up", "agent": "coder"}, ["agent"])
+    'coder'
+    """
+    if not varying:
+        name = values.get("__name__")
+        return metric_label(name) if name else (fallback or series_label(values))
+    parts = [metric_label(values[k]) if k == "__name__" else str(values[k])
+             for k in varying if not _missing(values.get(k))]
+    return " · ".join(parts) or "(none)"
+
+
+def partial_buckets(index: pd.Index, time_col: str, period: tuple[Any, Any] | None
+                     ) -> dict[pd.Timestamp, float]:
+    """Bucket start -> how much of it ``period`` covers (in h for days, min for hours) when
+    only in part, else 0; empty without a period. ``time_col``: ``day`` or ``hour``.
+
+    >>> partial_buckets(pd.DatetimeIndex(["2026-11-01", "2026-11-02"], tz="UTC"), "day",
+    ...                 ("2026-11-01T18:00Z", "2026-11-03T00:00Z"))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {Timestamp('2026-11-01 00:00:00+0000', tz='UTC'): 6.0,
+     Timestamp('2026-11-02 00:00:00+0000', tz='UTC'): 0.0}
+    """
+    if period is None or time_col not in ("day", "hour"):
+        return {}
+    start, end = (pd.Timestamp(p) for p in period)
+    start = start.tz_localize("UTC") if start.tzinfo is None else start
+    end = end.tz_localize("UTC") if end.tzinfo is None else end
+    size = pd.Timedelta(days=1) if time_col == "day" else pd.Timedelta(hours=1)
+    unit = pd.Timedelta(hours=1) if time_col == "day" else pd.Timedelta(minutes=1)
+    covered = {}
+    for t in index:
+        seen = min(t + size, end) - max(t, start)
+        covered[t] = 0.0 if seen >= size else max(seen, pd.Timedelta(0)) / unit
+    return covered
+
+
+def span_text(span: pd.Timedelta) -> str:
+    """A length of time in minutes, or hours from two hours up."""
+    minutes = span.total_seconds() / 60
+    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
 class Table:
