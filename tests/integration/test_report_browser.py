@@ -371,6 +371,10 @@ def all_reports(history: Any, daily_report: Path) -> dict[str, Path]:
 def test_report_reads_well_at_1280_px(report: str, all_reports: dict[str, Path],
                                       browser: DevTools, tmp_path: Path) -> None:
     page = all_reports[report]
+    if report != "explore":  # a report opens with its headline, before any table or chart
+        text = page.read_text(encoding="utf-8")
+        first = min(text.find(m, text.find("<body")) for m in ("<table", "plotly-graph-div"))
+        assert "agentinsight-headline" in text[:first], f"{report} does not open with a headline"
     try:
         state = _page_problems(browser, page)
         assert state["charts"] >= 1, f"{report}: no chart on the page"
