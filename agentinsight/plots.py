@@ -166,12 +166,12 @@ def timeseries(metrics: pd.DataFrame, findings: pd.DataFrame | None = None, *,
             lo, hi = ((part["lower"] * scale, part["upper"] * scale) if mode == "columns"
                       else _rolling_band(part["value"], band_window))
             _add_band(fig, part["timestamp"], lo, hi, colour, name)
-        few = len(part) < 4
+        few = len(part) < 24  # a short or gappy line also shows its points
         fig.add_trace(go.Scatter(
             x=part["timestamp"], y=part["value"], mode="lines+markers" if few else "lines",
             name=name, line={"color": colour, "width": 1.5}, legendgroup=name,
-            marker={"size": 7}, hovertemplate=f"{_series_name(values)}: %{{y:,.4~f}}"
-                                              "<extra></extra>"))
+            marker={"size": 7 if len(part) < 4 else 4},
+            hovertemplate=f"{_series_name(values)}: %{{y:,.4~f}}<extra></extra>"))
         series_index.append((values, part))
     if findings is not None:
         _add_findings(fig, validate_findings_frame(findings), series_index, scale)
@@ -180,6 +180,8 @@ def timeseries(metrics: pd.DataFrame, findings: pd.DataFrame | None = None, *,
                       showlegend=len(groups) > 1 or findings is not None)
     if tickformat:
         fig.update_yaxes(tickformat=tickformat)
+    if frame["value"].min() >= 0:  # a flat zero line is not centred on an axis down to -100%
+        fig.update_yaxes(rangemode="tozero")
     return fig
 
 
@@ -316,10 +318,10 @@ def latency_heatmap(buckets: pd.DataFrame, *, cumulative: bool = True,
     cum = np.maximum.accumulate(np.nan_to_num(table.to_numpy(dtype="float64")), axis=0)
     counts = np.diff(cum, axis=0, prepend=0.0)
     bounds = table.index.to_numpy(dtype="float64")
-    names = [f"≤ {_fmt(b)}" if i == 0 else f"({_fmt(bounds[i - 1])}, {_fmt(b)}]"
+    names = [f"≤ {b:g}" if i == 0 else f"({bounds[i - 1]:g}, {b:g}]"
              for i, b in enumerate(bounds)]
     if np.isposinf(bounds[-1]) and len(bounds) > 1:
-        names[-1] = f"> {_fmt(bounds[-2])}"
+        names[-1] = f"> {bounds[-2]:g}"
     fig.add_trace(go.Heatmap(x=list(table.columns), y=names, z=counts, colorscale="Viridis",
                              colorbar={"title": {"text": "observations"}},
                              hovertemplate="%{x}<br>%{y}: %{z}<extra></extra>"))
@@ -395,6 +397,9 @@ def cost_area(table: pd.DataFrame, *, title: str | None = None,
         fig.update_layout(title_subtitle_text=_text("; ".join(notes)))
     if bars:
         fig.update_layout(barmode="stack")
+    if len(wide) == 1:  # one bar: an axis a bucket either side, not a millisecond wide
+        size = pd.Timedelta(days=1) if time_col == "day" else pd.Timedelta(hours=1)
+        fig.update_xaxes(range=[wide.index[0] - size, wide.index[0] + size])
     fig.update_layout(yaxis_title="cost (USD)", yaxis_tickprefix="$",
                       hovermode="x unified")
     return fig
@@ -591,6 +596,3 @@ def _rgba(hex_colour: str, alpha: float) -> str:
     r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
 
-
-def _fmt(x: float) -> str:
-    return f"{x:g}"

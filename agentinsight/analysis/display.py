@@ -95,7 +95,7 @@ def number(value: Any) -> str:
         return "∞" if v > 0 else "-∞"
     size = abs(v)
     digits = (0 if size >= 1000 or (size >= 1 and v == round(v)) or v == 0
-              else 1 if size >= 100 else 2 if size >= 1 else 4)
+              else 1 if size >= 100 else 2 if size >= 0.01 else 4)
     text = f"{v:,.{digits}f}"
     return "0" if text.strip("-0.,") == "" and size < 1e-4 else text
 

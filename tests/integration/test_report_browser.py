@@ -354,7 +354,8 @@ def _page_problems(browser: DevTools, page: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def all_reports(history: Any, daily_report: Path) -> dict[str, Path]:
-    """report.html of every shipped report over the simulated history (the daily one reused)."""
+    """report.html of every shipped report over the simulated history (the daily one reused),
+    and of the daily report over the history's first hour."""
     root = history.metrics_path.parent.parent
     begin = pd.Timestamp(history.truth["start"]) + pd.Timedelta(hours=12)
     pages = {"daily_report": daily_report}
@@ -364,10 +365,17 @@ def all_reports(history: Any, daily_report: Path) -> dict[str, Path]:
                                 "start": begin.isoformat(), "end": history.truth["end"], **extra},
                          out=root / "reports")
         pages[name] = run.html
+    # A live agent's first hour: too short for hourly charts.
+    first = pd.Timestamp(history.truth["start"])
+    pages["first_hour"] = run_report("daily_report", {
+        "source_dir": str(history.metrics_path.parent), "start": first.isoformat(),
+        "end": (first + pd.Timedelta(hours=1)).isoformat(), "history": "0s"},
+        out=root / "first-hour").html
     return pages
 
 
-@pytest.mark.parametrize("report", ["daily_report", "cost_report", "anomaly_review", "explore"])
+@pytest.mark.parametrize("report", ["daily_report", "cost_report", "anomaly_review", "explore",
+                                    "first_hour"])
 def test_report_reads_well_at_1280_px(report: str, all_reports: dict[str, Path],
                                       browser: DevTools, tmp_path: Path) -> None:
     page = all_reports[report]

@@ -191,6 +191,8 @@ def test_cost_area_stacks_models_and_names_unpriced_ones():
     one_day = cost_area(table[table["day"] == "2026-11-01"])
     assert [type(t).__name__ for t in one_day.data] == ["Bar", "Bar"]  # an area needs two days
     assert one_day.layout.barmode == "stack"
+    low, high = (pd.Timestamp(x) for x in one_day.layout.xaxis.range)
+    assert high - low == pd.Timedelta(days=2)  # a day either side, not a millisecond wide
     with pytest.raises(SchemaError, match="cost_usd"):
         cost_area(table.drop(columns="cost_usd"))
     assert _no_data(cost_area(table.iloc[:0]))

@@ -72,7 +72,7 @@ print(fleet.describe())
 print(f"{len(findings)} finding(s) at or above {severity}")
 
 # %%
-plots.findings_timeline(findings)
+plots.findings_timeline(findings) if len(findings) else "No anomaly findings in this period."
 
 # %%
 display(HTML(findings_html(findings)))

@@ -91,7 +91,7 @@ print(f"period: {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC; "
 display(HTML(findings_html(findings.head(25))))
 
 # %%
-plots.findings_timeline(findings)
+plots.findings_timeline(findings) if len(findings) else "No anomaly findings in this period."
 
 # %% [markdown]
 # Error ratio and p95 latency per agent and per tool, with the period's findings marked on the
