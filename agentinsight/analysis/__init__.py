@@ -5,6 +5,8 @@ the module you need:
 
 - ``agentinsight.analysis.anomaly``: causal anomaly detection over metrics and spans frames
   (scikit-learn outlier estimators, merged findings, an HTML view of them);
+- ``agentinsight.analysis.display``: how tables and figure labels read (money, counts, ms or s,
+  times to the second, catalogue names for series, axis units), shared by every report;
 - ``agentinsight.analysis.cost``: every LLM call priced once, at its own time, and the bill cut
   by agent, model, task, tool chain or day (unpriced usage is reported, never $0);
 - ``agentinsight.analysis.performance``: latency percentiles (Prometheus-exact from histogram

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agentinsight.analysis import display
 from agentinsight.analysis._detectors.findings import (
     findings_frame,
     findings_html,
@@ -357,11 +358,11 @@ def _series_finding(detector: str, series: dict[str, str], index: pd.DatetimeInd
 
 
 def _plain(value: float) -> str:
-    return f"{value:.4g}"
+    return display.number(value)
 
 
 def _usd(value: float) -> str:
-    return f"${value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"${value:.2g}"
+    return display.usd(value)
 
 
 def _duration(delta: pd.Timedelta) -> str:

@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agentinsight.analysis import display
 from agentinsight.analysis._billing import (
     COST_COLUMNS,
     UNKNOWN,
@@ -108,43 +109,19 @@ class CostTable(pd.DataFrame):
     """
 
     def styled(self) -> Any:
-        """The table as a Styler: dollars for ``*_usd``, percentages for ratios, NaN cost shown
-        as ``unpriced``."""
-        def usd(v: Any) -> str:
-            if pd.isna(v):
-                return "unpriced"
-            return f"${v:,.2f}" if abs(v) >= 1 or v == 0 else f"${v:,.4f}"
-
-        def count(v: Any) -> str:
-            return "–" if pd.isna(v) else f"{v:,.0f}"
-
-        def ratio(v: Any) -> str:
-            return "–" if pd.isna(v) else f"{v:.1%}"
-
-        def number(v: Any) -> str:
-            return "–" if pd.isna(v) else f"{v:,.2f}"
-
-        formats: dict[str, Any] = {}
-        for col in self.columns:
-            name = str(col)
-            if name.endswith("_usd") or name.endswith("_usd_per_day"):
-                formats[col] = usd
-            elif name.endswith(("tokens", "calls", "tasks")) or name in {"calls", "tokens"}:
-                formats[col] = count
-            elif name.endswith(("_ratio", "_fraction", "coverage", "_rate", "share")):
-                formats[col] = ratio
-            elif pd.api.types.is_float_dtype(self[col].dtype):
-                formats[col] = number
-        # Cells, headers and the caption hold agent, model and tool names, which come from
-        # agents: a Styler writes them into the HTML verbatim unless told to escape them.
-        styler = (pd.DataFrame(self).style.format(formats, na_rep="–", escape="html")
-                  .format_index(escape="html", axis=1).hide(axis="index"))
+        """The table as a Styler (see :mod:`agentinsight.analysis.display`): dollars for
+        ``*_usd``, whole token counts, percentages for ratios, NaN cost shown as ``unpriced``."""
+        styler = self._display().styler()
         caption = " ".join(str(self.attrs[k]) for k in ("title", "note") if self.attrs.get(k))
         return styler.set_caption(html.escape(caption, quote=False)) if caption else styler
 
-    def _repr_html_(self) -> str:  # type: ignore[override]
-        return str(self.styled().to_html())
+    def _display(self) -> display.Table:
+        return display.table(pd.DataFrame(self), title=str(self.attrs.get("title", "")),
+                             note=str(self.attrs.get("note", "")),
+                             empty=str(self.attrs.get("empty", "")))
 
+    def _repr_html_(self) -> str:  # type: ignore[override]
+        return self._display()._repr_html_()
 
 
 # --- dimensions ----------------------------------------------------------------------------------
@@ -280,8 +257,12 @@ def cost_table(
     names = _as_by(by)
     priced = _usage_frame(spans_or_priced, prices)
     rows = _dimensions(priced, names)
-    return _table(_aggregate(rows, names, _is_spans(priced)),
-                  f"Cost by {', '.join(names) or 'total'}", _note(rows))
+    table = _aggregate(rows, names, _is_spans(priced))
+    note = _note(rows)
+    if "task_type" in names and table["task_type"].eq(_UNKNOWN).any():
+        note = (f"{_UNKNOWN} task type: traces whose spans carry no task type attribute "
+                f"(and no agent to stand for one). {note}").strip()
+    return _table(table, f"Cost by {', '.join(names) or 'total'}", note)
 
 
 def cost_from_token_usage(
@@ -322,7 +303,9 @@ def unpriced_usage(spans_or_priced: pd.DataFrame, *, prices: Any = None) -> Cost
     table = table.sort_values("tokens", ascending=False).reset_index()
     if not _is_spans(priced):
         table["calls"] = np.nan
-    return _table(table, "Unpriced usage (not included in any cost)")
+    result = _table(table, "Unpriced usage (not included in any cost)")
+    result.attrs["empty"] = "Every LLM call in the period was priced: no unpriced usage."
+    return result
 
 
 def _spans_only(frame: pd.DataFrame, what: str) -> None:
@@ -402,8 +385,13 @@ def cost_per_successful_task(
     table["cost_per_successful_task_usd"] = table["cost_usd"] / table["successful_tasks"].where(
         table["successful_tasks"] > 0)
     table = table.sort_values("cost_usd", ascending=False, na_position="last")
-    return _table(table.reset_index(drop=not names), "Cost per successful task",
-                  _note(_dimensions(priced, [])))
+    note = _note(_dimensions(priced, []))
+    if "task_type" in names and (table.index == _UNKNOWN).any():
+        idle = table.loc[table.index == _UNKNOWN, "calls"].sum() == 0
+        note = (f"{_UNKNOWN} task type: traces whose spans carry no task type and no agent "
+                f"(e.g. API requests){', which made no LLM call' if idle else ''}. "
+                f"{note}").strip()
+    return _table(table.reset_index(drop=not names), "Cost per successful task", note)
 
 
 def cache_savings(

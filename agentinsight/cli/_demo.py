@@ -2,8 +2,8 @@
 
 1. simulate a week of a six-agent fleet with labelled incidents into ``DIR/data/demo``
    (through the real ``emit`` code; reused when it is already there, unless ``--fresh``);
-2. run the ``daily_report`` notebook over the week (the first day is the detectors' history) and
-   the ``cost_report`` notebook, into ``DIR/reports``;
+2. run the ``daily_report`` notebook over the last day (the days before are the detectors'
+   history) and the ``cost_report`` notebook over the week, into ``DIR/reports``;
 3. print where the HTML is, the headline findings, and which labelled incidents they caught.
 
 ``--stack`` does the same against real local servers started by the project: Prometheus
@@ -58,9 +58,9 @@ def demo(workdir: str | Path = ".", *, days: float = 7.0, seed: int = 0, fresh: 
     truth = json.loads((data / "truth.json").read_text())
     start = pd.Timestamp(truth["start"])
     end = pd.Timestamp(truth["end"])
-    # The detectors learn from the first day (the first half of a history shorter than two
-    # days, so that --days 1 still leaves a period to report on); the report covers the rest.
-    learn = min(pd.Timedelta(days=1), (end - start) / 2)
+    # A daily report covers the last day; the detectors learn from every day before it (the
+    # first half of a history shorter than two days, so that --days 1 still leaves a period).
+    learn = max((end - start) - pd.Timedelta(days=1), (end - start) / 2)
     period = {"start": (start + learn).isoformat(), "end": end.isoformat(),
               "history": f"{int(learn.total_seconds())}s"}
     source: dict[str, Any] = {"source_dir": str(data)}

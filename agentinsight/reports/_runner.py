@@ -37,7 +37,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from agentinsight._http import redact_url
 from agentinsight._time import now as now_utc
 from agentinsight._time import utc
 from agentinsight.exceptions import ReportError
+from agentinsight.reports._index import read_findings, source_of, write_index
 
 __all__ = [
     "RUNNER_PARAMETERS",
@@ -394,28 +395,33 @@ def run_report(
             if key in declared:
                 resolved[key] = str(value.resolve())
         error = _execute(notebook, work / "report.ipynb", resolved, kernel_name, timeout)
-        # What is kept (params.json, the notebook, its HTML) shows URLs' passwords as ***.
-        (work / "params.json").write_text(json.dumps(
-            {"report": name, "given": _redacted(dict(params or {})),
-             "resolved": _redacted(resolved), "run_at": stamp.isoformat()},
-            indent=2, default=str))
-        for kept in ("report.ipynb", "findings.json"):
-            _redact_file(work / kept)
-        if (work / "report.ipynb").exists():
-            _export_html(work / "report.ipynb", work / "report.html")
-        notebook.unlink(missing_ok=True)
-        if error is None and not (work / "findings.json").exists():
-            (work / "findings.json").write_text("[]\n")
         target = final if error is None else final.with_name(final.name + ".failed")
         target.parent.mkdir(parents=True, exist_ok=True)
         _inside(target.parent, out_root, "day folder")
         if target.exists():  # two runs in the same second: keep both
             target = target.with_name(f"{target.name}-{uuid.uuid4().hex[:6]}")
+        # What is kept names the folder the run ends up in, not the temporary one.
+        resolved = _moved(resolved, work, target)
+        record = {"report": name, "given": _redacted(dict(params or {})),
+                  "resolved": _redacted(resolved), "run_at": stamp.isoformat()}
+        defaults = {k: _literal_default(v) for k, v in declared.items()}
+        record["source"] = source_of({**defaults, **_redacted(resolved)})
+        if error is not None:
+            record["error"] = error
+        # What is kept (params.json, the notebook, its HTML) shows URLs' passwords as ***.
+        (work / "params.json").write_text(json.dumps(record, indent=2, default=str))
+        for kept in ("report.ipynb", "findings.json"):
+            _redact_file(work / kept, (work, target))
+        if (work / "report.ipynb").exists():
+            _export_html(work / "report.ipynb", work / "report.html")
+        notebook.unlink(missing_ok=True)
+        if error is None and not (work / "findings.json").exists():
+            (work / "findings.json").write_text("[]\n")
         work.rename(target)  # a whole folder appears at once; the name was checked free above
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    findings = _read_findings(target / "findings.json")
+    findings = read_findings(target / "findings.json")
     result = ReportRun(name, target, _redacted(resolved), ok=error is None, error=error,
                        findings=findings)
     with locked(out_root / ".index.lock"):
@@ -510,17 +516,32 @@ def _redacted(value: Any) -> Any:
     return value
 
 
-def _redact_file(path: Path) -> None:
+def _moved(value: Any, work: Path, target: Path) -> Any:
+    """``value`` with every string naming the temporary run folder naming ``target`` instead."""
+    old, new = str(work.resolve()), str(target.resolve())
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, Mapping):
+        return {k: _moved(v, work, target) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_moved(v, work, target) for v in value]
+    return value
+
+
+def _redact_file(path: Path, moved: tuple[Path, Path] | None = None) -> None:
     """Rewrite a JSON file of the run with URL passwords shown as ``***`` in every string: papermill
     records the parameters in the notebook (an injected cell and its metadata), and outputs and
-    findings may quote them."""
+    findings may quote them. With ``moved`` (temporary folder, final folder), paths into the
+    temporary folder name the final one."""
     try:
         text = path.read_text(encoding="utf-8")
-        if "@" not in text:
+        if "@" not in text and (moved is None or str(moved[0].resolve()) not in text):
             return
         data = json.loads(text)
     except (OSError, ValueError):  # missing, or not JSON: nothing of ours to rewrite
         return
+    if moved is not None:
+        data = _moved(data, *moved)
     atomic_write(path, json.dumps(_redacted(data), indent=1, ensure_ascii=False) + "\n")
 
 
@@ -542,45 +563,8 @@ def _export_html(notebook: Path, target: Path) -> None:
     target.write_text(body, encoding="utf-8")
 
 
-def _read_findings(path: Path) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return []
-    return data if isinstance(data, list) else []
-
-
 # --- publishing ------------------------------------------------------------------------------
 
 
 def _point_latest(report_root: Path, target: Path) -> None:
     atomic_symlink(report_root / "latest", os.path.relpath(target, report_root))
-
-
-def _runs(out_root: Path) -> Iterator[tuple[str, str, Path, bool]]:
-    for report_root in sorted(p for p in out_root.iterdir() if p.is_dir() and p.name[0] != "."):
-        for day in sorted((p for p in report_root.iterdir()
-                           if p.is_dir() and not p.is_symlink() and p.name[0] != "."),
-                          reverse=True):
-            for run_dir in sorted(day.iterdir(), reverse=True):
-                if (run_dir / "params.json").exists():
-                    yield report_root.name, day.name, run_dir, not run_dir.name.endswith("failed")
-
-
-def write_index(out: str | os.PathLike[str]) -> Path:
-    """(Re)write ``<out>/index.html`` listing every run, newest first within each report."""
-    out_root = Path(out)
-    rows = []
-    for name, day, run_dir, ok in _runs(out_root):
-        findings = len(_read_findings(run_dir / "findings.json"))
-        rel = run_dir.relative_to(out_root).as_posix()
-        state = "ok" if ok else "<b>failed</b>"
-        rows.append(f"<tr><td>{html.escape(name)}</td><td>{day}</td>"
-                    f"<td><a href='{rel}/report.html'>{html.escape(run_dir.name)}</a></td>"
-                    f"<td>{state}</td><td>{findings}</td></tr>")
-    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>agentinsight reports</title>"
-            "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em 1em;"
-            "text-align:left}</style></head><body><h1>agentinsight reports</h1>"
-            "<table><tr><th>report</th><th>day</th><th>run (UTC)</th><th>state</th>"
-            "<th>findings</th></tr>" + "".join(rows) + "</table></body></html>")
-    return atomic_write(out_root / "index.html", page)

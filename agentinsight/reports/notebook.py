@@ -10,6 +10,7 @@ display what comes back. Everything here works on any source the ``sources`` hel
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -21,11 +22,16 @@ from agentinsight.sources import parse_duration, parse_time
 
 __all__ = [
     "DETECTED_SERIES",
+    "Headline",
     "STANDARD_SERIES",
+    "chart_step",
+    "cost_headline",
     "fleet_findings",
     "headline",
+    "previous_period",
     "spend_per_run",
     "standard_frames",
+    "step_label",
     "time_window",
 ]
 
@@ -167,26 +173,197 @@ def fleet_findings(frames: Mapping[str, pd.DataFrame], spans: pd.DataFrame | Non
     return findings.drop(columns="_order").reset_index(drop=True)
 
 
-def headline(spans: pd.DataFrame, priced: pd.DataFrame | None, findings: pd.DataFrame
-             ) -> pd.DataFrame:
-    """The few numbers a report opens with, formatted for reading, as a one-column table."""
+def chart_step(start: Any, end: Any, step: str = "1h", points: int = 12) -> str:
+    """The step of a report's time charts: ``step``, or a finer one (whole minutes, at least one)
+    when the period is too short for ``points`` points at ``step``, as on a live agent's first
+    hour.
+
+    >>> chart_step("2026-11-01", "2026-11-02"), chart_step("2026-11-01T00:00", "2026-11-01T01:00")
+    ('1h', '5m')
+    """
+    length = parse_time(end, what="end") - parse_time(start, what="start")
+    wanted = pd.Timedelta(seconds=parse_duration(step, what="step"))
+    if length >= wanted * points:
+        return step
+    minutes = max(1, int(length / points / pd.Timedelta(minutes=1)))
+    return f"{minutes}m"
+
+
+def step_label(step: str) -> str:
+    """``1h`` -> ``hourly``, ``5m`` -> ``per 5 min``: how a chart title names its buckets."""
+    return {"1h": "hourly", "1d": "daily", "1m": "per minute"}.get(
+        step, "per " + step.replace("m", " min").replace("h", " h"))
+
+
+def previous_period(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The period of the same length just before ``[start, end]``.
+
+    >>> [t.isoformat()[:10] for t in previous_period("2026-11-08", "2026-11-15")]
+    ['2026-11-01', '2026-11-08']
+    """
+    begin, finish = parse_time(start, what="start"), parse_time(end, what="end")
+    return begin - (finish - begin), begin
+
+
+class Headline:
+    """The block a report opens with: the period's numbers against the previous period's, then
+    the points that need a reader's eye. ``table`` holds the numbers (rows × ``this period``,
+    ``previous period``, ``change``); its plain-text form is the one-column table of this
+    period's values."""
+
+    def __init__(self, title: str, table: pd.DataFrame,
+                 points: list[str | tuple[str, list[str]]]) -> None:
+        self.title, self.table, self.points = title, table, points
+
+    def __repr__(self) -> str:
+        return repr(pd.DataFrame({"value": self.table["this period"]}))
+
+    def _repr_html_(self) -> str:
+        from agentinsight.analysis import display
+
+        shown = self.table.reset_index(names="measure")
+        if shown["previous period"].eq("–").all():
+            shown = shown.drop(columns=["previous period", "change"])
+        rows = display.table(shown).styler().set_properties(
+            subset=["measure"], **{"text-align": "left", "font-weight": "600"})
+        items = "".join(f"<li>{html.escape(p)}</li>" if isinstance(p, str) else
+                        f"<li>{html.escape(p[0])}<ol>" + "".join(
+                            f"<li>{html.escape(q)}</li>" for q in p[1]) + "</ol></li>"
+                        for p in self.points)
+        return ("<div class='agentinsight-headline' style='border-left:4px solid #4e79a7;"
+                "padding:4px 12px;margin:8px 0;overflow-x:auto;max-width:100%'>"
+                f"<p style='margin:4px 0'><b>{html.escape(self.title)}</b></p>"
+                f"{rows.to_html()}<ul style='margin:6px 0'>{items}</ul></div>")
+
+
+def _change(now: float, before: float | None, kind: str) -> str:
+    if before is None or pd.isna(before) or pd.isna(now):
+        return "–"
+    if kind == "ratio":
+        return f"{(now - before) * 100:+.2f} pp"
+    if before == 0:
+        return "new" if now else "±0"
+    return f"{(now - before) / abs(before):+.1%}"
+
+
+def _numbers(spans: pd.DataFrame, priced: pd.DataFrame | None) -> dict[str, tuple[float, str]]:
     agent_runs = spans[spans["operation"].isin(AGENT_OPERATIONS)] if len(spans) else spans
     llm = spans[spans["input_tokens"].notna()] if len(spans) else spans
     error_ratio = agent_runs["status"].eq("error").mean() if len(agent_runs) else float("nan")
     tokens = llm["input_tokens"].sum() + llm["output_tokens"].sum() if len(llm) else 0
     rows = {
-        "traces": f"{spans['trace_id'].nunique() if len(spans) else 0:,}",
-        "agent runs": f"{len(agent_runs):,}",
-        "agent error ratio": "n/a" if pd.isna(error_ratio) else f"{error_ratio:.2%}",
-        "LLM calls": f"{len(llm):,}",
-        "tokens (input + output)": f"{int(tokens):,}",
+        "traces": (spans["trace_id"].nunique() if len(spans) else 0, "count"),
+        "agent runs": (len(agent_runs), "count"),
+        "agent error ratio": (error_ratio, "ratio"),
+        "LLM calls": (len(llm), "count"),
+        "tokens (input + output)": (float(tokens), "count"),
     }
     if priced is not None and "cost_usd" in priced.columns and len(priced):
         unpriced = (~priced["priced"] & priced["input_tokens"].notna()).sum() if (
             "priced" in priced.columns) else 0
-        rows["cost (USD, priced calls)"] = f"${float(priced['cost_usd'].sum()):,.2f}"
-        rows["unpriced LLM calls"] = f"{int(unpriced):,}"
-    rows["anomaly findings"] = f"{len(findings):,}"
+        rows["cost (USD, priced calls)"] = (float(priced["cost_usd"].sum()), "usd")
+        rows["unpriced LLM calls"] = (int(unpriced), "count")
+    return rows
+
+
+def _written(value: float, kind: str) -> str:
+    from agentinsight.analysis import display
+
+    if kind == "ratio":
+        return "n/a" if pd.isna(value) else f"{value:.2%}"
+    return display.usd(value) if kind == "usd" else display.count(value)
+
+
+def _worst(findings: pd.DataFrame, n: int = 3) -> list[str]:
+    return [f"{row.severity}: {row.summary}" for row in findings.head(n).itertuples()]
+
+
+def headline(spans: pd.DataFrame, priced: pd.DataFrame | None, findings: pd.DataFrame, *,
+             previous: tuple[pd.DataFrame, pd.DataFrame | None] | None = None,
+             period: tuple[Any, Any] | None = None, previous_note: str = "") -> Headline:
+    """The few numbers a report opens with, against the previous period's (``previous``: its
+    spans and priced spans) where given, then the worst findings and the cost's trend."""
+    now = _numbers(spans, priced)
+    before = _numbers(*previous) if previous is not None else {}
+    rows = {}
+    for label, (value, kind) in now.items():
+        old = before.get(label, (None, kind))[0]
+        rows[label] = {"this period": _written(value, kind),
+                       "previous period": "–" if old is None else _written(old, kind),
+                       "change": _change(value, old, kind)}
     critical = int(findings["severity"].eq("critical").sum()) if len(findings) else 0
-    rows["critical findings"] = f"{critical:,}"
-    return pd.DataFrame({"value": pd.Series(rows, dtype="object")})
+    rows["anomaly findings"] = {"this period": f"{len(findings):,}", "previous period": "–",
+                                "change": "–"}
+    rows["critical findings"] = {"this period": f"{critical:,}", "previous period": "–",
+                                 "change": "–"}
+    table = pd.DataFrame.from_dict(rows, orient="index", dtype="object")
+    points: list[str | tuple[str, list[str]]] = []
+    if "cost (USD, priced calls)" in now and before.get("cost (USD, priced calls)"):
+        cost_now = now["cost (USD, priced calls)"][0]
+        cost_before = before["cost (USD, priced calls)"][0]
+        trend = _change(cost_now, cost_before, "usd")
+        points.append(f"Cost {_written(cost_now, 'usd')}, {trend} against the previous period "
+                      f"({_written(cost_before, 'usd')}){previous_note}.")
+    if len(findings):
+        points.append((f"Worst finding{'s' if len(findings) > 1 else ''} of {len(findings):,}:",
+                       _worst(findings)))
+    else:
+        points.append("No anomaly findings in this period.")
+    return Headline(_period_title(period), table, points)
+
+
+def _period_title(period: tuple[Any, Any] | None) -> str:
+    from agentinsight.analysis import display
+
+    if period is None:
+        return "Headline"
+    begin, finish = (parse_time(p) for p in period)
+    hours = (finish - begin) / pd.Timedelta(hours=1)
+    length = f"{hours:.0f} h" if hours < 72 else f"{hours / 24:.0f} days"
+    return (f"{display.timestamp(begin)} → {display.timestamp(finish)} UTC ({length}), "
+            "against the same length before")
+
+
+def cost_headline(priced: pd.DataFrame, previous: pd.DataFrame | None, *,
+                  period: tuple[Any, Any] | None = None, top: int = 3,
+                  previous_note: str = "") -> Headline:
+    """A cost report's opening: total, previous period's total and the change, month to date,
+    and the models and agents whose cost moved most against the previous period."""
+    from agentinsight.analysis import cost, display
+
+    def total(frame: pd.DataFrame | None) -> float:
+        return float(frame["cost_usd"].sum()) if frame is not None and len(frame) else 0.0
+
+    now, before = total(priced), total(previous) if previous is not None else None
+    rows = {"total cost (priced calls)": {
+        "this period": display.usd(now),
+        "previous period": "–" if before is None else display.usd(before),
+        "change": _change(now, before, "usd")}}
+    if len(priced):
+        month = cost.month_end_projection(priced, now=period[1] if period else None)
+        if len(month) and "month_to_date_usd" in month.columns:
+            first = month.iloc[0]
+            rows[f"month to date ({display.timestamp(first['month'], 'month')}, in the data "
+                 "read)"] = {"this period": display.usd(first["month_to_date_usd"]),
+                             "previous period": "–", "change": "–"}
+        unpriced = cost.unpriced_usage(priced)
+        rows["unpriced LLM calls"] = {"this period": display.count(unpriced["calls"].sum()),
+                                      "previous period": "–", "change": "–"}
+    table = pd.DataFrame.from_dict(rows, orient="index", dtype="object")
+    points: list[str | tuple[str, list[str]]] = []
+    if previous is not None and len(priced) and len(previous):
+        for by in ("model", "agent"):
+            new = cost.cost_table(priced, by=[by]).set_index(by)["cost_usd"]
+            old = cost.cost_table(previous, by=[by]).set_index(by)["cost_usd"]
+            moved = new.subtract(old, fill_value=0.0).dropna()
+            moved = moved[moved.abs() > 0.005].reindex(
+                moved.abs().sort_values(ascending=False).index).head(top)
+            if len(moved):
+                points.append(f"Top movers by {by}: " + ", ".join(
+                    f"{name} {'+' if delta > 0 else '-'}{display.usd(abs(delta))}"
+                    for name, delta in moved.items()) + ".")
+    if points and previous_note:
+        points.append(f"Against a previous period only partly in the data{previous_note}.")
+    if not points:
+        points.append("No previous period to compare with" + (previous_note or "") + ".")
+    return Headline(_period_title(period), table, points)

@@ -287,3 +287,122 @@ def test_hostile_label_values_are_shown_as_text_and_never_run(hostile_report: Pa
         shot = browser.screenshot(tmp_path / "hostile.png")
         print(f"screenshot of the page: {shot}")
         raise
+
+
+# --- a page an SRE forwards: each shipped report at 1,280 px -------------------------------------
+
+#: What is measured on a report page once its charts are drawn (see :func:`_page_problems`).
+PAGE_CHECK_JS = r"""(() => {
+    const problems = [];
+    const doc = document.documentElement;
+    if (doc.scrollWidth > window.innerWidth) {
+        problems.push(`the page scrolls sideways: ${doc.scrollWidth} px wide in a `
+                      + `${window.innerWidth} px window`);
+    }
+    const charts = [...document.querySelectorAll('.plotly-graph-div')];
+    charts.forEach((gd, i) => {
+        const layout = gd._fullLayout || {};
+        const title = (layout.title && layout.title.text) || `chart ${i + 1}`;
+        const count = a => Array.from(a || []).filter(v => v !== null).length;
+        const points = (gd.data || []).reduce((n, t) => n + Math.max(
+            count(t.x), count(t.y), count(t.z), count((t.link || {}).value)), 0);
+        if (!points) problems.push(`"${title}" has no data points`);
+        const y = layout.yaxis;
+        const text = y && y.visible !== false && y.type !== 'category' && y.tickmode !== 'array'
+            ? ((y.title && y.title.text) || '') : null;
+        if (text !== null && !/\(.+\)/.test(text)) {
+            problems.push(`"${title}": y-axis titled "${text}", without a unit`);
+        }
+        const x = layout.xaxis;
+        if (x && x.type === 'date' && x.range) {
+            const span = new Date(x.range[1]) - new Date(x.range[0]);
+            if (span < 60000) problems.push(`"${title}": x-axis spans only ${span} ms`);
+        }
+    });
+    document.querySelectorAll('table').forEach((table, i) => {
+        const head = table.querySelector('tr');
+        if (head && head.cells.length > 1 && !head.cells[0].textContent.trim()) {
+            problems.push(`table ${i + 1} has an unnamed index column`);
+        }
+        for (const cell of table.querySelectorAll('td, th')) {
+            const m = cell.textContent.match(/\d\.?\d*e[+-]\d+/i);
+            if (m) { problems.push(`table ${i + 1}: ${m[0]} in scientific notation`); break; }
+            const sign = cell.textContent.match(/\$-\d[\d.,]*/);
+            if (sign) { problems.push(`table ${i + 1}: ${sign[0]}, sign after the $`); break; }
+            const ns = cell.textContent.match(/\d\d:\d\d:\d\d\.\d+/);
+            if (ns) { problems.push(`table ${i + 1}: ${ns[0]}, a time below the second`); break; }
+        }
+    });
+    return {charts: charts.length, problems};
+})()"""
+
+
+def _page_problems(browser: DevTools, page: Path) -> dict[str, Any]:
+    """Load ``page`` in a 1,280 px wide window once its charts are drawn and list what a reader
+    would trip over."""
+    browser.page("Emulation.setDeviceMetricsOverride", width=1280, height=1000,
+                 deviceScaleFactor=1, mobile=False)
+    browser.events.clear()  # a load event of an earlier page must not count for this one
+    _load(browser, page)
+    deadline = time.monotonic() + 60
+    drawn_js = ("[...document.querySelectorAll('.plotly-graph-div')]"
+                ".every(d => d.querySelector('svg.main-svg'))")
+    while not browser.evaluate(drawn_js) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return browser.evaluate(PAGE_CHECK_JS)
+
+
+@pytest.fixture(scope="module")
+def all_reports(history: Any, daily_report: Path) -> dict[str, Path]:
+    """report.html of every shipped report over the simulated history (the daily one reused),
+    and of the daily report over the history's first hour."""
+    root = history.metrics_path.parent.parent
+    begin = pd.Timestamp(history.truth["start"]) + pd.Timedelta(hours=12)
+    pages = {"daily_report": daily_report}
+    for name, extra in (("cost_report", {}), ("anomaly_review", {"history": "12h"}),
+                        ("explore", {})):
+        run = run_report(name, {"source_dir": str(history.metrics_path.parent),
+                                "start": begin.isoformat(), "end": history.truth["end"], **extra},
+                         out=root / "reports")
+        pages[name] = run.html
+    # A live agent's first hour: too short for hourly charts.
+    first = pd.Timestamp(history.truth["start"])
+    pages["first_hour"] = run_report("daily_report", {
+        "source_dir": str(history.metrics_path.parent), "start": first.isoformat(),
+        "end": (first + pd.Timedelta(hours=1)).isoformat(), "history": "0s"},
+        out=root / "first-hour").html
+    return pages
+
+
+@pytest.mark.parametrize("report", ["daily_report", "cost_report", "anomaly_review", "explore",
+                                    "first_hour"])
+def test_report_reads_well_at_1280_px(report: str, all_reports: dict[str, Path],
+                                      browser: DevTools, tmp_path: Path) -> None:
+    page = all_reports[report]
+    if report != "explore":  # a report opens with its headline, before any table or chart
+        text = page.read_text(encoding="utf-8")
+        first = min(text.find(m, text.find("<body")) for m in ("<table", "plotly-graph-div"))
+        assert "agentinsight-headline" in text[:first], f"{report} does not open with a headline"
+    try:
+        state = _page_problems(browser, page)
+        assert state["charts"] >= 1, f"{report}: no chart on the page"
+        assert state["problems"] == [], f"{report}: " + "; ".join(state["problems"])
+    except BaseException:
+        shot = browser.screenshot(tmp_path / f"{report}.png")
+        print(f"screenshot of the page: {shot}")
+        raise
+
+
+def test_page_check_notices_overflow_and_scientific_notation(daily_report: Path,
+                                                             browser: DevTools,
+                                                             tmp_path: Path) -> None:
+    # A negative control: a wide table of raw floats appended to a good report is reported.
+    wide = "".join(f"<td>{1.647920e+07 * i:e}</td>" for i in range(1, 60))
+    page = daily_report.read_text(encoding="utf-8").replace(
+        "</body>", f"<table><tr><th></th><th>x</th></tr><tr>{wide}</tr></table></body>")
+    bad = tmp_path / "bad.html"
+    bad.write_text(page, encoding="utf-8")
+    problems = " ".join(_page_problems(browser, bad)["problems"])
+    assert "scrolls sideways" in problems
+    assert "scientific notation" in problems
+    assert "unnamed index column" in problems

@@ -65,8 +65,7 @@ def test_timeseries_marks_the_anomaly_on_its_series_with_a_band():
                            "severity": "critical", "observed": 9.0}])
     fig = timeseries(_series(), findings)
     lines = [t for t in fig.data if t.mode == "lines" and t.showlegend is not False]
-    assert sorted(t.name for t in lines) == ['latency_p95{agent="coder"}',
-                                             'latency_p95{agent="planner"}']
+    assert sorted(t.name for t in lines) == ["coder", "planner"]  # what tells them apart
     bands = [t for t in fig.data if t.fill == "tonexty"]
     assert len(bands) == 2  # one expected band per series
     marks = [t for t in fig.data if t.mode == "markers"]
@@ -76,7 +75,7 @@ def test_timeseries_marks_the_anomaly_on_its_series_with_a_band():
     assert marks[0].marker.color == SEVERITY_COLOURS["critical"]
     assert "latency spike" in marks[0].hovertext[0]
     # The band is causal: at the spike it still expects ~1, so the spike sits outside it.
-    upper = next(t for t in fig.data if t.name == 'latency_p95{agent="planner"} upper')
+    upper = next(t for t in fig.data if t.name == "planner upper")
     assert upper.y[40] < 9.0
 
 
@@ -85,12 +84,72 @@ def test_timeseries_ignores_findings_about_other_series():
     findings = _findings([
         {"detector": "seasonal", "series": {"__name__": "error_ratio", "agent": "planner"},
          "start": spike, "end": spike, "severity": "warning", "observed": 0.5},
-        {"detector": "runaway_run", "series": {"agent": "planner"}, "start": spike,
-         "end": spike, "severity": "critical", "observed": 40.0},
+        {"detector": "latency_outlier", "series": {"operation": "POST /v1/tasks"},
+         "start": spike, "end": spike, "severity": "critical", "observed": 40.0},
     ])
     fig = timeseries(_series(), findings)
     assert not [t for t in fig.data if t.mode == "markers"]
     assert not fig.layout.shapes
+
+
+def test_a_trace_finding_about_an_agent_is_marked_on_that_agents_line():
+    # A runaway run of planner (a trace finding: it names the agent, not a metric) at 00:40.
+    spike = T0 + pd.Timedelta(minutes=40)
+    findings = _findings([{"detector": "runaway_run", "series": {"agent": "planner"},
+                           "start": spike, "end": spike, "severity": "critical",
+                           "observed": 40.0}])
+    marks = [t for t in timeseries(_series(), findings).data if t.mode == "markers"]
+    assert [t.name for t in marks] == ["anomaly (critical)"]
+    assert list(marks[0].y) == [9.0]  # on planner's line, not at the run's 40 LLM calls
+
+
+def test_finding_markers_sit_on_the_line_between_its_points():
+    # An hourly line and a finding from a finer (30 min) series half-way between two points:
+    # the marker is drawn where the line is, not at the finer series' observed value.
+    ts = (T0 + pd.to_timedelta([0, 1, 2], unit="h")).astype("datetime64[ns, UTC]")
+    hourly = metrics_frame(ts, "tool_execution_duration_seconds:p95", [2.0, 4.0, 2.0],
+                           {"tool": "web_search"})
+    at = T0 + pd.Timedelta(minutes=30)
+    findings = _findings([{"detector": "extreme",
+                           "series": {"__name__": "tool_execution_duration_seconds:p95",
+                                      "tool": "web_search"},
+                           "start": at, "end": at, "severity": "warning", "observed": 30.0}])
+    marks = [t for t in timeseries(hourly, findings).data if t.name == "anomaly (warning)"]
+    assert list(marks[0].y) == [3.0]
+
+
+def test_y_axis_names_the_quantity_and_its_unit():
+    ts = (T0 + pd.to_timedelta(np.arange(20), unit="min")).astype("datetime64[ns, UTC]")
+    slow = metrics_frame(ts, "agent_execution_duration_seconds:p95", np.full(20, 42.0),
+                         {"agent": "coder"})
+    fast = metrics_frame(ts, "tool_execution_duration_seconds:p95", np.full(20, 0.042),
+                         {"tool": "kb_search"})
+    errors = metrics_frame(ts, "agent_execution_total:error_ratio", np.full(20, 0.1),
+                           {"agent": "coder"})
+    tokens = metrics_frame(ts, "llm_tokens_used_total:increase", np.full(20, 5e5),
+                           {"agent": "coder", "model": "gpt-4o", "token_type": "input"})
+    assert timeseries(slow).layout.yaxis.title.text == "agent execution duration, p95 (s)"
+    fig = timeseries(fast)
+    assert fig.layout.yaxis.title.text == "tool execution duration, p95 (ms)"
+    assert fig.data[0].y[0] == pytest.approx(42.0)  # drawn in ms
+    fig = timeseries(errors)
+    assert fig.layout.yaxis.title.text == "agent execution, error ratio (%)"
+    assert fig.layout.yaxis.tickformat == ".0%"
+    fig = timeseries(tokens)
+    assert fig.layout.yaxis.title.text == "LLM tokens used, increase (tokens per step)"
+    assert fig.data[0].name == "LLM tokens used, increase"  # not its PromQL name
+
+
+def test_a_few_points_are_drawn_as_points_and_the_chart_says_so():
+    # A live agent's first minutes: one hourly point per agent.
+    one = pd.concat([metrics_frame([T0], "agent_execution_total:error_ratio", [0.0],
+                                   {"agent": a}) for a in ("coder", "planner")],
+                    ignore_index=True)
+    fig = timeseries(one, title="agent error ratio")
+    assert all("markers" in t.mode for t in fig.data)
+    assert "1 point in time" in fig.layout.title.subtitle.text
+    low, high = (pd.Timestamp(x) for x in fig.layout.xaxis.range)
+    assert high - low >= pd.Timedelta(minutes=10)  # not an axis a millisecond wide
 
 
 def test_timeseries_draws_band_columns_and_rejects_a_missing_band():
@@ -132,6 +191,8 @@ def test_cost_area_stacks_models_and_names_unpriced_ones():
     one_day = cost_area(table[table["day"] == "2026-11-01"])
     assert [type(t).__name__ for t in one_day.data] == ["Bar", "Bar"]  # an area needs two days
     assert one_day.layout.barmode == "stack"
+    low, high = (pd.Timestamp(x) for x in one_day.layout.xaxis.range)
+    assert high - low == pd.Timedelta(days=2)  # a day either side, not a millisecond wide
     with pytest.raises(SchemaError, match="cost_usd"):
         cost_area(table.drop(columns="cost_usd"))
     assert _no_data(cost_area(table.iloc[:0]))
@@ -201,7 +262,7 @@ def test_findings_timeline_one_row_per_series_coloured_by_severity():
     fig = findings_timeline(findings)
     assert [t.name for t in fig.data] == ["warning", "critical"]
     assert fig.data[1].line.color == SEVERITY_COLOURS["critical"]
-    assert [v for v in fig.data[0].y if v] == ['x{agent="a"}'] * 2
+    assert [v for v in fig.data[0].y if v] == ["x · agent=a"] * 2
     assert _no_data(findings_timeline(empty_findings_frame()))
 
 
@@ -216,14 +277,43 @@ def test_one_template_and_figures_render_to_html():
 
 
 def test_names_whose_hash_collides_still_get_different_colours():
-    # Both hash to the same palette slot; the one asked for second moves to a free colour.
+    # Both hash to the same palette slot; in a figure with both, the later name moves on.
+    assert colour_for("reviewer") == colour_for("claude-3-5-haiku")
     table = pd.DataFrame({"day": ["2026-11-01"] * 2, "model": ["claude-3-5-haiku",
-                          "claude-3-5-sonnet"], "cost_usd": [1.0, 2.0]})
+                          "reviewer"], "cost_usd": [1.0, 2.0]})
     colours = {t.name: t.marker.color for t in cost_area(table).data}
-    assert colours["claude-3-5-haiku"] != colours["claude-3-5-sonnet"]
+    assert colours["claude-3-5-haiku"] != colours["reviewer"]
     again = {t.name: t.marker.color for t in cost_area(table.iloc[::-1]).data}
     assert again == colours  # and both keep their colour in the next figure
 
 
+def test_a_model_has_the_same_colour_whatever_was_drawn_before():
+    # The daily report draws agents and tools before its cost chart; the cost report does
+    # not. The model's colour must not depend on that history.
+    table = pd.DataFrame({"day": ["2026-11-01"] * 2, "model": ["gpt-4o", "o3-mini"],
+                          "cost_usd": [1.0, 2.0]})
+    first = {t.name: t.marker.color for t in cost_area(table).data}
+    timeseries(pd.concat([metrics_frame([T0], "up", [1.0], {"agent": a}) for a in
+                          ("coder", "planner", "researcher", "reviewer", "summariser")],
+                         ignore_index=True))
+    token_sankey(_spans())
+    assert {t.name: t.marker.color for t in cost_area(table).data} == first
+    assert first["gpt-4o"] == colour_for("gpt-4o")
+
+
 def test_empty_metrics_give_no_data_figure():
     assert _no_data(timeseries(empty_metrics_frame(), empty_findings_frame()))
+
+
+def test_partial_days_at_the_edges_of_the_period_are_marked_not_read_as_a_drop():
+    # A period from noon to noon three days later: the first and last days are half days.
+    table = pd.DataFrame({"day": ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"],
+                          "model": ["gpt-4o"] * 4, "cost_usd": [5.0, 10.0, 10.0, 5.0]})
+    fig = cost_area(table, period=("2026-11-01T12:00Z", "2026-11-04T12:00Z"))
+    bar = fig.data[0]
+    assert list(bar.marker.pattern.shape) == ["/", "", "", "/"]
+    assert list(bar.marker.opacity) == [0.45, 1.0, 1.0, 0.45]
+    assert "2026-11-01: 12 of 24 h" in fig.layout.title.subtitle.text
+    assert "not a drop in cost" in fig.layout.title.subtitle.text
+    whole = cost_area(table, period=("2026-11-01T00:00Z", "2026-11-05T00:00Z"))
+    assert whole.layout.title.subtitle.text is None

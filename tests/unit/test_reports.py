@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,68 @@ def test_relative_parameter_paths_resolve_where_the_command_was_typed(tmp_path, 
                         notebooks=notebooks, now=NOW)
     assert [f["summary"] for f in result.findings] == ["42 and 43"]
     assert result.html.resolve().is_relative_to(user / "reports")
+
+
+def test_params_json_names_the_final_folder_not_the_temporary_one(tmp_path):
+    run = _run(tmp_path)
+    params = json.loads((run.folder / "params.json").read_text())
+    assert params["resolved"]["findings_path"] == str((run.folder / "findings.json").resolve())
+    assert run.params["findings_path"] == params["resolved"]["findings_path"]
+    assert Path(params["resolved"]["findings_path"]).is_file()
+    assert ".tmp-" not in (run.folder / "report.ipynb").read_text()
+
+
+SOURCED = '''# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+source_dir = "data/demo"
+prometheus_url = ""
+jaeger_url = ""
+start = "now-1d"
+end = "now"
+divisor = 1
+findings_path = ""
+
+# %%
+ratio = 1 / divisor
+open(findings_path, "w").write("[]")
+'''
+
+
+def test_index_tells_runs_apart_by_source_and_period_and_shows_failures(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "daily.py").write_text(SOURCED, encoding="utf-8")
+    out = tmp_path / "reports"
+    # the run checks that its servers accept a connection before it starts a kernel
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        runs = [({}, NOW), ({"prometheus_url": f"http://ops:hunter2@127.0.0.1:{port}",
+                             "jaeger_url": f"http://127.0.0.1:{port}", "start": "now-6h"},
+                            NOW + dt.timedelta(seconds=1))]
+        for params, when in runs:
+            run_report("daily", params, out=out, notebooks=notebooks, now=when)
+    with pytest.raises(ReportError):
+        run_report("daily", {"divisor": 0}, out=out, notebooks=notebooks,
+                   now=NOW + dt.timedelta(seconds=2))
+    index = (out / "index.html").read_text()
+    rows = re.findall(r"<tr>(.*?)</tr>", index)[1:]
+    assert len(rows) == 3
+    failed, on_server, on_files = rows  # newest first
+    assert "files data/demo" in on_files and "2026-11-26 06:15 → 2026-11-27 06:15" in on_files
+    assert (f"prometheus http://ops:***@127.0.0.1:{port} + jaeger http://127.0.0.1:{port}"
+            in on_server)
+    assert "2026-11-27 00:15 → 2026-11-27 06:15" in on_server
+    assert "hunter2" not in index
+    assert "failed" in failed and "ZeroDivisionError" in failed
+    assert not re.search(r">0</td>", failed)  # a failed run found nothing, it did not run

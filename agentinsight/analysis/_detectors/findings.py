@@ -107,34 +107,45 @@ def merge_overlapping(findings: pd.DataFrame,
 
 
 def findings_html(findings: pd.DataFrame, max_rows: int = 200) -> str:
-    """An HTML table of a findings frame: one row per finding, coloured by severity.
+    """An HTML table of a findings frame: one row per finding, coloured by severity, in a box
+    that scrolls sideways on its own; long summaries and trace lists wrap.
 
     >>> "<table" in findings_html(empty_findings_frame())
     True
     """
+    from agentinsight.analysis import display
+
     colours = {"critical": "#f8d7da", "warning": "#fff3cd", "info": "#e7f1ff"}
-    head = ("<tr>" + "".join(f"<th style='text-align:left;padding:2px 8px'>{h}</th>" for h in
-                             ("severity", "start", "end", "series", "detector", "score",
-                              "observed", "expected", "summary", "traces")) + "</tr>")
+    names = ("severity", "start", "end", "series", "detector", "score", "observed", "expected",
+             "summary", "traces")
+    head = ("<tr>" + "".join(f"<th style='text-align:left;padding:2px 8px'>{h}</th>"
+                             for h in names) + "</tr>")
     body = []
     for rec in findings.head(max_rows).to_dict("records"):
-        series = ", ".join(f"{k}={v}" for k, v in rec["series"].items())
-        traces = ", ".join(rec["trace_ids"][:3]) + (" …" if len(rec["trace_ids"]) > 3 else "")
-        cells = [rec["severity"], _ts(rec["start"]), _ts(rec["end"]), series, rec["detector"],
-                 f"{rec['score']:.2f}", _num(rec["observed"]), _num(rec["expected"]),
-                 rec["summary"], traces]
+        traces = "\n".join(rec["trace_ids"][:3]) + ("\n…" if len(rec["trace_ids"]) > 3 else "")
+        cells = [rec["severity"], display.timestamp(rec["start"]), display.timestamp(rec["end"]),
+                 display.series_label(rec["series"] or {}), rec["detector"],
+                 f"{rec['score']:.2f}", display.number(rec["observed"]),
+                 display.number(rec["expected"]), rec["summary"], traces]
         style = f"background:{colours.get(rec['severity'], '#fff')}"
         body.append(f"<tr style='{style}'>" + "".join(
-            f"<td style='padding:2px 8px'>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+            f"<td style='padding:2px 8px;{_STYLES.get(name, _NOWRAP)}'>"
+            f"{html.escape(str(c))}</td>" for name, c in zip(names, cells, strict=True))
+            + "</tr>")
     note = "" if len(findings) <= max_rows else f"<p>{len(findings) - max_rows} more not shown</p>"
     caption = f"<caption style='text-align:left'>{len(findings)} finding(s)</caption>"
-    return (f"<table style='border-collapse:collapse;font-size:90%'>{caption}{head}"
-            + "".join(body) + f"</table>{note}")
+    return ("<div class='agentinsight-table' style='overflow-x:auto;max-width:100%'>"
+            f"<table style='border-collapse:collapse;font-size:90%'>{caption}{head}"
+            + "".join(body) + f"</table></div>{note}")
 
 
-def _ts(value: Any) -> str:
-    return "" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+_NOWRAP = "white-space:nowrap;text-align:left"
+_WRAP = "white-space:normal;overflow-wrap:anywhere;text-align:left"
+#: Long cells wrap inside the page's width; numbers stay on one line, right-aligned.
+_STYLES = {
+    "series": f"{_WRAP};min-width:12em", "summary": f"{_WRAP};min-width:20em;max-width:40em",
+    "traces": "white-space:pre-line;font-family:monospace;font-size:85%;text-align:left",
+    "score": "white-space:nowrap;text-align:right", "observed": "white-space:nowrap;"
+    "text-align:right", "expected": "white-space:nowrap;text-align:right",
+}
 
-
-def _num(value: Any) -> str:
-    return "" if value is None or pd.isna(value) else f"{value:.4g}"

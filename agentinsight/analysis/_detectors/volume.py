@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import poisson
 
+from agentinsight.analysis import display
 from agentinsight.analysis._detectors.findings import findings_frame, runs_of
 from agentinsight.exceptions import ConfigurationError
 from agentinsight.frames import empty_findings_frame, label_columns, validate_metrics_frame
@@ -115,7 +116,8 @@ def _series_drops(s: pd.Series, series: dict[str, str], seconds: float, days: in
             "severity": "critical" if share < fraction / 2 else "warning",
             "observed": float(observed[peak]), "expected": float(expected[peak]),
             "summary": (f"{where}: traffic fell to {share:.0%} of the usual for this time of "
-                        f"day ({observed[peak]:.4g}/s, usually {expected[peak]:.4g}/s) from "
+                        f"day ({display.number(observed[peak])}/s, usually "
+                        f"{display.number(expected[peak])}/s) from "
                         f"{index[first]:%Y-%m-%d %H:%M} to {index[last]:%H:%M}"),
         })
     return rows

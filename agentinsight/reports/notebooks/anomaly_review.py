@@ -36,24 +36,43 @@ from IPython.display import HTML, display
 from agentinsight import plots
 from agentinsight.alerts import write_findings
 from agentinsight.analysis.anomaly import findings_html
+from agentinsight.analysis.display import series_label
 from agentinsight.reports import enable_offline_plotly
-from agentinsight.reports.notebook import fleet_findings, standard_frames, time_window
+from agentinsight.reports.notebook import (
+    fleet_findings,
+    headline,
+    previous_period,
+    standard_frames,
+    time_window,
+)
 from agentinsight.sources import connect
 
 enable_offline_plotly()
 fleet = connect(source_dir, prometheus_url or None, jaeger_url or None)
 learn_from, start, end = time_window(start, end, history)
-print(fleet.describe())
+before, _ = previous_period(start, end)
 frames = standard_frames(fleet, learn_from, end, agents=agents, step=step)
-all_spans = fleet.spans(learn_from, end)
+read_spans = fleet.spans(min(learn_from, before), end)
+all_spans = read_spans[read_spans["start"] >= learn_from].reset_index(drop=True)
 findings = fleet_findings(frames, all_spans, start=start, end=end)
 levels = ["info", "warning", "critical"]
 findings = findings[findings["severity"].map(levels.index) >= levels.index(severity)]
 _ = write_findings(findings, findings_path, data_end=end)
+earlier = read_spans[(read_spans["start"] >= before) & (read_spans["start"] < start)]
+
+# %% [markdown]
+# ## Headline
+
+# %%
+headline(all_spans[all_spans["start"] >= start], None, findings,
+         previous=(earlier, None) if len(earlier) else None, period=(start, end))
+
+# %%
+print(fleet.describe())
 print(f"{len(findings)} finding(s) at or above {severity}")
 
 # %%
-plots.findings_timeline(findings)
+plots.findings_timeline(findings) if len(findings) else "No anomaly findings in this period."
 
 # %%
 display(HTML(findings_html(findings)))
@@ -74,7 +93,7 @@ for finding in findings.head(12).itertuples():
         if key in source.columns:
             mask &= source[key] == value
     display(plots.timeseries(source[mask], findings[findings["fingerprint"] == finding.fingerprint],
-                             title=finding.summary[:110]))
+                             title=f"{finding.severity}: {series_label(finding.series)}"[:110]))
 
 # %% [markdown]
 # ## A trace behind the top finding

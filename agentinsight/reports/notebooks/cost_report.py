@@ -31,6 +31,7 @@ top_n = 10
 findings_path = "findings.json"  # output: this report finds nothing; written empty for alerts
 
 # %%
+import pandas as pd
 from IPython.display import display
 
 from agentinsight import plots
@@ -38,18 +39,34 @@ from agentinsight.alerts import write_findings
 from agentinsight.analysis import cost
 from agentinsight.frames import empty_findings_frame
 from agentinsight.reports import enable_offline_plotly
+from agentinsight.reports.notebook import cost_headline, previous_period
 from agentinsight.sources import connect, parse_time
 
 enable_offline_plotly()
 fleet = connect(source_dir, prometheus_url or None, jaeger_url or None)
 start, end = parse_time(start, what="start"), parse_time(end, what="end")
+before, _ = previous_period(start, end)
+read = fleet.spans(before, end)
+if agents:
+    read = read[read["agent"].isin(agents) | read["agent"].isna()]
+spans = read[read["start"] >= start].reset_index(drop=True)
+earlier = read[read["start"] < start].reset_index(drop=True)
+priced = cost.price_spans(spans)
+previous = cost.price_spans(earlier) if len(earlier) else None
+partly = ""
+if len(earlier) and earlier["start"].min() > before + (start - before) / 20:
+    partly = f" (the data start at {earlier['start'].min():%Y-%m-%d %H:%M}, inside that period)"
+_ = write_findings(empty_findings_frame(), findings_path)
+
+# %% [markdown]
+# ## Headline
+
+# %%
+cost_headline(priced, previous, period=(start, end), previous_note=partly)
+
+# %%
 print(fleet.describe())
 print(f"period: {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC")
-spans = fleet.spans(start, end)
-if agents:
-    spans = spans[spans["agent"].isin(agents) | spans["agent"].isna()]
-priced = cost.price_spans(spans)
-_ = write_findings(empty_findings_frame(), findings_path)
 
 # %% [markdown]
 # ## Where the money went
@@ -61,7 +78,9 @@ cost.cost_table(priced, by=["agent"])
 cost.cost_table(priced, by=["model", "provider"])
 
 # %%
-plots.cost_area(cost.cost_table(priced, by=["day", "model"]))
+bucket = "hour" if end - start <= pd.Timedelta(days=3) else "day"
+plots.cost_area(cost.cost_table(priced, by=[bucket, "model"]), period=(start, end),
+                title=f"Cost by model, per {bucket}")
 
 # %%
 plots.token_sankey(spans)

@@ -39,32 +39,48 @@ from agentinsight import plots
 from agentinsight.alerts import write_findings
 from agentinsight.analysis import cost, performance
 from agentinsight.analysis.anomaly import findings_html
+from agentinsight.analysis.display import table
 from agentinsight.reports import enable_offline_plotly
-from agentinsight.reports.notebook import fleet_findings, headline, standard_frames, time_window
+from agentinsight.reports.notebook import (
+    chart_step,
+    fleet_findings,
+    headline,
+    previous_period,
+    standard_frames,
+    step_label,
+    time_window,
+)
 from agentinsight.sources import connect
 
 enable_offline_plotly()
-pd.set_option("display.max_colwidth", 120)
 fleet = connect(source_dir, prometheus_url or None, jaeger_url or None)
 learn_from, start, end = time_window(start, end, history)
-print(fleet.describe())
-print(f"period: {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC")
-
-# %%
+before, _ = previous_period(start, end)
 frames = standard_frames(fleet, learn_from, end, step=step, agents=agents)
-all_spans = fleet.spans(learn_from, end)
+read_spans = fleet.spans(min(learn_from, before), end)
 if agents:
-    all_spans = all_spans[all_spans["agent"].isin(agents) | all_spans["agent"].isna()]
+    read_spans = read_spans[read_spans["agent"].isin(agents) | read_spans["agent"].isna()]
+all_spans = read_spans[read_spans["start"] >= learn_from].reset_index(drop=True)
 spans = all_spans[all_spans["start"] >= start].reset_index(drop=True)
+earlier = read_spans[(read_spans["start"] >= before) & (read_spans["start"] < start)]
 findings = fleet_findings(frames, all_spans, start=start, end=end)
 priced = cost.price_spans(spans)
 _ = write_findings(findings, findings_path, data_end=end)
+previous = (earlier, cost.price_spans(earlier)) if len(earlier) else None
+partly = ""
+if len(earlier) and earlier["start"].min() > before + (start - before) / 20:
+    partly = f"; the data start at {earlier['start'].min():%Y-%m-%d %H:%M}, inside that period"
 
 # %% [markdown]
 # ## Headline
 
 # %%
-headline(spans, priced, findings)
+headline(spans, priced, findings, previous=previous, period=(start, end), previous_note=partly)
+
+# %%
+print(fleet.describe())
+print(f"period: {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC; "
+      f"{len(spans):,} spans in the period")
 
 # %% [markdown]
 # ## Anomalies
@@ -75,20 +91,22 @@ headline(spans, priced, findings)
 display(HTML(findings_html(findings.head(25))))
 
 # %%
-plots.findings_timeline(findings)
+plots.findings_timeline(findings) if len(findings) else "No anomaly findings in this period."
 
 # %% [markdown]
-# Hourly error ratio and p95 latency per agent and per tool, with the period's findings marked.
+# Error ratio and p95 latency per agent and per tool, with the period's findings marked on the
+# line of the agent or tool they name (hourly; finer for a period of a few hours).
 
 # %%
-hourly = {"step": "1h", "window": "1h", "start": start, "end": end}
+chart = chart_step(start, end)
+every = {"step": chart, "window": chart, "start": start, "end": end}
 charts = {
-    "agent error ratio (hourly)": fleet.error_ratio("agent_execution_total", by=["agent"],
-                                                    **hourly),
-    "agent p95 latency, s (hourly)": fleet.latency_quantiles(
-        "agent_execution_duration_seconds", q=0.95, by=["agent"], **hourly),
-    "tool p95 latency, s (hourly)": fleet.latency_quantiles(
-        "tool_execution_duration_seconds", q=0.95, by=["tool"], **hourly),
+    f"agent error ratio ({step_label(chart)})": fleet.error_ratio(
+        "agent_execution_total", by=["agent"], **every),
+    f"agent p95 latency ({step_label(chart)})": fleet.latency_quantiles(
+        "agent_execution_duration_seconds", q=0.95, by=["agent"], **every),
+    f"tool p95 latency ({step_label(chart)})": fleet.latency_quantiles(
+        "tool_execution_duration_seconds", q=0.95, by=["tool"], **every),
 }
 for title, frame in charts.items():
     if agents and "agent" in frame.columns:
@@ -99,10 +117,10 @@ for title, frame in charts.items():
 # ## Performance
 
 # %%
-performance.performance_summary(spans).round(3)
+table(performance.performance_summary(spans), title="Agent runs: volume, errors, latency")
 
 # %%
-performance.breakdown(spans, by="tool").head(15)
+table(performance.breakdown(spans, by="tool").head(15), title="Tools")
 
 # %% [markdown]
 # An example trace from the most severe finding that links to traces, with its critical path.
@@ -121,8 +139,9 @@ plots.trace_waterfall(spans, example) if example else "no traces in this period"
 cost.cost_table(priced, by=["agent", "model"])
 
 # %%
-daily = cost.cost_table(priced, by=["day", "model"])
-plots.cost_area(daily)
+bucket = "hour" if end - start <= pd.Timedelta(days=3) else "day"
+plots.cost_area(cost.cost_table(priced, by=[bucket, "model"]), period=(start, end),
+                title=f"Cost by model, per {bucket}")
 
 # %%
 cost.unpriced_usage(priced)

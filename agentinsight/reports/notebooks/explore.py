@@ -29,8 +29,11 @@ metric = "agent_execution_duration_seconds"  # a histogram from the catalogue to
 findings_path = "findings.json"  # output: explore finds nothing; written empty for alerts
 
 # %%
+import pandas as pd
+
 from agentinsight import catalog, plots
 from agentinsight.alerts import write_findings
+from agentinsight.analysis.display import table
 from agentinsight.frames import empty_findings_frame
 from agentinsight.reports import enable_offline_plotly
 from agentinsight.sources import connect, parse_time
@@ -39,7 +42,17 @@ enable_offline_plotly()
 fleet = connect(source_dir, prometheus_url or None, jaeger_url or None)
 start, end = parse_time(start, what="start"), parse_time(end, what="end")
 _ = write_findings(empty_findings_frame(), findings_path)
-print(fleet.describe())
+spans = fleet.spans(start, end)
+
+# %% [markdown]
+# ## Headline
+
+# %%
+period = f"{start:%Y-%m-%d %H:%M:%S} → {end:%Y-%m-%d %H:%M:%S}"
+table(pd.DataFrame({"what": ["source", "period (UTC)", "spans", "traces", "agents"],
+                    "value": [fleet.describe(), period, f"{len(spans):,}",
+                              f"{spans['trace_id'].nunique():,}",
+                              ", ".join(map(str, fleet.label_values("agent"))) or "none"]}))
 
 # %% [markdown]
 # ## What is there
@@ -51,10 +64,8 @@ print("models:  ", fleet.label_values("model"))
 print("tools:   ", fleet.label_values("tool"))
 
 # %%
-import pandas as pd
-
-pd.DataFrame([(m.name, m.kind, ", ".join(m.labels), m.help) for m in catalog.METRICS],
-             columns=["metric", "kind", "labels", "help"])
+table(pd.DataFrame([(m.name, m.kind, ", ".join(m.labels), m.help) for m in catalog.METRICS],
+                   columns=["metric", "kind", "labels", "help"]), title="The metric catalogue")
 
 # %% [markdown]
 # ## Pull a frame and plot it
@@ -63,7 +74,7 @@ pd.DataFrame([(m.name, m.kind, ", ".join(m.labels), m.help) for m in catalog.MET
 p95 = fleet.latency_quantiles(metric, q=0.95, by=["agent"], start=start, end=end)
 if agents:
     p95 = p95[p95["agent"].isin(agents)]
-p95.tail()
+table(p95.tail(), title=f"{metric} p95, the last samples")
 
 # %%
 plots.timeseries(p95, title=f"{metric} p95 by agent")
@@ -73,8 +84,7 @@ buckets = fleet.range(f"{metric}_bucket", start=start, end=end)
 plots.latency_heatmap(buckets, title=f"{metric} distribution")
 
 # %%
-spans = fleet.spans(start, end)
-spans.head()
+table(spans.head().drop(columns=["attributes"]), title="The first spans")
 
 # %%
 plots.token_sankey(spans)
