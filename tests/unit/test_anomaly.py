@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 
 from agentinsight.analysis.anomaly import (
+    InsufficientDataWarning,
     detect,
     detect_traces,
     findings_html,
     score_series,
 )
-from agentinsight.exceptions import ConfigurationError, InvalidTimeError, SchemaError
+from agentinsight.exceptions import ConfigurationError, SchemaError
 from agentinsight.frames import (
     FINDINGS_COLUMNS,
     empty_metrics_frame,
@@ -64,8 +65,9 @@ def test_score_series_is_causal_and_fresh_per_call() -> None:
 
 
 def test_score_series_bad_and_degenerate_input() -> None:
-    assert score_series(pd.Series([], dtype=float)).empty
-    assert score_series(pd.Series([3.0])).tolist() == [0.0]
+    with pytest.warns(InsufficientDataWarning):
+        assert score_series(pd.Series([], dtype=float)).empty
+        assert score_series(pd.Series([3.0])).tolist() == [0.0]
     assert score_series(pd.Series(np.full(500, 7.0))).max() == 0.0
     gaps = _noisy()
     gaps.iloc[100:300] = np.nan
@@ -77,9 +79,34 @@ def test_score_series_bad_and_degenerate_input() -> None:
         score_series([1.0, 2.0])  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="'latency' must hold numbers"):
         score_series(pd.Series(["a", "b"], name="latency"))
-    backwards = _noisy(50)[::-1]
-    with pytest.raises(InvalidTimeError, match="not sorted by time"):
-        score_series(backwards)
+    with pytest.warns(InsufficientDataWarning, match="'short' has 5 rows"):
+        assert score_series(pd.Series(np.arange(5.0), name="short")).max() == 0.0
+
+
+def test_detect_says_why_a_fresh_series_has_no_findings() -> None:
+    # a deployment three hours old, pulled at a 60 s step: a day is needed to learn the cycle
+    frame = _frame(n=180, shift_at=None)
+    with pytest.warns(InsufficientDataWarning, match="2 of 2 series have too little history"):
+        found = detect(frame)
+    assert found.empty
+    notes = found.attrs["insufficient_data"]
+    assert [n["series"]["agent"] for n in notes] == ["a", "b"]
+    assert notes[0]["points"] == 180 and notes[0]["needed"] == 1441
+    assert notes[0]["detectors"] == "extreme+seasonal"
+    assert "24.0 h at a 1 min step" in notes[0]["summary"]
+    with pytest.warns(InsufficientDataWarning, match=r"extreme\+seasonal\+level_shift need 1441"):
+        assert detect(_frame(n=5, shift_at=None)).attrs["insufficient_data"][0]["points"] == 5
+    with pytest.warns(InsufficientDataWarning, match="empty"):
+        assert detect(empty_metrics_frame(["agent"])).attrs["insufficient_data"] == []
+
+
+def test_detect_notes_nothing_when_history_suffices() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InsufficientDataWarning)
+        found = detect(_frame())
+    assert found.attrs["insufficient_data"] == []
 
 
 # --- detect --------------------------------------------------------------------------------------
@@ -137,9 +164,9 @@ def test_detect_links_exemplar_and_span_trace_ids() -> None:
 
 
 def test_detect_bad_input_is_named() -> None:
-    assert detect(empty_metrics_frame(["agent"])).empty
-    short = _frame(n=5, shift_at=None)
-    assert detect(short).empty
+    with pytest.warns(InsufficientDataWarning):
+        assert detect(empty_metrics_frame(["agent"])).empty
+        assert detect(_frame(n=5, shift_at=None)).empty
     with pytest.raises(SchemaError, match="'value'"):
         detect(_frame().drop(columns="value"))
     with pytest.raises(ConfigurationError, match="unknown detector"):

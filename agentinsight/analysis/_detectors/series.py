@@ -29,6 +29,7 @@ __all__ = ["ExtremeValueDetector", "LevelShiftDetector", "SeasonalBaselineDetect
            "shared_baselines"]
 
 _MAD_TO_SIGMA = 1.4826
+_MIN_RESIDUALS = 20  # LevelShiftDetector: residuals needed before its spread means anything
 
 
 class _SeriesDetector(OutlierMixin, BaseEstimator):
@@ -87,6 +88,10 @@ class ExtremeValueDetector(_SeriesDetector):
         excess = np.fmax(X - self.max_, self.min_ - X) / span
         excess = np.nan_to_num(np.clip(excess, 0.0, None), nan=0.0)
         return -excess.max(axis=1)
+
+    def min_history(self, index: pd.DatetimeIndex | None = None) -> int:
+        """Rows a series needs before ``causal_scores`` can score any of them above 0."""
+        return max(int(self.warmup), _rows_per_day(index)) + 1
 
     def causal_scores(self, X: np.ndarray, index: pd.DatetimeIndex | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
@@ -176,6 +181,10 @@ class SeasonalBaselineDetector(_SeriesDetector):
                 return np.asarray(index.hour)
         return np.zeros(n, dtype=int)
 
+    def min_history(self, index: pd.DatetimeIndex | None = None) -> int:
+        """Rows a series needs before ``causal_scores`` can score any of them above 0."""
+        return max(int(self.warmup), int(self.season_length or _rows_per_day(index))) + 1
+
     def causal_scores(self, X: np.ndarray, index: pd.DatetimeIndex | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
         """Each point against what the points before it lead one to expect, in [0, 1].
@@ -249,6 +258,10 @@ class LevelShiftDetector(_SeriesDetector):
             out[i] = -max(up.max(initial=0.0), down.max(initial=0.0))
         return out
 
+    def min_history(self, index: pd.DatetimeIndex | None = None) -> int:
+        """Rows a series needs before ``causal_scores`` can score any of them above 0."""
+        return max(int(self.window) // 2, 2) + _MIN_RESIDUALS + 1
+
     def causal_scores(self, X: np.ndarray, index: pd.DatetimeIndex | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
         """CUSUM of the residuals against what the earlier points lead one to expect.
@@ -275,7 +288,8 @@ class LevelShiftDetector(_SeriesDetector):
         spread = np.fmax(spread, 0.05 * _ewm_lagged(np.abs(filled), halflife))
         with np.errstate(all="ignore"):
             z = np.nan_to_num(resid / spread, nan=0.0, posinf=0.0, neginf=0.0)
-        z[np.cumsum(np.isfinite(resid), axis=0) < 20] = 0.0  # the spread needs residuals first
+        # the spread needs residuals first
+        z[np.cumsum(np.isfinite(resid), axis=0) < _MIN_RESIDUALS] = 0.0
         z = np.clip(z, -self.clip, self.clip)
         stat = np.zeros(values.shape)
         up = np.zeros(values.shape[1])
@@ -394,6 +408,7 @@ def _lag(a: np.ndarray) -> np.ndarray:
 def _rows_per_day(index: pd.DatetimeIndex | None) -> int:
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
         return 0
-    gaps = np.diff(index[:21].as_unit("ns").asi8)
+    head = index[:21]
+    gaps = np.diff(head[head.notna()].as_unit("ns").asi8)
     gaps = gaps[gaps > 0]
     return day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
