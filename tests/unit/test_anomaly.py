@@ -251,3 +251,21 @@ def test_findings_html_shows_each_finding() -> None:
     assert page.count("<tr style=") == len(found)
     assert "agent=a" in page and "critical" in page or "warning" in page
     assert "0 finding(s)" in findings_html(found.iloc[:0])
+
+
+def test_detect_catches_a_queue_that_backs_up_step_by_step() -> None:
+    # a backlog sets a new record every minute, each by a small step: judged only against the
+    # previous maximum it never looks extreme, so the climb itself is judged too
+    rng = np.random.default_rng(5)
+    n = 3 * 1440
+    queue = rng.poisson(1.5, n).astype(float)
+    start = 2 * 1440 + 600
+    queue[start:start + 50] = queue[start - 1] + 2.0 * np.arange(1, 51)
+    queue[start + 50:start + 100] = np.linspace(100, 0, 50)
+    frame = metrics_frame(1.7e9 + np.arange(n) * 60.0, "task_queue_size", queue,
+                          {"queue": ["default"] * n})
+    found = detect(frame, detectors=["extreme"], threshold=0.7)
+    assert len(found) == 1
+    assert found.iloc[0]["start"] <= pd.Timestamp(1.7e9 + (start + 30) * 60, unit="s", tz="UTC")
+    calm = frame.assign(value=rng.poisson(1.5, n).astype(float))
+    assert detect(calm, detectors=["extreme"], threshold=0.7).empty
