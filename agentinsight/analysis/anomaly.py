@@ -359,10 +359,15 @@ def _to_wide(frame: pd.DataFrame, labels: list[str]
     stamps = pd.DatetimeIndex(frame["timestamp"]).as_unit("ns").asi8
     ts_uniques, ts_codes = np.unique(stamps, return_inverse=True)
     wide = np.full((len(ts_uniques), len(uniques)), np.nan)
+    values = frame["value"].to_numpy(dtype=float)
     cells = ts_codes.astype(np.int64) * len(uniques) + codes
-    # numpy leaves the winner of a repeated fancy-index assignment unspecified: keep the last
-    last = len(cells) - 1 - np.unique(cells[::-1], return_index=True)[1]
-    wide[ts_codes[last], codes[last]] = frame["value"].to_numpy(dtype=float)[last]
+    written = np.zeros(wide.size, dtype=bool)
+    written[cells] = True
+    if np.count_nonzero(written) < len(cells):
+        # numpy leaves the winner of a repeated fancy-index assignment unspecified: keep the last
+        last = len(cells) - 1 - np.unique(cells[::-1], return_index=True)[1]
+        ts_codes, codes, values = ts_codes[last], codes[last], values[last]
+    wide[ts_codes, codes] = values
     wide[~np.isfinite(wide)] = np.nan
     keys = []
     for tup in uniques:
