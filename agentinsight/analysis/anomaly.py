@@ -194,7 +194,8 @@ def detect(
     for a detector to score (fewer values than it needs to learn from, e.g. a day of history
     for the extreme and seasonal detectors on a series with a daily cycle) is not silently
     quiet: ``detect`` warns once (``InsufficientDataWarning``) and the result's
-    ``attrs["insufficient_data"]`` lists one record per such series (``series``, ``points``,
+    ``attrs["insufficient_data"]`` lists one record per such series (``series``, ``points`` of
+    history on the frame's time grid,
     ``needed``, ``detectors`` that could not score it, and a ``summary``); it is an empty list
     when every series had enough history. Rows may come in any order; a duplicated
     (series, timestamp) keeps the value that comes last in the frame. A series that first
@@ -221,7 +222,9 @@ def detect(
     wide, index, keys = _to_wide(frame, labels)
     rows: list[dict[str, Any]] = []
     counts = np.isfinite(wide).sum(axis=0)
-    notes = _insufficient(chosen, counts, keys, index, min_points)
+    present = np.isfinite(wide)
+    history = np.where(present.any(axis=0), len(index) - np.argmax(present, axis=0), 0)
+    notes = _insufficient(chosen, counts, history, keys, index, min_points)
     usable = counts >= max(min_points, 2)
     if not usable.any():
         return _noted(empty_findings_frame(), notes)
@@ -311,16 +314,22 @@ def _choose(detectors: Iterable[str] | Mapping[str, Any] | None) -> dict[str, An
     return chosen
 
 
-def _insufficient(chosen: Mapping[str, Any], counts: np.ndarray, keys: list[dict[str, str]],
-                  index: pd.DatetimeIndex, min_points: int) -> list[dict[str, Any]]:
-    """One record per series that some chosen detector cannot score yet, and one warning."""
+def _insufficient(chosen: Mapping[str, Any], counts: np.ndarray, history: np.ndarray,
+                  keys: list[dict[str, str]], index: pd.DatetimeIndex, min_points: int
+                  ) -> list[dict[str, Any]]:
+    """One record per series that some chosen detector cannot score yet, and one warning.
+
+    A detector's need is in rows of the frame's time grid (its warm-up counts time, and a
+    sparse series is carried forward between its values), so a series' history is the rows from
+    its first value on; detect itself also wants ``min_points`` values."""
     floor = max(min_points, 2) + 1  # detect itself scores a point once min_points came before
     needs = {name: max(int(det.min_history(index)) if hasattr(det, "min_history") else 0, floor)
              for name, det in chosen.items()}
     step = pd.Series(index).diff().median() if len(index) > 1 else pd.NaT
+    points_of = np.where(counts < floor, counts, history)
     notes = []
-    for col in np.flatnonzero(counts < max(needs.values())):
-        points = int(counts[col])
+    for col in np.flatnonzero(points_of < max(needs.values())):
+        points = int(points_of[col])
         short = [name for name, need in needs.items() if points < need]
         needed = max(needs[name] for name in short)
         series = keys[col]

@@ -103,9 +103,14 @@ def test_detect_says_why_a_fresh_series_has_no_findings() -> None:
 def test_detect_notes_nothing_when_history_suffices() -> None:
     import warnings
 
+    # a series sampled every 10 minutes beside one sampled every minute: two days of history
+    # on the minute grid are enough for both, though the sparse one has only 288 values
+    frame = _frame()
+    sparse = frame[(frame["agent"] == "b") & (np.arange(len(frame)) % 10 == 0)]
+    frame = pd.concat([frame[frame["agent"] == "a"], sparse], ignore_index=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error", InsufficientDataWarning)
-        found = detect(_frame())
+        found = detect(frame)
     assert found.attrs["insufficient_data"] == []
 
 
