@@ -126,6 +126,13 @@ def summarise(label: str, runs: list[dict[str, Any]]) -> None:
         print(f"| {kind} | {sum(hits)}/{len(hits)} | {sum(hits) / len(hits):.0%} |")
     print(f"mean recall {recall:.3f}; false findings {false} = {false / days:.2f} per day; "
           f"worst run {max(r['false'] / r['days'] for r in runs):.2f} per day")
+    for start in sorted({r["start"] for r in runs}):
+        some = [r for r in runs if r["start"] == start]
+        hits = sum(sum(r["caught"].values()) for r in some)
+        total = sum(len(r["caught"]) for r in some)
+        per_day = sum(r["false"] for r in some) / sum(r["days"] for r in some)
+        print(f"  start {start}: {len(some)} runs, caught {hits}/{total}, "
+              f"{per_day:.2f} false findings per day")
 
 
 def main(argv: list[str] | None = None) -> int:
