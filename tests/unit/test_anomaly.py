@@ -177,7 +177,8 @@ def test_detect_bad_input_is_named() -> None:
     with pytest.raises(ConfigurationError, match="unknown detector"):
         detect(_frame(), detectors=["nope"])
     constant = metrics_frame(np.arange(500) * 60.0, "up", np.ones(500), {"job": ["x"] * 500})
-    assert detect(constant).empty
+    with pytest.warns(InsufficientDataWarning, match="up{job=x}"):
+        assert detect(constant).empty  # a constant series, and less than a day of it
     gappy = _frame().sample(frac=0.7, random_state=1).sort_values("timestamp")
     found = detect(gappy)  # irregular timestamps and gaps still find the shift
     assert {f["agent"] for f in found["series"]} == {"a"}
