@@ -20,6 +20,7 @@ The detectors are scikit-learn outlier estimators (``fit``/``score_samples``/
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -39,7 +40,7 @@ from agentinsight.analysis._detectors.series import (
     SeasonalBaselineDetector,
     shared_baselines,
 )
-from agentinsight.analysis._detectors.stream import day_period, stream_scores
+from agentinsight.analysis._detectors.stream import DEFAULT, day_period, stream_scores
 from agentinsight.analysis._detectors.traces import (
     AGENT_FEATURES,
     AgentIsolationForest,
@@ -49,7 +50,7 @@ from agentinsight.analysis._detectors.traces import (
     runaway_run_findings,
 )
 from agentinsight.analysis._detectors.volume import detect_traffic_drop
-from agentinsight.exceptions import ConfigurationError, InvalidTimeError, SchemaError
+from agentinsight.exceptions import ConfigurationError, SchemaError
 from agentinsight.frames import (
     empty_findings_frame,
     label_columns,
@@ -62,6 +63,7 @@ __all__ = [
     "AgentIsolationForest",
     "DEFAULT_DETECTORS",
     "ExtremeValueDetector",
+    "InsufficientDataWarning",
     "LevelShiftDetector",
     "SeasonalBaselineDetector",
     "TRACE_DETECTORS",
@@ -73,6 +75,16 @@ __all__ = [
     "findings_html",
     "score_series",
 ]
+
+
+
+class InsufficientDataWarning(UserWarning):
+    """A series is too short for a detector to score it, so it cannot have findings yet.
+
+    ``score_series`` warns when a series has fewer values than its warm-up; ``detect`` warns
+    once per call and lists every such series in ``found.attrs["insufficient_data"]``.
+    """
+
 
 #: The detectors ``detect`` runs when none are named.
 DEFAULT_DETECTORS = ("extreme", "seasonal", "level_shift")
@@ -88,9 +100,16 @@ def score_series(series: pd.Series) -> pd.Series:
 
     A score near 1 means the point goes far beyond everything the series showed before (in its
     value, its short-term means or its day-over-day difference) and is the first such point in
-    a while; ordinary points score 0. Missing values score 0 and do not disturb the rest. Each
-    call starts from a fresh state. With a DatetimeIndex (sorted), the sampling interval of the
-    first points decides how many rows make a day.
+    a while; ordinary points score 0. Call a point anomalous from a score of 0.5: that default
+    threshold was fixed from cross-validation folds, not re-optimised on the data it is judged
+    on (see BENCHMARKS.md for the NAB scores it gets). Missing values score 0 and do not disturb
+    the rest. Each call starts from a fresh state.
+
+    Rows are scored in the order they arrive, as a stream would see them: duplicate timestamps,
+    a clock that steps back, gaps and irregular sampling are facts about the data, not errors.
+    With a DatetimeIndex, the typical positive gap between the first rows decides how many rows
+    make a day (missing times are skipped). A series no longer than the warm-up (20 rows), or
+    with fewer than two values, scores 0 everywhere and raises an ``InsufficientDataWarning``.
 
     >>> s = pd.Series([1.0, 2.0, 1.5, 1.8] * 10 + [9.0])
     >>> scores = score_series(s)
@@ -114,9 +133,12 @@ def score_series(series: pd.Series) -> pd.Series:
     out = pd.Series(np.zeros(len(values)), index=series.index, name="anomaly_score")
     values[~np.isfinite(values)] = np.nan
     present = ~np.isnan(values)
-    if present.sum() < 2:
+    if present.sum() < 2 or len(values) <= DEFAULT.warmup:
+        warnings.warn(f"score_series: {name!r} has {len(values)} rows ({int(present.sum())} "
+                      f"values); the first {DEFAULT.warmup} rows only build its range, so every "
+                      "score is 0", InsufficientDataWarning, stacklevel=2)
         return out
-    period = _period_of(series.index, name)
+    period = _period_of(series.index)
     filled = pd.Series(values).ffill().bfill().to_numpy()
     scores = stream_scores(filled, period)
     scores[~present] = 0.0
@@ -124,16 +146,14 @@ def score_series(series: pd.Series) -> pd.Series:
     return out
 
 
-def _period_of(index: pd.Index, name: object) -> int:
-    """Rows per day from the first gaps of a time index (0 for other indexes)."""
+def _period_of(index: pd.Index) -> int:
+    """Rows per day from the first positive gaps of a time index, in arrival order (0 for other
+    indexes); duplicates, backward steps and missing times do not count as gaps."""
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
         return 0
-    head = index[:21].as_unit("ns").asi8
+    head = index[:21]
+    head = head[head.notna()].as_unit("ns").asi8
     gaps = np.diff(head)
-    if (gaps < 0).any() or not index.is_monotonic_increasing:
-        raise InvalidTimeError(
-            f"score_series: the index of {name!r} is not sorted by time; sort it first"
-        )
     positive = gaps[gaps > 0]
     return day_period(float(np.median(positive)) / 1e9) if len(positive) else 0
 
@@ -171,7 +191,15 @@ def detect(
     one finding. Trace ids come from ``exemplars`` (a frame with
     ``timestamp`` and ``trace_id``, optionally ``metric`` and label columns) or else from
     ``spans`` overlapping the finding whose agent/model/tool/... match the series' labels.
-    Series with fewer than ``min_points`` values give no scored finding. A series that first
+    Series with fewer than ``min_points`` values give no scored finding. A series too short
+    for a detector to score (fewer values than it needs to learn from, e.g. a day of history
+    for the extreme and seasonal detectors on a series with a daily cycle) is not silently
+    quiet: ``detect`` warns once (``InsufficientDataWarning``) and the result's
+    ``attrs["insufficient_data"]`` lists one record per such series (``series``, ``points`` of
+    history on the frame's time grid,
+    ``needed``, ``detectors`` that could not score it, and a ``summary``); it is an empty list
+    when every series had enough history. Rows may come in any order; a duplicated
+    (series, timestamp) keeps the value that comes last in the frame. A series that first
     appears more than ``new_after`` after the frame's first timestamp (a new model, tool or
     status for an agent) is itself a ``new_series`` finding (``new_after=None`` turns that off).
 
@@ -188,14 +216,19 @@ def detect(
     frame = validate_metrics_frame(frame)
     chosen = _choose(detectors)
     if frame.empty:
-        return empty_findings_frame()
+        warnings.warn("detect: the metrics frame is empty, so there is nothing to score",
+                      InsufficientDataWarning, stacklevel=2)
+        return _noted(empty_findings_frame(), [])
     labels = label_columns(frame)
     wide, index, keys = _to_wide(frame, labels)
     rows: list[dict[str, Any]] = []
     counts = np.isfinite(wide).sum(axis=0)
+    present = np.isfinite(wide)
+    history = np.where(present.any(axis=0), len(index) - np.argmax(present, axis=0), 0)
+    notes = _insufficient(chosen, counts, history, keys, index, min_points)
     usable = counts >= max(min_points, 2)
     if not usable.any():
-        return empty_findings_frame()
+        return _noted(empty_findings_frame(), notes)
     wide, keys = wide[:, usable], [k for k, u in zip(keys, usable, strict=True) if u]
     seen = np.cumsum(np.isfinite(wide), axis=0)
     with shared_baselines():  # detectors needing the same baseline compute it once
@@ -219,7 +252,7 @@ def detect(
             _link_traces(rec, exemplars, spans, max_trace_ids)
             for rec in found.to_dict("records")
         ]
-    return found
+    return _noted(found, notes)
 
 
 def detect_traces(spans: pd.DataFrame, *, detectors: Iterable[str] | None = None,
@@ -282,6 +315,46 @@ def _choose(detectors: Iterable[str] | Mapping[str, Any] | None) -> dict[str, An
     return chosen
 
 
+def _insufficient(chosen: Mapping[str, Any], counts: np.ndarray, history: np.ndarray,
+                  keys: list[dict[str, str]], index: pd.DatetimeIndex, min_points: int
+                  ) -> list[dict[str, Any]]:
+    """One record per series that some chosen detector cannot score yet, and one warning.
+
+    A detector's need is in rows of the frame's time grid (its warm-up counts time, and a
+    sparse series is carried forward between its values), so a series' history is the rows from
+    its first value on; detect itself also wants ``min_points`` values."""
+    floor = max(min_points, 2) + 1  # detect itself scores a point once min_points came before
+    needs = {name: max(int(det.min_history(index)) if hasattr(det, "min_history") else 0, floor)
+             for name, det in chosen.items()}
+    step = pd.Series(index).diff().median() if len(index) > 1 else pd.NaT
+    points_of = np.where(counts < floor, counts, history)
+    notes = []
+    for col in np.flatnonzero(points_of < max(needs.values())):
+        points = int(points_of[col])
+        short = [name for name, need in needs.items() if points < need]
+        needed = max(needs[name] for name in short)
+        series = keys[col]
+        labels = ",".join(f"{k}={v}" for k, v in series.items() if k != "__name__")
+        where = f"{series['__name__']}{{{labels}}}" if labels else series["__name__"]
+        span = f" ({_duration(step * needed)} at a {_duration(step)} step)" if pd.notna(
+            step) and step > pd.Timedelta(0) else ""
+        notes.append({
+            "series": series, "points": points, "needed": needed, "detectors": "+".join(short),
+            "summary": f"{where}: insufficient data: {points} points, {'+'.join(short)} "
+                       f"need {needed}{span} before they can score it"})
+    if notes:
+        warnings.warn(f"detect: {len(notes)} of {len(keys)} series have too little history for "
+                      f"some detectors, which cannot find anything on them yet; e.g. "
+                      f"{notes[0]['summary']}. See the result's attrs['insufficient_data'].",
+                      InsufficientDataWarning, stacklevel=3)
+    return notes
+
+
+def _noted(found: pd.DataFrame, notes: list[dict[str, Any]]) -> pd.DataFrame:
+    found.attrs["insufficient_data"] = notes
+    return found
+
+
 def _to_wide(frame: pd.DataFrame, labels: list[str]
              ) -> tuple[np.ndarray, pd.DatetimeIndex, list[dict[str, str]]]:
     """Points × series array on the sorted union of timestamps, with each series' labels."""
@@ -296,7 +369,15 @@ def _to_wide(frame: pd.DataFrame, labels: list[str]
     stamps = pd.DatetimeIndex(frame["timestamp"]).as_unit("ns").asi8
     ts_uniques, ts_codes = np.unique(stamps, return_inverse=True)
     wide = np.full((len(ts_uniques), len(uniques)), np.nan)
-    wide[ts_codes, codes] = frame["value"].to_numpy(dtype=float)
+    values = frame["value"].to_numpy(dtype=float)
+    cells = ts_codes.astype(np.int64) * len(uniques) + codes
+    written = np.zeros(wide.size, dtype=bool)
+    written[cells] = True
+    if np.count_nonzero(written) < len(cells):
+        # numpy leaves the winner of a repeated fancy-index assignment unspecified: keep the last
+        last = len(cells) - 1 - np.unique(cells[::-1], return_index=True)[1]
+        ts_codes, codes, values = ts_codes[last], codes[last], values[last]
+    wide[ts_codes, codes] = values
     wide[~np.isfinite(wide)] = np.nan
     keys = []
     for tup in uniques:

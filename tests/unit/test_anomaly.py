@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 
 from agentinsight.analysis.anomaly import (
+    InsufficientDataWarning,
     detect,
     detect_traces,
     findings_html,
     score_series,
 )
-from agentinsight.exceptions import ConfigurationError, InvalidTimeError, SchemaError
+from agentinsight.exceptions import ConfigurationError, SchemaError
 from agentinsight.frames import (
     FINDINGS_COLUMNS,
     empty_metrics_frame,
@@ -64,8 +65,9 @@ def test_score_series_is_causal_and_fresh_per_call() -> None:
 
 
 def test_score_series_bad_and_degenerate_input() -> None:
-    assert score_series(pd.Series([], dtype=float)).empty
-    assert score_series(pd.Series([3.0])).tolist() == [0.0]
+    with pytest.warns(InsufficientDataWarning):
+        assert score_series(pd.Series([], dtype=float)).empty
+        assert score_series(pd.Series([3.0])).tolist() == [0.0]
     assert score_series(pd.Series(np.full(500, 7.0))).max() == 0.0
     gaps = _noisy()
     gaps.iloc[100:300] = np.nan
@@ -77,9 +79,39 @@ def test_score_series_bad_and_degenerate_input() -> None:
         score_series([1.0, 2.0])  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="'latency' must hold numbers"):
         score_series(pd.Series(["a", "b"], name="latency"))
-    backwards = _noisy(50)[::-1]
-    with pytest.raises(InvalidTimeError, match="not sorted by time"):
-        score_series(backwards)
+    with pytest.warns(InsufficientDataWarning, match="'short' has 5 rows"):
+        assert score_series(pd.Series(np.arange(5.0), name="short")).max() == 0.0
+
+
+def test_detect_says_why_a_fresh_series_has_no_findings() -> None:
+    # a deployment three hours old, pulled at a 60 s step: a day is needed to learn the cycle
+    frame = _frame(n=180, shift_at=None)
+    with pytest.warns(InsufficientDataWarning, match="2 of 2 series have too little history"):
+        found = detect(frame)
+    assert found.empty
+    notes = found.attrs["insufficient_data"]
+    assert [n["series"]["agent"] for n in notes] == ["a", "b"]
+    assert notes[0]["points"] == 180 and notes[0]["needed"] == 1441
+    assert notes[0]["detectors"] == "extreme+seasonal"
+    assert "24.0 h at a 1 min step" in notes[0]["summary"]
+    with pytest.warns(InsufficientDataWarning, match=r"extreme\+seasonal\+level_shift need 1441"):
+        assert detect(_frame(n=5, shift_at=None)).attrs["insufficient_data"][0]["points"] == 5
+    with pytest.warns(InsufficientDataWarning, match="empty"):
+        assert detect(empty_metrics_frame(["agent"])).attrs["insufficient_data"] == []
+
+
+def test_detect_notes_nothing_when_history_suffices() -> None:
+    import warnings
+
+    # a series sampled every 10 minutes beside one sampled every minute: two days of history
+    # on the minute grid are enough for both, though the sparse one has only 288 values
+    frame = _frame()
+    sparse = frame[(frame["agent"] == "b") & (np.arange(len(frame)) % 10 == 0)]
+    frame = pd.concat([frame[frame["agent"] == "a"], sparse], ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InsufficientDataWarning)
+        found = detect(frame)
+    assert found.attrs["insufficient_data"] == []
 
 
 # --- detect --------------------------------------------------------------------------------------
@@ -137,15 +169,16 @@ def test_detect_links_exemplar_and_span_trace_ids() -> None:
 
 
 def test_detect_bad_input_is_named() -> None:
-    assert detect(empty_metrics_frame(["agent"])).empty
-    short = _frame(n=5, shift_at=None)
-    assert detect(short).empty
+    with pytest.warns(InsufficientDataWarning):
+        assert detect(empty_metrics_frame(["agent"])).empty
+        assert detect(_frame(n=5, shift_at=None)).empty
     with pytest.raises(SchemaError, match="'value'"):
         detect(_frame().drop(columns="value"))
     with pytest.raises(ConfigurationError, match="unknown detector"):
         detect(_frame(), detectors=["nope"])
     constant = metrics_frame(np.arange(500) * 60.0, "up", np.ones(500), {"job": ["x"] * 500})
-    assert detect(constant).empty
+    with pytest.warns(InsufficientDataWarning, match="up{job=x}"):
+        assert detect(constant).empty  # a constant series, and less than a day of it
     gappy = _frame().sample(frac=0.7, random_state=1).sort_values("timestamp")
     found = detect(gappy)  # irregular timestamps and gaps still find the shift
     assert {f["agent"] for f in found["series"]} == {"a"}
@@ -224,3 +257,21 @@ def test_findings_html_shows_each_finding() -> None:
     assert page.count("<tr style=") == len(found)
     assert "agent=a" in page and "critical" in page or "warning" in page
     assert "0 finding(s)" in findings_html(found.iloc[:0])
+
+
+def test_detect_catches_a_queue_that_backs_up_step_by_step() -> None:
+    # a backlog sets a new record every minute, each by a small step: judged only against the
+    # previous maximum it never looks extreme, so the climb itself is judged too
+    rng = np.random.default_rng(5)
+    n = 3 * 1440
+    queue = rng.poisson(1.5, n).astype(float)
+    start = 2 * 1440 + 600
+    queue[start:start + 50] = queue[start - 1] + 2.0 * np.arange(1, 51)
+    queue[start + 50:start + 100] = np.linspace(100, 0, 50)
+    frame = metrics_frame(1.7e9 + np.arange(n) * 60.0, "task_queue_size", queue,
+                          {"queue": ["default"] * n})
+    found = detect(frame, detectors=["extreme"], threshold=0.7)
+    assert len(found) == 1
+    assert found.iloc[0]["start"] <= pd.Timestamp(1.7e9 + (start + 30) * 60, unit="s", tz="UTC")
+    calm = frame.assign(value=rng.poisson(1.5, n).astype(float))
+    assert detect(calm, detectors=["extreme"], threshold=0.7).empty

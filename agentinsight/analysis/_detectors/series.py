@@ -23,12 +23,23 @@ import pandas as pd
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from agentinsight.analysis._detectors.stream import DEFAULT, _excess, day_period, raw_excess
+from agentinsight.analysis._detectors.stream import (
+    DEFAULT,
+    _excess,
+    _running_max,
+    _shift,
+    day_period,
+    raw_excess,
+)
 
 __all__ = ["ExtremeValueDetector", "LevelShiftDetector", "SeasonalBaselineDetector",
            "shared_baselines"]
 
 _MAD_TO_SIGMA = 1.4826
+# ExtremeValueDetector's climb view counts a quarter: a climb must exceed the earlier changes'
+# range four times over, as a backlog does, where busier traffic after one does not
+_RAMP_WEIGHT = 0.25
+_MIN_RESIDUALS = 20  # LevelShiftDetector: residuals needed before its spread means anything
 
 
 class _SeriesDetector(OutlierMixin, BaseEstimator):
@@ -59,15 +70,20 @@ class ExtremeValueDetector(_SeriesDetector):
     ``tolerance`` is the excess, as a fraction of the known range, at which a value is called
     anomalous (it scores 0.5 in ``causal_scores``); ``warmup`` points score 0 there while the
     range forms. ``score_series`` uses the same views with NAB's more eager setting.
+    ``ramp`` (points) adds a view for steady climbs, which set a new record at every point but
+    each by a small step (a queue backing up): the change over the last ``ramp`` points, judged
+    against the range of such changes up to ``ramp`` points earlier and held for a third of
+    ``ramp`` points, weighted a quarter against the other views (0 turns it off).
 
     >>> det = ExtremeValueDetector().fit(np.arange(100.0).reshape(-1, 1))
     >>> det.predict([[50.0], [110.0], [130.0]]).tolist()
     [1, 1, -1]
     """
 
-    def __init__(self, tolerance: float = 0.25, warmup: int = 240) -> None:
+    def __init__(self, tolerance: float = 0.25, warmup: int = 240, ramp: int = 30) -> None:
         self.tolerance = tolerance
         self.warmup = warmup
+        self.ramp = ramp
 
     def fit(self, X: Any, y: Any = None) -> ExtremeValueDetector:
         """Learn each column's range from ``X``."""
@@ -88,6 +104,10 @@ class ExtremeValueDetector(_SeriesDetector):
         excess = np.nan_to_num(np.clip(excess, 0.0, None), nan=0.0)
         return -excess.max(axis=1)
 
+    def min_history(self, index: pd.DatetimeIndex | None = None) -> int:
+        """Rows a series needs before ``causal_scores`` can score any of them above 0."""
+        return max(int(self.warmup), _rows_per_day(index)) + 1
+
     def causal_scores(self, X: np.ndarray, index: pd.DatetimeIndex | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
         """Excess over the range seen before, for every column (points × series), in [0, 1],
@@ -97,6 +117,13 @@ class ExtremeValueDetector(_SeriesDetector):
         # with a daily cycle the first day sets new highs by nature: learn it before judging
         params = replace(DEFAULT, warmup=max(int(self.warmup), period))
         raw = raw_excess(filled, period, params)
+        if self.ramp:
+            climb = filled - _shift(filled, int(self.ramp), np.nan)
+            climb[: int(self.ramp)] = 0.0
+            steady = _excess_since(climb, int(self.ramp), params.warmup)
+            # one burst lifts the climb for a moment; a backlog keeps lifting it
+            steady = np.fmin(steady, -_running_max(-steady, max(int(self.ramp) // 3, 1)))
+            np.fmax(raw, _RAMP_WEIGHT * steady, out=raw)
         scores = 1.0 - np.exp(-raw * np.log(2.0) / float(self.tolerance))
         hi = _lag(np.fmax.accumulate(filled, axis=0))
         lo = _lag(np.fmin.accumulate(filled, axis=0))
@@ -176,6 +203,10 @@ class SeasonalBaselineDetector(_SeriesDetector):
                 return np.asarray(index.hour)
         return np.zeros(n, dtype=int)
 
+    def min_history(self, index: pd.DatetimeIndex | None = None) -> int:
+        """Rows a series needs before ``causal_scores`` can score any of them above 0."""
+        return max(int(self.warmup), int(self.season_length or _rows_per_day(index))) + 1
+
     def causal_scores(self, X: np.ndarray, index: pd.DatetimeIndex | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
         """Each point against what the points before it lead one to expect, in [0, 1].
@@ -249,6 +280,10 @@ class LevelShiftDetector(_SeriesDetector):
             out[i] = -max(up.max(initial=0.0), down.max(initial=0.0))
         return out
 
+    def min_history(self, index: pd.DatetimeIndex | None = None) -> int:
+        """Rows a series needs before ``causal_scores`` can score any of them above 0."""
+        return max(int(self.window) // 2, 2) + _MIN_RESIDUALS + 1
+
     def causal_scores(self, X: np.ndarray, index: pd.DatetimeIndex | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
         """CUSUM of the residuals against what the earlier points lead one to expect.
@@ -275,7 +310,8 @@ class LevelShiftDetector(_SeriesDetector):
         spread = np.fmax(spread, 0.05 * _ewm_lagged(np.abs(filled), halflife))
         with np.errstate(all="ignore"):
             z = np.nan_to_num(resid / spread, nan=0.0, posinf=0.0, neginf=0.0)
-        z[np.cumsum(np.isfinite(resid), axis=0) < 20] = 0.0  # the spread needs residuals first
+        # the spread needs residuals first
+        z[np.cumsum(np.isfinite(resid), axis=0) < _MIN_RESIDUALS] = 0.0
         z = np.clip(z, -self.clip, self.clip)
         stat = np.zeros(values.shape)
         up = np.zeros(values.shape[1])
@@ -385,6 +421,24 @@ def _lagged_median(values: np.ndarray, period: int, cycles: int) -> np.ndarray:
     return out
 
 
+def _excess_since(x: np.ndarray, lag: int, warmup: int) -> np.ndarray:
+    """Excess of each point over the range of the points up to ``lag`` points before it, as a
+    fraction of that range (0 while it is empty or during warm-up): a climb that keeps setting
+    records is measured against the range before it began, not against its own last step."""
+    n = x.shape[0]
+    hi = np.full(x.shape, np.nan)
+    lo = np.full(x.shape, np.nan)
+    if n > lag + 1:
+        hi[lag + 1:] = np.fmax.accumulate(x, axis=0)[: n - lag - 1]
+        lo[lag + 1:] = np.fmin.accumulate(x, axis=0)[: n - lag - 1]
+    span = hi - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.fmax((x - hi) / span, (lo - x) / span)
+    out[~(span > 0)] = 0.0
+    out[:warmup] = 0.0
+    return np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
+
+
 def _lag(a: np.ndarray) -> np.ndarray:
     out = np.full_like(a, np.nan)
     out[1:] = a[:-1]
@@ -394,6 +448,7 @@ def _lag(a: np.ndarray) -> np.ndarray:
 def _rows_per_day(index: pd.DatetimeIndex | None) -> int:
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
         return 0
-    gaps = np.diff(index[:21].as_unit("ns").asi8)
+    head = index[:21]
+    gaps = np.diff(head[head.notna()].as_unit("ns").asi8)
     gaps = gaps[gaps > 0]
     return day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0

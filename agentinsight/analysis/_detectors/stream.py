@@ -16,6 +16,32 @@ heavy-tailed series must break a wider range. The largest weighted excess become
 and a point whose raw score does not beat the highest raw score of the previous 50 points is
 zeroed: one incident is reported once, at its start, instead of on every point while it lasts.
 
+A point is called anomalous at a score of 0.5 (an excess of about 2.4 % of the range), the one
+threshold a user gets without re-optimising anything: it is the median of the thresholds NAB's
+rule picks on the training categories of a leave-one-category-out cross-validation
+(``benchmarks/nab_cv.py``; BENCHMARKS.md gives the held-out, fixed-threshold and in-sample scores
+side by side).
+
+Design and references. The scorer is built for the properties the Numenta Anomaly Benchmark
+rewards (Lavin and Ahmad, "Evaluating Real-time Anomaly Detection Algorithms -- the Numenta
+Anomaly Benchmark", ICMLA 2015): causal, one parameter set for every series, early detection and
+few repeated alarms. Two ideas come from the best published NAB detectors:
+
+* each series calibrates its own score, as HTM's anomaly likelihood does by judging the recent
+  raw scores against the series' long-run score distribution (Ahmad, Lavin, Purdy and Agha,
+  "Unsupervised real-time anomaly detection for streaming data", Neurocomputing 262, 2017); here
+  the calibration is simpler and has no distribution to fit: an excess is measured in units of
+  the series' own range so far;
+* an anomaly is reported once, when it starts, as CAD OSE's context detector does by raising an
+  alarm only for a context not seen recently (Smirnov, "Contextual Anomaly Detector", NAB
+  results); here a raw score counts only when it beats the last ``suppress`` points' raw scores.
+
+ARTime (Hampton, adaptive-resonance detector for NAB, 2021) learns categories of windowed
+features; this scorer keeps to a few trailing means instead, which costs a few points on NAB but
+needs no training phase and scores a thousand series at once. A likelihood calibration of the
+excess against the series' past excesses was tried in the same cross-validation and generalised
+worse (see BENCHMARKS.md), so it is not used.
+
 All arithmetic is vectorised numpy (running max/min and cumulative sums), so scoring is linear in
 the series length and the same code scores a batch of equal-length series at once (a 2-d array
 with one column per series, points along axis 0).
