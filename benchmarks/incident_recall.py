@@ -32,35 +32,13 @@ from typing import Any
 import pandas as pd
 
 from agentinsight.reports.notebook import fleet_findings
-from agentinsight.simulate import simulate
+from agentinsight.simulate import finding_matches, simulate
 from agentinsight.sources.files import FileSource
 
-SLACK = pd.Timedelta(minutes=10)
 #: Monday midnight, Saturday midnight (a weekend start), Wednesday 13:00 (an afternoon start),
 #: Friday 07:30 (incidents over a weekend)
 STARTS = ("2026-11-02T00:00:00Z", "2026-11-07T00:00:00Z", "2026-11-04T13:00:00Z",
           "2026-11-06T07:30:00Z")
-
-
-def affected(finding: dict[str, Any], incident: dict[str, Any]) -> bool:
-    """Whether a finding overlaps an incident on a series the incident affects."""
-    start = pd.Timestamp(incident["start"])
-    end = pd.Timestamp(incident["end"]) + SLACK
-    if finding["end"] < start or finding["start"] > end:
-        return False
-    allowed = {k: {v} for k, v in incident["labels"].items()}
-    if "from_model" in incident.get("details", {}):
-        allowed.setdefault("model", set()).add(incident["details"]["from_model"])
-    for key, value in finding["series"].items():
-        if key == "__name__":
-            if value.split(":")[0] not in incident["metrics"]:
-                return False
-        elif key == "operation":
-            if not any(v in value for vs in allowed.values() for v in vs):
-                return False
-        elif key in allowed and value not in allowed[key]:
-            return False
-    return True
 
 
 def frames_of(source: FileSource) -> dict[str, pd.DataFrame]:
@@ -89,8 +67,8 @@ def one_run(seed: int, start: str, days: float) -> dict[str, Any]:
     incidents = truth["incidents"]
     records = found.to_dict("records")
     caught = {i["kind"] if "kind" in i else i["id"].split("-", 2)[2]: any(
-        affected(rec, i) for rec in records) for i in incidents}
-    false = [rec for rec in records if not any(affected(rec, i) for i in incidents)]
+        finding_matches(rec, i) for rec in records) for i in incidents}
+    false = [rec for rec in records if not any(finding_matches(rec, i) for i in incidents)]
     span = (pd.Timestamp(truth["end"]) - pd.Timestamp(truth["start"])) / pd.Timedelta(days=1)
     return {"seed": seed, "start": start, "caught": caught, "false": len(false),
             "days": span, "seconds": took,

@@ -51,6 +51,7 @@ import random
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -59,7 +60,7 @@ from typing import Any
 from agentinsight._time import format_rfc3339, parse_rfc3339, to_epoch
 from agentinsight.exceptions import ConfigurationError, InvalidTimeError
 
-__all__ = ["SimulationResult", "simulate"]
+__all__ = ["SimulationResult", "finding_matches", "simulate"]
 
 _FILES = ("metrics.om", "spans.jsonl", "truth.json")
 
@@ -312,3 +313,38 @@ def _truth(sim: Any, *, seed: int, start_s: float, end_s: float, interval: float
             "series": series,
         },
     }
+
+
+def finding_matches(finding: Mapping[str, Any], incident: Mapping[str, Any], *,
+                    slack_s: float = 600.0) -> bool:
+    """Whether a finding (a row of a findings frame, as a dict) is about a labelled incident of
+    ``truth.json``: it overlaps the incident (up to ``slack_s`` after its end) on a series the
+    incident affects (its metrics, its labels, or the model it switched from).
+
+    >>> incident = {"start": "2026-11-02T10:00:00Z", "end": "2026-11-02T11:00:00Z",
+    ...             "labels": {"agent": "coder"}, "metrics": ["agent_execution_total"]}
+    >>> finding = {"start": "2026-11-02T10:30:00Z", "end": "2026-11-02T10:40:00Z",
+    ...            "series": {"__name__": "agent_execution_total:rate", "agent": "coder"}}
+    >>> finding_matches(finding, incident), finding_matches({**finding, "series": {"agent": "x"}},
+    ...                                                     incident)
+    (True, False)
+    """
+    def epoch(value: Any) -> float:
+        return to_epoch(parse_rfc3339(value) if isinstance(value, str) else value)
+
+    start, end = epoch(incident["start"]), epoch(incident["end"]) + slack_s
+    if epoch(finding["end"]) < start or epoch(finding["start"]) > end:
+        return False
+    allowed = {k: {v} for k, v in incident["labels"].items()}
+    if "from_model" in incident.get("details", {}):
+        allowed.setdefault("model", set()).add(incident["details"]["from_model"])
+    for key, value in finding["series"].items():
+        if key == "__name__":
+            if value.split(":")[0] not in incident["metrics"]:
+                return False
+        elif key == "operation":  # trace findings name the span, e.g. "execute_tool web_search"
+            if not any(v in value for vs in allowed.values() for v in vs):
+                return False
+        elif key in allowed and value not in allowed[key]:
+            return False
+    return True

@@ -25,10 +25,8 @@ from agentinsight.analysis.anomaly import (
     detect_traffic_drop,
 )
 from agentinsight.reports.notebook import DETECTED_SERIES, spend_per_run
-from agentinsight.simulate import simulate
+from agentinsight.simulate import finding_matches, simulate
 from agentinsight.sources.files import FileSource
-
-SLACK = pd.Timedelta(minutes=10)
 
 
 @pytest.fixture(scope="module")
@@ -57,32 +55,13 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, dict]:
     return found, result.truth
 
 
-def _affected(finding: dict, incident: dict) -> bool:
-    start = pd.Timestamp(incident["start"])
-    end = pd.Timestamp(incident["end"]) + SLACK
-    if finding["end"] < start or finding["start"] > end:
-        return False
-    allowed = {k: {v} for k, v in incident["labels"].items()}
-    if "from_model" in incident.get("details", {}):
-        allowed.setdefault("model", set()).add(incident["details"]["from_model"])
-    for key, value in finding["series"].items():
-        if key == "__name__":
-            if value.split(":")[0] not in incident["metrics"]:
-                return False
-        elif key == "operation":  # trace findings name the span, e.g. "execute_tool web_search"
-            if not any(v in value for vs in allowed.values() for v in vs):
-                return False
-        elif key in allowed and value not in allowed[key]:
-            return False
-    return True
-
-
 def test_simulated_incidents_are_found_with_few_false_findings(week) -> None:
     found, truth = week
     incidents = truth["incidents"]
-    hit = {i["id"] for rec in found.to_dict("records") for i in incidents if _affected(rec, i)}
+    hit = {i["id"] for rec in found.to_dict("records") for i in incidents
+           if finding_matches(rec, i)}
     false = [rec for rec in found.to_dict("records")
-             if not any(_affected(rec, i) for i in incidents)]
+             if not any(finding_matches(rec, i) for i in incidents)]
     days = (pd.Timestamp(truth["end"]) - pd.Timestamp(truth["start"])) / pd.Timedelta(days=1)
     recall = len(hit) / len(incidents)
     print(f"recall {len(hit)}/{len(incidents)}, {len(false)} false findings in {days:.1f} days")
@@ -91,7 +70,7 @@ def test_simulated_incidents_are_found_with_few_false_findings(week) -> None:
     # the incidents the trace detectors are for are found from spans alone
     kinds = {i["id"].split("-", 2)[2]: i["id"] for i in incidents}
     by_detector = {d: {i["id"] for rec in found.to_dict("records") if d in rec["detector"]
-                       for i in incidents if _affected(rec, i)}
+                       for i in incidents if finding_matches(rec, i)}
                    for d in ("runaway_run", "error_burst", "latency_outlier")}
     assert kinds["runaway-loop"] in by_detector["runaway_run"]
     assert kinds["error-burst"] in by_detector["error_burst"]
@@ -105,9 +84,9 @@ def test_runaway_loops_and_spend_spikes_are_findings_priced_in_dollars(week) -> 
              if rec["series"].get("__name__", "").startswith("llm_cost_usd_total")]
     incidents = {i["kind"]: i for i in truth["incidents"]}
     caught = sorted(kind for kind, i in incidents.items()
-                    if any(_affected(rec, i) for rec in spend))
+                    if any(finding_matches(rec, i) for rec in spend))
     false = [rec["summary"] for rec in spend
-             if not any(_affected(rec, i) for i in incidents.values())]
+             if not any(finding_matches(rec, i) for i in incidents.values())]
     print(f"spend findings: {len(spend)}, incidents caught {caught}, false {false}")
     assert caught == ["model_switch", "prompt_bloat", "runaway_loop"]
     assert not false

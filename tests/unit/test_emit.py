@@ -9,29 +9,17 @@ import threading
 
 import prometheus_client
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from agentinsight import emit
 from agentinsight.emit import _errors, _runtime
-
-
-class _Collect(SpanExporter):
-    """Keeps exported spans in a list (an in-process sink, not a server)."""
-
-    def __init__(self) -> None:
-        self.spans: list[ReadableSpan] = []
-
-    def export(self, spans):
-        self.spans.extend(spans)
-        return SpanExportResult.SUCCESS
+from tests.span_sink import CollectSpans
 
 
 @pytest.fixture()
 def spans():
     """emit configured with a fresh registry; returns a function giving the finished spans."""
     emit.configure(registry=prometheus_client.CollectorRegistry(), traces_exporter="none")
-    sink = _Collect()
+    sink = CollectSpans()
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
     _runtime.get().provider.add_span_processor(SimpleSpanProcessor(sink))

@@ -8,23 +8,13 @@ from datetime import UTC, datetime
 
 import prometheus_client
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from agentinsight import emit
 from agentinsight.analysis.cost import price_spans
 from agentinsight.exceptions import ConfigurationError
 from agentinsight.formats.otlp_json import encode_traces_data
 from agentinsight.sources import spans_from_otlp
-
-
-class _Collect(SpanExporter):
-    def __init__(self) -> None:
-        self.spans: list[ReadableSpan] = []
-
-    def export(self, spans):
-        self.spans.extend(spans)
-        return SpanExportResult.SUCCESS
+from tests.span_sink import CollectSpans
 
 
 class _Clock:
@@ -41,7 +31,7 @@ class _Clock:
 
 @pytest.fixture()
 def priced():
-    sink = _Collect()
+    sink = CollectSpans()
     emit.configure(registry=prometheus_client.CollectorRegistry(), span_exporter=sink, cost=True)
     clock = _Clock()
     emit.use_clock(clock)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import prometheus_client
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind
 
 from agentinsight import emit, semconv
+from tests.span_sink import CollectSpans
 
 # The attribute registry of the latest GenAI conventions (semantic-conventions-genai), for the
 # attributes emit writes on model-call and agent spans.
@@ -22,21 +22,12 @@ LATEST_REGISTRY = {
 }
 
 
-class _Collect(SpanExporter):
-    def __init__(self) -> None:
-        self.spans: list[ReadableSpan] = []
-
-    def export(self, spans):
-        self.spans.extend(spans)
-        return SpanExportResult.SUCCESS
-
-
 def _emit_one_of_each(monkeypatch, opt_in: str | None) -> dict[str, ReadableSpan]:
     if opt_in is None:
         monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)
     else:
         monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", opt_in)
-    sink = _Collect()
+    sink = CollectSpans()
     emit.configure(registry=prometheus_client.CollectorRegistry(), span_exporter=sink)
     with emit.agent_run("planner"):
         with emit.llm_call(model="claude-sonnet-4-5", provider="anthropic") as call:
@@ -89,7 +80,7 @@ def test_invoke_agent_is_internal_in_process_and_client_for_a_remote_agent(monke
 
 def test_record_response_puts_the_response_id_on_the_span(monkeypatch):
     monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)
-    sink = _Collect()
+    sink = CollectSpans()
     emit.configure(registry=prometheus_client.CollectorRegistry(), span_exporter=sink)
     response = {"id": "chatcmpl-42", "model": "gpt-4o-2024-08-06",
                 "usage": {"prompt_tokens": 10, "completion_tokens": 2}}
