@@ -326,9 +326,10 @@ def _period_title(period: tuple[Any, Any] | None) -> str:
 
 def cost_headline(priced: pd.DataFrame, previous: pd.DataFrame | None, *,
                   period: tuple[Any, Any] | None = None, top: int = 3,
-                  previous_note: str = "") -> Headline:
+                  previous_note: str = "", budget_usd: float = 0.0) -> Headline:
     """A cost report's opening: total, previous period's total and the change, month to date,
-    and the models and agents whose cost moved most against the previous period."""
+    the month-end projection against ``budget_usd`` (a monthly budget; 0: none), and the models
+    and agents whose cost moved most against the previous period."""
     from agentinsight.analysis import cost, display
 
     def total(frame: pd.DataFrame | None) -> float:
@@ -346,6 +347,11 @@ def cost_headline(priced: pd.DataFrame, previous: pd.DataFrame | None, *,
             rows[f"month to date ({display.timestamp(first['month'], 'month')}, in the data "
                  "read)"] = {"this period": display.usd(first["month_to_date_usd"]),
                              "previous period": "–", "change": "–"}
+            if budget_usd > 0:
+                projected = float(first["projected_month_usd"])
+                rows[f"projected month end, budget {display.usd(budget_usd)}"] = {
+                    "this period": display.usd(projected), "previous period": "–",
+                    "change": f"{projected / budget_usd:.0%} of budget"}
         unpriced = cost.unpriced_usage(priced)
         rows["unpriced LLM calls"] = {"this period": display.count(unpriced["calls"].sum()),
                                       "previous period": "–", "change": "–"}

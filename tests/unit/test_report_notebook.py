@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from agentinsight.analysis import cost
+from agentinsight.analysis import cost, display
 from agentinsight.frames import empty_findings_frame, finding_fingerprint
 from agentinsight.reports.notebook import chart_step, cost_headline, headline
 
@@ -76,3 +76,17 @@ def test_short_periods_chart_in_finer_steps():
     assert chart_step("2026-11-01", "2026-11-02") == "1h"
     assert chart_step("2026-11-01T00:00", "2026-11-01T01:00") == "5m"  # a first hour
     assert chart_step("2026-11-01T00:00", "2026-11-01T00:10") == "1m"
+
+
+def test_cost_headline_projects_the_month_against_the_budget():
+    now, before, period = _periods()
+    priced = cost.price_spans(now)
+    projected = float(cost.month_end_projection(priced, now=period[1])
+                      .iloc[0]["projected_month_usd"])
+    budget = projected / 2  # on course to spend twice the budget
+    block = cost_headline(priced, cost.price_spans(before), period=period, budget_usd=budget)
+    row = block.table.loc[f"projected month end, budget {display.usd(budget)}"]
+    assert row["this period"] == display.usd(projected)
+    assert row["change"] == "200% of budget"
+    without = cost_headline(priced, None, period=period)
+    assert not any("budget" in label for label in without.table.index)

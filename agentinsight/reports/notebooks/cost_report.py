@@ -62,7 +62,8 @@ _ = write_findings(empty_findings_frame(), findings_path)
 # ## Headline
 
 # %%
-cost_headline(priced, previous, period=(start, end), previous_note=partly)
+cost_headline(priced, previous, period=(start, end), previous_note=partly,
+              budget_usd=budget_usd)
 
 # %%
 print(fleet.describe())
