@@ -8,6 +8,7 @@ source, and the numbers that both sources must agree on are compared.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -121,13 +122,15 @@ def test_notebook_runs_top_to_bottom(runs: Runs, name: str, source: str) -> None
     assert run.ok
     outputs = _outputs(run)
     assert not [o for o in outputs if o["output_type"] == "error"]
-    # the notebook says where its data came from, and it is the source it was given
+    # the notebook says where its data came from (printed, or in its headline table), and it
+    # is the source it was given
+    page = run.html.read_text(encoding="utf-8")
     said = "".join("".join(o.get("text", "")) for o in outputs if o["output_type"] == "stream")
+    said += html.unescape(page)
     expected = run.params["prometheus_url"] if source == "servers" else run.params["source_dir"]
     assert f"metrics from {expected}" in said
     if source == "servers":
         assert f"spans from {run.params['jaeger_url']}" in said
-    page = run.html.read_text(encoding="utf-8")
     assert "Traceback" not in page
     assert isinstance(json.loads(run.findings_path.read_text()), list)
 
