@@ -44,7 +44,7 @@ from agentinsight.sources._helpers import (
     quantile_name,
     quantiles,
 )
-from agentinsight.sources._promjson import join_frames, result_frame
+from agentinsight.sources._promjson import Part, answer_part, decode_answer, join_parts
 from agentinsight.sources._protocol import ExemplarSource, Matchers
 from agentinsight.sources._time import format_duration, parse_duration, parse_time, time_range
 
@@ -106,12 +106,17 @@ class PrometheusSource(ExemplarSource):
 
     # --- plumbing ----------------------------------------------------------------------------
 
-    def _get(self, path: str, params: Any, query: str | None = None) -> dict[str, Any]:
+    def _get(self, path: str, params: Any, query: str | None = None, *, points: bool = False
+             ) -> dict[str, Any]:
+        """The answer's JSON; with ``points`` each series' points are decoded into arrays
+        (:func:`~agentinsight.sources._promjson.decode_answer`)."""
         url = f"{self.url}{path}"
         response = _http.get(self._client, f"{self._url}{path}", params=params, query=query,
                              timeout=self.timeout)
         try:
-            body = response.json()
+            body = decode_answer(response.content) if points else response.json()
+        except ServerError as exc:  # a point that is not [time, "number"]
+            raise ServerError(str(exc), url=url, query=query) from None
         except ValueError:
             raise ServerError("the answer is not JSON", url=url, query=query,
                               server_message=response.text[:300]) from None
@@ -171,29 +176,30 @@ class PrometheusSource(ExemplarSource):
             # gigabytes of JSON. Ask at the range's end how many series there are and cut
             # chunks so that each answer holds about POINT_BUDGET points.
             probe, _ = self._range_chunk(query, Grid(g.end_ms, g.end_ms, g.step_ms), name)
-            series = max(1, len(probe))
+            series = max(1, sum(p.rows for p in probe))
             chunks = _chunks(g, max(1, min(MAX_POINTS, POINT_BUDGET // series)))
         if len(chunks) == 1:
-            frame, messages = self._range_chunk(query, chunks[0], name)
+            parts, messages = self._range_chunk(query, chunks[0], name)
         else:
             parts, messages = [], []
-            for part, chunk_messages in self._fetch_all(query, chunks, name):
-                parts.append(part)
+            for chunk_parts, chunk_messages in self._fetch_all(query, chunks, name):
+                parts.extend(chunk_parts)
                 messages.extend(chunk_messages)
-            frame = join_frames(parts, release=True)
-            del parts
+        frame = join_parts(parts, release=True)
+        del parts
         frame.attrs.update(query=query, url=self.url, step=g.step, chunks=len(chunks),
                            warnings=messages)
         return frame
 
-    def _range_chunk(self, query: str, g: Grid, name: str) -> tuple[pd.DataFrame, list[str]]:
-        """One chunk's answer, already converted: its JSON is freed before the next chunk.
+    def _range_chunk(self, query: str, g: Grid, name: str) -> tuple[list[Part], list[str]]:
+        """One chunk's answer, already converted to compact arrays (its JSON is never whole).
 
         A chunk the server refuses for its sample limit (``--query.max-samples``, HTTP 422
         "too many samples") is asked again in parts: a plain selector by series (halves of one
         label's values), anything else by time (halves of the grid), until each part fits."""
         try:
-            return self._range_once(query, g, name)
+            part, messages = self._range_once(query, g, name)
+            return [part], messages
         except QueryError as exc:
             if _TOO_MANY_SAMPLES not in str(exc):
                 raise
@@ -204,12 +210,12 @@ class PrometheusSource(ExemplarSource):
                 mid = g.start_ms + (g.points // 2) * g.step_ms
                 parts = [(query, Grid(g.start_ms, mid - g.step_ms, g.step_ms)),
                          (query, Grid(mid, g.end_ms, g.step_ms))]
-        frames, messages = [], []
+        found, messages = [], []
         for part_query, part_grid in parts:
-            frame, part_messages = self._range_chunk(part_query, part_grid, name)
-            frames.append(frame)
+            more, part_messages = self._range_chunk(part_query, part_grid, name)
+            found.extend(more)
             messages.extend(part_messages)
-        return join_frames(frames, release=True), messages
+        return found, messages
 
     def _series_parts(self, query: str, g: Grid) -> list[tuple[str, Grid]] | None:
         """``query`` (a plain selector) split in two by the values of the label that varies
@@ -243,21 +249,23 @@ class PrometheusSource(ExemplarSource):
             out.append((f"{name}{{{inner + ', ' if inner else ''}{matcher}}}", g))
         return out
 
-    def _range_once(self, query: str, g: Grid, name: str) -> tuple[pd.DataFrame, list[str]]:
+    def _range_once(self, query: str, g: Grid, name: str) -> tuple[Part, list[str]]:
         params = {"query": query, "start": f"{g.start_ms / 1000:.3f}",
                   "end": f"{g.end_ms / 1000:.3f}", "step": g.step}
-        body = self._get("/api/v1/query_range", params, query)
-        return self._frame(body.pop("data"), name, "/api/v1/query_range", query), \
+        body = self._get("/api/v1/query_range", params, query, points=True)
+        return self._part(body.pop("data"), name, "/api/v1/query_range", query), \
             body["_messages"]
 
-    def _frame(self, data: Any, name: str, path: str, query: str) -> pd.DataFrame:
+    def _part(self, data: Any, name: str, path: str, query: str) -> Part:
         try:
-            return result_frame(data, name)
+            if not isinstance(data, dict):
+                raise ServerError("the answer has no data object")
+            return answer_part(data, name)
         except ServerError as exc:  # the answer is malformed: say where it came from
             raise ServerError(str(exc), url=f"{self.url}{path}", query=query) from None
 
     def _fetch_all(self, query: str, chunks: list[Grid], name: str
-                   ) -> list[tuple[pd.DataFrame, list[str]]]:
+                   ) -> list[tuple[list[Part], list[str]]]:
         show = self.progress if self.progress is not None else _http.interactive()
         with ThreadPoolExecutor(max_workers=max(1, self.max_workers)) as pool:
             futures = [pool.submit(self._range_chunk, query, c, name) for c in chunks]
@@ -279,8 +287,8 @@ class PrometheusSource(ExemplarSource):
         params = {"query": query}
         if at is not None:
             params["time"] = f"{parse_time(at, what='at').value / 1e9:.3f}"
-        body = self._get("/api/v1/query", params, query)
-        frame = self._frame(body["data"], query, "/api/v1/query", query)
+        body = self._get("/api/v1/query", params, query, points=True)
+        frame = join_parts([self._part(body["data"], query, "/api/v1/query", query)])
         frame.attrs.update(query=query, url=self.url, warnings=body["_messages"])
         return frame
 
