@@ -20,6 +20,7 @@ with a warning.
 from __future__ import annotations
 
 import json
+import mmap
 import warnings
 from collections.abc import Sequence
 from operator import itemgetter
@@ -163,9 +164,26 @@ def _answer_part(data: dict[str, Any], name: str) -> Part:
             raise ServerError("a series' labels in the answer are not strings")
         metas.append(meta)
     lengths = np.fromiter((len(s.values) for s in series), dtype="int64", count=len(series))
-    stamps = np.concatenate([s.stamps for s in series]) if series else np.zeros(0, "int64")
-    values = np.concatenate([s.values for s in series]) if series else np.zeros(0)
+    n = int(lengths.sum())
+    stamps = np.concatenate([s.stamps for s in series], out=_array(n, "int64")) if n else \
+        np.zeros(0, "int64")
+    values = np.concatenate([s.values for s in series], out=_array(n, "float64")) if n else \
+        np.zeros(0)
     return Part(name, metas, lengths, stamps, values)
+
+
+def _array(n: int, dtype: str) -> np.ndarray:
+    """An empty array; a large one in its own anonymous memory map, so that releasing it gives
+    the memory back at once. (Freed heap blocks are kept while later blocks sit above them: a
+    long pull's chunks, released one by one while the frame is filled, would all stay resident
+    until the last one goes.)"""
+    size = n * np.dtype(dtype).itemsize
+    if size < _MAPPED:
+        return np.empty(n, dtype)
+    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype)
+
+
+_MAPPED = 1 << 16  # bytes from which a part's array is mapped
 
 
 def result_frame(data: dict[str, Any], name: str, *, dedupe: bool = False) -> pd.DataFrame:
