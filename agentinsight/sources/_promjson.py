@@ -121,17 +121,18 @@ def decode_answer(content: bytes | str) -> Any:
     return json.loads(content, object_hook=_series_hook)
 
 
-def answer_part(data: dict[str, Any], name: str) -> Part:
+def answer_part(data: dict[str, Any], name: str, *, mapped: bool = False) -> Part:
     """The :class:`Part` of a ``/api/v1/query(_range)`` ``data`` object (decoded by
     :func:`decode_answer` or plain ``json``). ``name`` is the metric name for series without
-    ``__name__`` (expression results)."""
+    ``__name__`` (expression results). ``mapped`` keeps large arrays in their own memory maps
+    (for the chunks of a long pull, see :func:`_array`)."""
     try:
-        return _answer_part(data, name)
+        return _answer_part(data, name, mapped)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         raise ServerError(_BAD_POINT.format(exc)) from None
 
 
-def _answer_part(data: dict[str, Any], name: str) -> Part:
+def _answer_part(data: dict[str, Any], name: str, mapped: bool) -> Part:
     kind = data.get("resultType")
     result = data.get("result")
     if (kind == "scalar" or kind == "string") and isinstance(result, list):
@@ -165,20 +166,20 @@ def _answer_part(data: dict[str, Any], name: str) -> Part:
         metas.append(meta)
     lengths = np.fromiter((len(s.values) for s in series), dtype="int64", count=len(series))
     n = int(lengths.sum())
-    stamps = np.concatenate([s.stamps for s in series], out=_array(n, "int64")) if n else \
-        np.zeros(0, "int64")
-    values = np.concatenate([s.values for s in series], out=_array(n, "float64")) if n else \
-        np.zeros(0)
+    stamps = np.concatenate([s.stamps for s in series], out=_array(n, "int64", mapped)) \
+        if n else np.zeros(0, "int64")
+    values = np.concatenate([s.values for s in series], out=_array(n, "float64", mapped)) \
+        if n else np.zeros(0)
     return Part(name, metas, lengths, stamps, values)
 
 
-def _array(n: int, dtype: str) -> np.ndarray:
-    """An empty array; a large one in its own anonymous memory map, so that releasing it gives
-    the memory back at once. (Freed heap blocks are kept while later blocks sit above them: a
-    long pull's chunks, released one by one while the frame is filled, would all stay resident
-    until the last one goes.)"""
+def _array(n: int, dtype: str, mapped: bool) -> np.ndarray:
+    """An empty array; with ``mapped``, a large one in its own anonymous memory map, so that
+    releasing it gives the memory back at once. (Freed heap blocks are kept while later blocks
+    sit above them: a long pull's chunks, released one by one while the frame is filled, would
+    all stay resident until the last one goes.)"""
     size = n * np.dtype(dtype).itemsize
-    if size < _MAPPED:
+    if not mapped or size < _MAPPED:
         return np.empty(n, dtype)
     return np.frombuffer(mmap.mmap(-1, size), dtype=dtype)
 

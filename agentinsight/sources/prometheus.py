@@ -260,7 +260,7 @@ class PrometheusSource(ExemplarSource):
         try:
             if not isinstance(data, dict):
                 raise ServerError("the answer has no data object")
-            return answer_part(data, name)
+            return answer_part(data, name, mapped=True)
         except ServerError as exc:  # the answer is malformed: say where it came from
             raise ServerError(str(exc), url=f"{self.url}{path}", query=query) from None
 
