@@ -173,15 +173,19 @@ def _answer_part(data: dict[str, Any], name: str, mapped: bool) -> Part:
     return Part(name, metas, lengths, stamps, values)
 
 
-def _array(n: int, dtype: str, mapped: bool) -> np.ndarray:
+def _array(n: int, dtype: str, mapped: bool, *, huge: bool = True) -> np.ndarray:
     """An empty array; with ``mapped``, a large one in its own anonymous memory map, so that
     releasing it gives the memory back at once. (Freed heap blocks are kept while later blocks
     sit above them: a long pull's chunks, released one by one while the frame is filled, would
-    all stay resident until the last one goes.)"""
+    all stay resident until the last one goes.) ``huge=False`` keeps the map in small pages,
+    so that only the pages written to are resident."""
     size = n * np.dtype(dtype).itemsize
     if not mapped or size < _MAPPED:
         return np.empty(n, dtype)
-    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype)
+    memory = mmap.mmap(-1, size)
+    if not huge and hasattr(mmap, "MADV_NOHUGEPAGE"):
+        memory.madvise(mmap.MADV_NOHUGEPAGE)
+    return np.frombuffer(memory, dtype=dtype)
 
 
 _MAPPED = 1 << 16  # bytes from which a part's array is mapped
@@ -269,8 +273,10 @@ def join_parts(parts: Sequence[Part], *, release: bool = False) -> pd.DataFrame:
     first = np.zeros(len(keys), "int64")
     first[order] = np.cumsum(sizes[order]) - sizes[order]
     total = int(sizes.sum())
-    stamps = np.empty(total, "int64")
-    values = np.empty(total, "float64")
+    # Each part writes a little into every series' stretch of the output: in huge pages
+    # (which numpy asks for on large arrays) the first part alone would make it all resident
+    stamps = _array(total, "int64", release, huge=False)
+    values = _array(total, "float64", release, huge=False)
     cursor = first.copy()
     for p, found in zip(parts, where, strict=True):
         ends = np.cumsum(p.lengths)
