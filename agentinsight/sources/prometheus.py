@@ -9,10 +9,11 @@ Range queries: ``step=None`` picks the smallest multiple of the scrape interval 
 series under 11,000 points. A finer step over a long range is split into chunks of at most
 11,000 evaluation times, fetched concurrently and joined with no repeated or missing points
 (chunks continue the same ``start + k*step`` grid); with many series the chunks are shorter, so
-each answer holds about a million points, and each chunk's answer is converted to columns as it
-arrives. A chunk the server refuses for its sample limit (HTTP 422 "too many samples") is split
-further, by series for a plain selector, else by time. A progress bar shows for multi-chunk pulls
-when someone is watching (terminal or notebook).
+each answer holds about a million points; each series' points become arrays while its answer is
+decoded, and the chunks' arrays are written once into the frame's columns. A chunk the server
+refuses for its sample limit (HTTP 422 "too many samples") is split further, by series for a
+plain selector, else by time. A progress bar shows for multi-chunk pulls when someone is
+watching (terminal or notebook).
 
 The helpers (``rate``, ``token_usage``, ``error_ratio``, ``latency_quantiles``) are pushed down as
 PromQL and mean exactly what the FileSource computes from raw samples; see
@@ -55,8 +56,8 @@ _SCRAPE = re.compile(r"^\s*scrape_interval:\s*(\S+)", re.M)
 _PLAIN_SELECTOR = re.compile(
     r"\s*(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(?:\{(?P<matchers>[^{}]*)\})?\s*")
 _RE2_SPECIAL = re.compile(r"[\\.+*?()|\[\]{}^$]")
-#: Points (series x evaluation times) one chunk of a long pull asks for, at most (about 150 MB
-#: of decoded JSON); four chunks are in flight at once by default.
+#: Points (series x evaluation times) one chunk of a long pull asks for, at most (about 22 MB
+#: of JSON text, 16 MB once converted); four chunks are in flight at once by default.
 POINT_BUDGET = 1_000_000
 # What Prometheus says when a query would exceed --query.max-samples.
 _TOO_MANY_SAMPLES = "too many samples"
