@@ -1,12 +1,13 @@
 """Prometheus HTTP API results (``matrix``/``vector``/``scalar``) into the metrics frame.
 
-Vectorised: one pass collects timestamps and value strings into flat arrays, numpy parses them,
-and each label becomes a categorical column built from per-series codes — no per-point dicts
-(``MetricRangeDataFrame`` builds one per point, which is what makes it slow and large).
-
-A long pull is converted chunk by chunk (:func:`result_frame` on each answer, the JSON dropped
-before the next) and the chunks' columns joined by :func:`join_frames`, so a pull's peak memory
-stays near the size of its frame instead of holding every chunk's JSON at once.
+The JSON decoder turns each series' points into two numpy arrays (int64 epoch ns, float64) as
+soon as that series has been decoded (:func:`decode_answer`), so an answer never exists as
+millions of Python lists, floats and strings at once — ``MetricRangeDataFrame`` builds a dict per
+point, which is what makes it slow and large. An answer becomes a :class:`Part` (labels per
+series, the points as flat arrays, about 16 bytes a point) and parts become the frame in one
+pass (:func:`join_parts`): the output arrays are filled part by part, each label a categorical
+built from per-series codes, and a long pull's chunks are released as they are copied, so its
+peak memory stays near the size of its frame.
 
 A "success" answer whose points are not numbers or whose shape is not the API's raises
 :class:`~agentinsight.exceptions.ServerError`, never a bare ``ValueError``.
@@ -19,25 +20,175 @@ with a warning.
 from __future__ import annotations
 
 import json
+import mmap
 import warnings
 from collections.abc import Sequence
-from itertools import chain
 from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import union_categoricals
 
 from agentinsight.exceptions import ServerError
 from agentinsight.frames import empty_metrics_frame
 
-__all__ = ["join_frames", "result_frame", "series_keys", "utc_index"]
+__all__ = ["Part", "answer_part", "decode_answer", "join_parts", "result_frame", "series_keys",
+           "utc_index"]
 
 
 def series_keys(result: Sequence[dict[str, Any]]) -> list[str]:
     """A stable identity per series (its sorted label set), equal across chunked requests."""
     return [json.dumps(s.get("metric") or {}, sort_keys=True) for s in result]
+
+
+class Part:
+    """One answer's series as compact arrays: per series its labels and point count, and all
+    its points' times (int64 epoch ns) and values (float64) one series after the other.
+
+    About 16 bytes a point, against ~170 for the decoded JSON: a long pull keeps these and
+    joins them once (:func:`join_parts`)."""
+
+    __slots__ = ("lengths", "metas", "name", "stamps", "values")
+
+    def __init__(self, name: str, metas: list[dict[str, Any]], lengths: np.ndarray,
+                 stamps: np.ndarray, values: np.ndarray) -> None:
+        self.name = name
+        self.metas = metas
+        self.lengths = lengths
+        self.stamps = stamps
+        self.values = values
+
+    @property
+    def rows(self) -> int:
+        """Points held."""
+        return len(self.values)
+
+    def release(self) -> None:
+        """Drop the arrays (after they have been copied)."""
+        self.stamps = self.values = np.empty(0)
+        self.lengths = np.zeros(0, "int64")
+        self.metas = []
+
+
+class _Series:
+    """One series converted while the JSON is decoded (see :func:`decode_answer`)."""
+
+    __slots__ = ("meta", "stamps", "values")
+
+    def __init__(self, meta: Any, points: list[Any]) -> None:
+        n = len(points)
+        seconds = np.fromiter(map(itemgetter(0), points), dtype="float64", count=n)
+        # float() parses Prometheus' "NaN", "+Inf" and "-Inf" too
+        self.values = np.fromiter(map(float, map(itemgetter(1), points)), dtype="float64",
+                                  count=n)
+        seconds *= 1e3
+        np.round(seconds, out=seconds)
+        self.stamps = seconds.astype("int64")
+        self.stamps *= 1_000_000
+        self.meta = meta
+
+
+def _series_hook(obj: dict[str, Any]) -> Any:
+    # Called by the JSON decoder for every object, innermost first: a series' points become
+    # two arrays as soon as the series is decoded, so a chunk's answer never exists as
+    # millions of Python lists, floats and strings at once. Label sets (whose values are
+    # strings) and the envelope pass through unchanged.
+    points = obj.get("values")
+    if not isinstance(points, list):
+        point = obj.get("value")
+        if not isinstance(point, list):
+            return obj
+        points = [point]
+    try:
+        return _Series(obj.get("metric"), points)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ServerError(_BAD_POINT.format(exc)) from None
+
+
+_BAD_POINT = "the answer holds a point that is not [time, \"number\"] ({})"
+
+
+def decode_answer(content: bytes | str) -> Any:
+    """An API answer decoded from JSON, each series' points already arrays (for
+    :func:`answer_part`). A point that is not ``[time, "number"]`` raises
+    :class:`~agentinsight.exceptions.ServerError`; text that is not JSON, ``ValueError``.
+
+    >>> body = decode_answer(b'{"status": "success", "data": {"resultType": "matrix", '
+    ...     b'"result": [{"metric": {"job": "a"}, "values": [[0, "1"], [15, "2"]]}]}}')
+    >>> answer_part(body["data"], "up").values.tolist()
+    [1.0, 2.0]
+    """
+    return json.loads(content, object_hook=_series_hook)
+
+
+def answer_part(data: dict[str, Any], name: str, *, mapped: bool = False) -> Part:
+    """The :class:`Part` of a ``/api/v1/query(_range)`` ``data`` object (decoded by
+    :func:`decode_answer` or plain ``json``). ``name`` is the metric name for series without
+    ``__name__`` (expression results). ``mapped`` keeps large arrays in their own memory maps
+    (for the chunks of a long pull, see :func:`_array`)."""
+    try:
+        return _answer_part(data, name, mapped)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise ServerError(_BAD_POINT.format(exc)) from None
+
+
+def _answer_part(data: dict[str, Any], name: str, mapped: bool) -> Part:
+    kind = data.get("resultType")
+    result = data.get("result")
+    if (kind == "scalar" or kind == "string") and isinstance(result, list):
+        t, v = result
+        result = [_Series({}, [[t, v]])]
+        kind = "vector"
+    if kind not in ("matrix", "vector") or not isinstance(result, list):
+        raise ServerError(f"unexpected result type {kind!r} in the server's answer")
+    series: list[_Series] = []
+    natives = []
+    for s in result:
+        if isinstance(s, dict):
+            if "histograms" in s or "histogram" in s:
+                natives.append(s)
+                continue
+            if "values" not in s and "value" not in s:
+                continue
+            s = _series_hook(s)
+            if not isinstance(s, _Series):
+                raise ServerError(_BAD_POINT.format("no list of points"))
+        elif not isinstance(s, _Series):
+            raise ServerError("a series in the answer is not a JSON object")
+        series.append(s)
+    if natives:
+        series += [_series_hook(s) for s in _native_as_floats(natives, name)]
+    metas = []
+    for s in series:
+        meta = s.meta or {}
+        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+            raise ServerError("a series' labels in the answer are not strings")
+        metas.append(meta)
+    lengths = np.fromiter((len(s.values) for s in series), dtype="int64", count=len(series))
+    n = int(lengths.sum())
+    stamps = np.concatenate([s.stamps for s in series], out=_array(n, "int64", mapped)) \
+        if n else np.zeros(0, "int64")
+    values = np.concatenate([s.values for s in series], out=_array(n, "float64", mapped)) \
+        if n else np.zeros(0)
+    return Part(name, metas, lengths, stamps, values)
+
+
+def _array(n: int, dtype: str, mapped: bool, *, huge: bool = True) -> np.ndarray:
+    """An empty array; with ``mapped``, a large one in its own anonymous memory map, so that
+    releasing it gives the memory back at once. (Freed heap blocks are kept while later blocks
+    sit above them: a long pull's chunks, released one by one while the frame is filled, would
+    all stay resident until the last one goes.) ``huge=False`` keeps the map in small pages,
+    so that only the pages written to are resident."""
+    size = n * np.dtype(dtype).itemsize
+    if not mapped or size < _MAPPED:
+        return np.empty(n, dtype)
+    memory = mmap.mmap(-1, size)
+    if not huge and hasattr(mmap, "MADV_NOHUGEPAGE"):
+        memory.madvise(mmap.MADV_NOHUGEPAGE)
+    return np.frombuffer(memory, dtype=dtype)
+
+
+_MAPPED = 1 << 16  # bytes from which a part's array is mapped
 
 
 def result_frame(data: dict[str, Any], name: str, *, dedupe: bool = False) -> pd.DataFrame:
@@ -51,100 +202,114 @@ def result_frame(data: dict[str, Any], name: str, *, dedupe: bool = False) -> pd
     >>> f["value"].tolist(), f["job"].tolist()
     ([1.0, 1.0], ['a', 'a'])
     """
-    try:
-        return _result_frame(data, name, dedupe)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-        raise ServerError(f"the answer holds a point that is not [time, \"number\"] ({exc})"
-                          ) from None
+    part = answer_part(data, name)
+    if not dedupe or not part.rows:
+        return join_parts([part])
+    keys = series_keys([{"metric": m} for m in part.metas])
+    sid = np.repeat(pd.factorize(pd.Series(keys))[0], part.lengths)
+    order = np.lexsort((part.stamps, sid))
+    keep = np.ones(len(order), bool)
+    keep[1:] = ((sid[order][1:] != sid[order][:-1])
+                | (part.stamps[order][1:] != part.stamps[order][:-1]))
+    return join_parts([part]).take(order[keep]).reset_index(drop=True)
 
 
-def _result_frame(data: dict[str, Any], name: str, dedupe: bool) -> pd.DataFrame:
-    kind = data.get("resultType")
-    result = data.get("result")
-    if (kind == "scalar" or kind == "string") and isinstance(result, list):
-        t, v = result
-        result = [{"metric": {}, "value": [t, v]}]
-        kind = "vector"
-    if kind not in ("matrix", "vector") or not isinstance(result, list):
-        raise ServerError(f"unexpected result type {kind!r} in the server's answer")
-    if not all(isinstance(s, dict) for s in result):
-        raise ServerError("a series in the answer is not a JSON object")
-    floats = [s for s in result if ("values" in s or "value" in s)]
-    natives = [s for s in result if ("histograms" in s or "histogram" in s)]
-    if natives:
-        floats = floats + _native_as_floats(natives, name)
-    if not floats:
-        return empty_metrics_frame()
-    if kind == "vector":
-        floats = [{"metric": s["metric"], "values": [s["value"]]} for s in floats]
-    return _matrix(floats, name, dedupe)
+def join_parts(parts: Sequence[Part], *, release: bool = False) -> pd.DataFrame:
+    """The parts of one pull as one metrics frame.
 
+    One part keeps the server's order of series. Several parts (the chunks of one grid in time
+    order, or disjoint sets of series; no point in two parts) are ordered by series — by their
+    labels' codes, each label's values numbered in order of first appearance — then time. The
+    output arrays are filled part by part; with ``release`` each part's arrays are dropped as
+    soon as they have been copied, so the parts and the result are not both held whole.
 
-def join_frames(frames: Sequence[pd.DataFrame], *, release: bool = False) -> pd.DataFrame:
-    """The frames of one pull's parts as one frame, sorted by series, then time.
-
-    The parts are the chunks of one grid in time order (or disjoint sets of series), each
-    sorted by series then time, so a stable sort by series alone orders the whole; no point is
-    in two parts. Columns are built one at a time; with ``release`` each part's column is
-    deleted from it as soon as it has been copied (the parts end up empty), so the parts and
-    the result are not both held whole.
-
-    >>> a = result_frame({"resultType": "matrix", "result": [{"metric": {"job": "a"},
+    >>> a = answer_part({"resultType": "matrix", "result": [{"metric": {"job": "a"},
     ...     "values": [[0, "1"]]}, {"metric": {"job": "b"}, "values": [[0, "2"]]}]}, "up")
-    >>> b = result_frame({"resultType": "matrix", "result": [{"metric": {"job": "b"},
+    >>> b = answer_part({"resultType": "matrix", "result": [{"metric": {"job": "b"},
     ...     "values": [[15, "3"]]}]}, "up")
-    >>> f = join_frames([a, b])
+    >>> f = join_parts([a, b])
     >>> f["job"].tolist(), f["value"].tolist()
     (['a', 'b', 'b'], [1.0, 2.0, 3.0])
     """
-    parts = [f for f in frames if len(f)]
+    parts = [p for p in parts if p.rows]
     if not parts:
         return empty_metrics_frame()
-    if len(parts) == 1:
-        return parts[0]
-    names: dict[str, None] = {}
-    for frame in parts:
-        names.update(dict.fromkeys(frame.columns))
-    labels = [c for c in names if c not in ("timestamp", "value")]
-    joined: dict[str, pd.Categorical] = {}
-    sid = np.zeros(sum(len(f) for f in parts), dtype="int64")
-    for label in labels:
-        pieces = [f[label].array if label in f.columns
-                  else pd.Categorical.from_codes(np.full(len(f), -1, "int8"), categories=[])
-                  for f in parts]
-        column = joined[label] = union_categoricals(pieces)
-        del pieces
+    columns = ["metric", *dict.fromkeys(label for p in parts for meta in p.metas
+                                        for label in meta if label not in _RESERVED)]
+    numbers: list[dict[str, int]] = [{} for _ in columns]
+    merge = len(parts) > 1
+    segment: dict[tuple[int, ...], int] = {}
+    keys: list[tuple[int, ...]] = []
+    where: list[list[int]] = []  # each part's series -> its segment of the output
+    # pandas keeps object categories when every part holds the same values of a label, and
+    # infers their dtype otherwise: the frame is the same as joining the parts' own frames
+    same = [True] * len(columns)
+    values_of: list[set[int]] | None = None
+    for p in parts:
+        found = []
+        seen: list[set[int]] = [set() for _ in columns]
+        for meta in p.metas:
+            key = tuple(_number(numbers[i], meta.get("__name__", p.name) if column == "metric"
+                                else meta.get(column)) for i, column in enumerate(columns))
+            for i, code in enumerate(key):
+                seen[i].add(code)
+            at = segment.get(key) if merge else None
+            if at is None:
+                at = len(keys)
+                keys.append(key)
+                if merge:
+                    segment[key] = at
+            found.append(at)
+        where.append(found)
+        seen = [codes - {-1} for codes in seen]
+        if values_of is not None:
+            same = [a and b == c for a, b, c in zip(same, seen, values_of, strict=True)]
+        values_of = seen
+    sizes = np.zeros(len(keys), "int64")
+    for p, found in zip(parts, where, strict=True):
+        np.add.at(sizes, np.asarray(found, "int64"), p.lengths)
+    order = (sorted(range(len(keys)), key=lambda k: tuple(c + 1 for c in keys[k])) if merge
+             else list(range(len(keys))))
+    first = np.zeros(len(keys), "int64")
+    first[order] = np.cumsum(sizes[order]) - sizes[order]
+    total = int(sizes.sum())
+    # Each part writes a little into every series' stretch of the output: in huge pages
+    # (which numpy asks for on large arrays) the first part alone would make it all resident
+    stamps = _array(total, "int64", release, huge=False)
+    values = _array(total, "float64", release, huge=False)
+    cursor = first.copy()
+    for p, found in zip(parts, where, strict=True):
+        ends = np.cumsum(p.lengths)
+        for at, end, length in zip(found, ends.tolist(), p.lengths.tolist(), strict=True):
+            dest = int(cursor[at])
+            stamps[dest:dest + length] = p.stamps[end - length:end]
+            values[dest:dest + length] = p.values[end - length:end]
+            cursor[at] = dest + length
         if release:
-            _drop(parts, label)
-        sid *= len(column.categories) + 1
-        sid += column.codes.astype("int64") + 1
-    order = np.argsort(sid, kind="stable")
-    del sid
-    columns: dict[str, Any] = {}
-    for name in names:
-        if name == "timestamp":
-            ns = np.concatenate([f["timestamp"].to_numpy("datetime64[ns]").view("int64")
-                                 for f in parts])
-            if release:
-                _drop(parts, name)
-            columns[name] = utc_index(ns[order])
-            del ns
-        elif name == "value":
-            values = np.concatenate([f["value"].to_numpy("float64") for f in parts])
-            if release:
-                _drop(parts, name)
-            columns[name] = values[order]
-            del values
-        else:
-            cat = joined.pop(name)
-            columns[name] = pd.Categorical.from_codes(cat.codes[order], cat.categories)
-    return pd.DataFrame(columns, copy=False)
+            p.release()
+    out: dict[str, Any] = {"timestamp": utc_index(stamps)}
+    del stamps
+    run = sizes[order]
+    for i, column in enumerate(columns):
+        codes = np.array([keys[k][i] for k in order], dtype=_code_type(len(numbers[i])))
+        categories = pd.Index(list(numbers[i]), dtype=object if same[i] else None)
+        out[column] = pd.Categorical.from_codes(np.repeat(codes, run), categories=categories)
+        if column == "metric":
+            out["value"] = values
+    return pd.DataFrame(out, copy=False)
 
 
-def _drop(frames: Sequence[pd.DataFrame], column: str) -> None:
-    for frame in frames:
-        if column in frame.columns:
-            del frame[column]
+_RESERVED = frozenset({"__name__", "metric", "timestamp", "value"})
+
+
+def _number(numbers: dict[str, int], value: str | None) -> int:
+    if value is None:
+        return -1
+    return numbers.setdefault(value, len(numbers))
+
+
+def _code_type(categories: int) -> str:
+    return "int8" if categories < 2**7 else "int16" if categories < 2**15 else "int32"
 
 
 def _native_as_floats(series: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
@@ -164,54 +329,7 @@ def _native_as_floats(series: list[dict[str, Any]], name: str) -> list[dict[str,
     return out
 
 
-def _matrix(result: list[dict[str, Any]], name: str, dedupe: bool) -> pd.DataFrame:
-    lengths = np.fromiter((len(s["values"]) for s in result), dtype="int64", count=len(result))
-    n = int(lengths.sum())
-    # Two C-level passes over the points (no per-point Python frames, no temporary lists);
-    # float() parses Prometheus' "NaN", "+Inf" and "-Inf" too.
-    stamps = np.fromiter(map(itemgetter(0), chain.from_iterable(s["values"] for s in result)),
-                         dtype="float64", count=n)
-    values = np.fromiter(map(float, map(itemgetter(1), chain.from_iterable(
-        s["values"] for s in result))), dtype="float64", count=n)
-    metas = [s.get("metric") or {} for s in result]
-    label_names: dict[str, None] = {}
-    for meta in metas:
-        label_names.update(dict.fromkeys(meta))
-    order = None
-    if dedupe and n:
-        sid = np.repeat(pd.factorize(pd.Series(series_keys(result)))[0], lengths)
-        ms = np.round(stamps * 1000).astype("int64")
-        order = np.lexsort((ms, sid))
-        keep = np.ones(n, bool)
-        keep[1:] = (sid[order][1:] != sid[order][:-1]) | (ms[order][1:] != ms[order][:-1])
-        order = order[keep]
-    per_point = (lambda a: a[order]) if order is not None else (lambda a: a)
-    stamps *= 1e3  # in place: this runs on millions of points
-    np.round(stamps, out=stamps)
-    stamps_ns = stamps.astype("int64")
-    stamps_ns *= 1_000_000
-    del stamps
-    stamps_ns = per_point(stamps_ns)
-    timestamp = utc_index(stamps_ns)
-    del stamps_ns
-    columns: dict[str, Any] = {
-        "timestamp": timestamp,
-        "metric": _categorical([m.get("__name__", name) for m in metas], lengths, per_point),
-        "value": per_point(values),
-    }
-    for label in label_names:
-        if label != "__name__":
-            columns[label] = _categorical([m.get(label) for m in metas], lengths, per_point)
-    return pd.DataFrame(columns, copy=False)
-
-
 def utc_index(ns: np.ndarray) -> pd.DatetimeIndex:
     """UTC timestamps from int64 epoch nanoseconds, without a copy through Python objects."""
     return pd.DatetimeIndex(np.asarray(ns, dtype="int64").view("datetime64[ns]"),
                             dtype="datetime64[ns, UTC]", copy=False)
-
-
-def _categorical(per_series: list[Any], lengths: np.ndarray, per_point: Any) -> pd.Categorical:
-    codes, uniques = pd.factorize(pd.Series(per_series, dtype=object), use_na_sentinel=True)
-    point_codes = per_point(np.repeat(codes.astype("int32"), lengths))
-    return pd.Categorical.from_codes(point_codes, categories=pd.Index(uniques, dtype=object))

@@ -9,10 +9,11 @@ Range queries: ``step=None`` picks the smallest multiple of the scrape interval 
 series under 11,000 points. A finer step over a long range is split into chunks of at most
 11,000 evaluation times, fetched concurrently and joined with no repeated or missing points
 (chunks continue the same ``start + k*step`` grid); with many series the chunks are shorter, so
-each answer holds about a million points, and each chunk's answer is converted to columns as it
-arrives. A chunk the server refuses for its sample limit (HTTP 422 "too many samples") is split
-further, by series for a plain selector, else by time. A progress bar shows for multi-chunk pulls
-when someone is watching (terminal or notebook).
+each answer holds about a million points; each series' points become arrays while its answer is
+decoded, and the chunks' arrays are written once into the frame's columns. A chunk the server
+refuses for its sample limit (HTTP 422 "too many samples") is split further, by series for a
+plain selector, else by time. A progress bar shows for multi-chunk pulls when someone is
+watching (terminal or notebook).
 
 The helpers (``rate``, ``token_usage``, ``error_ratio``, ``latency_quantiles``) are pushed down as
 PromQL and mean exactly what the FileSource computes from raw samples; see
@@ -44,7 +45,7 @@ from agentinsight.sources._helpers import (
     quantile_name,
     quantiles,
 )
-from agentinsight.sources._promjson import join_frames, result_frame
+from agentinsight.sources._promjson import Part, answer_part, decode_answer, join_parts
 from agentinsight.sources._protocol import ExemplarSource, Matchers
 from agentinsight.sources._time import format_duration, parse_duration, parse_time, time_range
 
@@ -55,8 +56,8 @@ _SCRAPE = re.compile(r"^\s*scrape_interval:\s*(\S+)", re.M)
 _PLAIN_SELECTOR = re.compile(
     r"\s*(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(?:\{(?P<matchers>[^{}]*)\})?\s*")
 _RE2_SPECIAL = re.compile(r"[\\.+*?()|\[\]{}^$]")
-#: Points (series x evaluation times) one chunk of a long pull asks for, at most (about 150 MB
-#: of decoded JSON); four chunks are in flight at once by default.
+#: Points (series x evaluation times) one chunk of a long pull asks for, at most (about 22 MB
+#: of JSON text, 16 MB once converted); four chunks are in flight at once by default.
 POINT_BUDGET = 1_000_000
 # What Prometheus says when a query would exceed --query.max-samples.
 _TOO_MANY_SAMPLES = "too many samples"
@@ -106,12 +107,17 @@ class PrometheusSource(ExemplarSource):
 
     # --- plumbing ----------------------------------------------------------------------------
 
-    def _get(self, path: str, params: Any, query: str | None = None) -> dict[str, Any]:
+    def _get(self, path: str, params: Any, query: str | None = None, *, points: bool = False
+             ) -> dict[str, Any]:
+        """The answer's JSON; with ``points`` each series' points are decoded into arrays
+        (:func:`~agentinsight.sources._promjson.decode_answer`)."""
         url = f"{self.url}{path}"
         response = _http.get(self._client, f"{self._url}{path}", params=params, query=query,
                              timeout=self.timeout)
         try:
-            body = response.json()
+            body = decode_answer(response.content) if points else response.json()
+        except ServerError as exc:  # a point that is not [time, "number"]
+            raise ServerError(str(exc), url=url, query=query) from None
         except ValueError:
             raise ServerError("the answer is not JSON", url=url, query=query,
                               server_message=response.text[:300]) from None
@@ -171,29 +177,30 @@ class PrometheusSource(ExemplarSource):
             # gigabytes of JSON. Ask at the range's end how many series there are and cut
             # chunks so that each answer holds about POINT_BUDGET points.
             probe, _ = self._range_chunk(query, Grid(g.end_ms, g.end_ms, g.step_ms), name)
-            series = max(1, len(probe))
+            series = max(1, sum(p.rows for p in probe))
             chunks = _chunks(g, max(1, min(MAX_POINTS, POINT_BUDGET // series)))
         if len(chunks) == 1:
-            frame, messages = self._range_chunk(query, chunks[0], name)
+            parts, messages = self._range_chunk(query, chunks[0], name)
         else:
             parts, messages = [], []
-            for part, chunk_messages in self._fetch_all(query, chunks, name):
-                parts.append(part)
+            for chunk_parts, chunk_messages in self._fetch_all(query, chunks, name):
+                parts.extend(chunk_parts)
                 messages.extend(chunk_messages)
-            frame = join_frames(parts, release=True)
-            del parts
+        frame = join_parts(parts, release=True)
+        del parts
         frame.attrs.update(query=query, url=self.url, step=g.step, chunks=len(chunks),
                            warnings=messages)
         return frame
 
-    def _range_chunk(self, query: str, g: Grid, name: str) -> tuple[pd.DataFrame, list[str]]:
-        """One chunk's answer, already converted: its JSON is freed before the next chunk.
+    def _range_chunk(self, query: str, g: Grid, name: str) -> tuple[list[Part], list[str]]:
+        """One chunk's answer, already converted to compact arrays (its JSON is never whole).
 
         A chunk the server refuses for its sample limit (``--query.max-samples``, HTTP 422
         "too many samples") is asked again in parts: a plain selector by series (halves of one
         label's values), anything else by time (halves of the grid), until each part fits."""
         try:
-            return self._range_once(query, g, name)
+            part, messages = self._range_once(query, g, name)
+            return [part], messages
         except QueryError as exc:
             if _TOO_MANY_SAMPLES not in str(exc):
                 raise
@@ -204,12 +211,12 @@ class PrometheusSource(ExemplarSource):
                 mid = g.start_ms + (g.points // 2) * g.step_ms
                 parts = [(query, Grid(g.start_ms, mid - g.step_ms, g.step_ms)),
                          (query, Grid(mid, g.end_ms, g.step_ms))]
-        frames, messages = [], []
+        found, messages = [], []
         for part_query, part_grid in parts:
-            frame, part_messages = self._range_chunk(part_query, part_grid, name)
-            frames.append(frame)
+            more, part_messages = self._range_chunk(part_query, part_grid, name)
+            found.extend(more)
             messages.extend(part_messages)
-        return join_frames(frames, release=True), messages
+        return found, messages
 
     def _series_parts(self, query: str, g: Grid) -> list[tuple[str, Grid]] | None:
         """``query`` (a plain selector) split in two by the values of the label that varies
@@ -243,21 +250,23 @@ class PrometheusSource(ExemplarSource):
             out.append((f"{name}{{{inner + ', ' if inner else ''}{matcher}}}", g))
         return out
 
-    def _range_once(self, query: str, g: Grid, name: str) -> tuple[pd.DataFrame, list[str]]:
+    def _range_once(self, query: str, g: Grid, name: str) -> tuple[Part, list[str]]:
         params = {"query": query, "start": f"{g.start_ms / 1000:.3f}",
                   "end": f"{g.end_ms / 1000:.3f}", "step": g.step}
-        body = self._get("/api/v1/query_range", params, query)
-        return self._frame(body.pop("data"), name, "/api/v1/query_range", query), \
+        body = self._get("/api/v1/query_range", params, query, points=True)
+        return self._part(body.pop("data"), name, "/api/v1/query_range", query), \
             body["_messages"]
 
-    def _frame(self, data: Any, name: str, path: str, query: str) -> pd.DataFrame:
+    def _part(self, data: Any, name: str, path: str, query: str) -> Part:
         try:
-            return result_frame(data, name)
+            if not isinstance(data, dict):
+                raise ServerError("the answer has no data object")
+            return answer_part(data, name, mapped=True)
         except ServerError as exc:  # the answer is malformed: say where it came from
             raise ServerError(str(exc), url=f"{self.url}{path}", query=query) from None
 
     def _fetch_all(self, query: str, chunks: list[Grid], name: str
-                   ) -> list[tuple[pd.DataFrame, list[str]]]:
+                   ) -> list[tuple[list[Part], list[str]]]:
         show = self.progress if self.progress is not None else _http.interactive()
         with ThreadPoolExecutor(max_workers=max(1, self.max_workers)) as pool:
             futures = [pool.submit(self._range_chunk, query, c, name) for c in chunks]
@@ -279,8 +288,8 @@ class PrometheusSource(ExemplarSource):
         params = {"query": query}
         if at is not None:
             params["time"] = f"{parse_time(at, what='at').value / 1e9:.3f}"
-        body = self._get("/api/v1/query", params, query)
-        frame = self._frame(body["data"], query, "/api/v1/query", query)
+        body = self._get("/api/v1/query", params, query, points=True)
+        frame = join_parts([self._part(body["data"], query, "/api/v1/query", query)])
         frame.attrs.update(query=query, url=self.url, warnings=body["_messages"])
         return frame
 

@@ -5,6 +5,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -60,6 +65,45 @@ def test_joined_chunks_lose_repeated_points():
     b = {"metric": {"__name__": "up"}, "values": [[20, "1"], [30, "1"]]}
     frame = result_frame(_matrix([b, a]), "up", dedupe=True)
     assert frame["timestamp"].astype("int64").tolist() == [10 * 10**9, 20 * 10**9, 30 * 10**9]
+
+
+_CONVERT = """
+import sys
+from agentinsight.sources._promjson import answer_part, decode_answer, join_parts
+
+def status(key):
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith(key))
+
+content = open(sys.argv[1], "rb").read()
+with open("/proc/self/clear_refs", "w") as fh:
+    fh.write("5")  # the peak (VmHWM) starts again from here
+before = status("VmRSS:")
+frame = join_parts([answer_part(decode_answer(content)["data"], "load")])
+print(status("VmHWM:") - before, frame.memory_usage(deep=True).sum(), len(frame))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="reads Linux's /proc")
+def test_a_million_point_answer_is_converted_without_an_object_per_point(tmp_path):
+    # Decoded the usual way, this answer becomes ~220 MB of Python lists, floats and strings
+    # for a 17 MB frame (13x); converted series by series while it is decoded, the peak is
+    # the 20 MB text decoded once, the points as arrays and the frame (2.6x).
+    rng = np.random.default_rng(0)
+    stamps = (1_700_000_000 + 15 * np.arange(10_000)).astype(str)
+    series = []
+    for i in range(100):
+        points = ",".join(f'[{t},"{v}"]' for t, v in zip(
+            stamps, np.round(rng.normal(100, 10, len(stamps)), 2).astype(str), strict=True))
+        series.append(f'{{"metric":{{"__name__":"load","host":"h{i}"}},"values":[{points}]}}')
+    body = tmp_path / "answer.json"
+    body.write_text('{"status":"success","data":{"resultType":"matrix","result":['
+                    + ",".join(series) + "]}}")
+    done = subprocess.run([sys.executable, "-c", _CONVERT, str(body)], capture_output=True,
+                          text=True, check=True)
+    peak, frame_bytes, rows = json.loads("[" + done.stdout.strip().replace(" ", ",") + "]")
+    assert rows == 1_000_000
+    assert peak < 4 * frame_bytes, (peak / 2**20, frame_bytes / 2**20)
 
 
 def test_unexpected_answers_are_server_errors():
