@@ -115,8 +115,17 @@ def _addresses(text: str, servers: dict[str, str]) -> str:
 
 
 def test_the_python_examples_run_in_order(servers: dict[str, str], workdir: Path) -> None:
-    emit_block, pull_block, analyse_block = _blocks("python")
+    blocks = _blocks("python")
+
+    def block(marker: str) -> str:
+        (found,) = [b for b in blocks if marker in b]
+        return found
+
+    emit_block, cost_block = block("emit.agent_run("), block("cost=True")
+    pull_block, analyse_block = block("PrometheusSource("), block("anomaly.detect(")
+    assert len(blocks) == 4, "a new README example needs a place in this test"
     jaeger = servers["http://localhost:16686"]
+    cost_port = free_port()
     script = "\n".join([
         CLIENT,
         _addresses(emit_block, servers),
@@ -140,6 +149,16 @@ def test_the_python_examples_run_in_order(servers: dict[str, str], workdir: Path
                 "findings_columns": list(findings.columns),
             }))
         """),
+        # The cost counter's three lines, then one call: its spend is served on /metrics.
+        cost_block.replace("port=9464", f"port={cost_port}"),
+        textwrap.dedent(f"""
+            import urllib.request as _u
+            with emit.llm_call(model="gpt-4o", provider="openai") as _call:
+                _call.record_response(client.chat.completions.create())
+            _text = _u.urlopen("http://127.0.0.1:{cost_port}/metrics").read().decode()
+            print("COST", _json.dumps(sum(float(x.rsplit(" ", 1)[1]) for x in _text.splitlines()
+                                          if x.startswith("llm_cost_usd_total{{"))))
+        """),
     ])
     env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": servers["otlp"],
            "OTEL_BSP_SCHEDULE_DELAY": "200"}
@@ -156,6 +175,14 @@ def test_the_python_examples_run_in_order(servers: dict[str, str], workdir: Path
     assert "fingerprint" in result["findings_columns"]
     # gpt-4o's call from the emit example is priced (the simulated spans are in another service)
     assert result["priced_usd"] > 0
+    # with the cost counter on, the same call's spend is a series: what genai-prices charges
+    # for it (1,000 input, 200 cached and 300 output tokens of gpt-4o)
+    (line,) = [x for x in done.stdout.splitlines() if x.startswith("COST ")]
+    spend = json.loads(line.removeprefix("COST "))
+    from genai_prices import Usage, calc_price
+    expected = float(calc_price(Usage(input_tokens=1200, cache_read_tokens=200, output_tokens=300),
+                                "gpt-4o-2024-08-06", provider_id="openai").total_price)
+    assert spend == pytest.approx(expected, rel=1e-6)
 
 
 def test_the_shell_examples_run_against_the_local_servers(servers: dict[str, str], workdir: Path
