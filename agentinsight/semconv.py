@@ -88,6 +88,7 @@ __all__ = [
     "call_usage",
     "is_internal_attribute",
     "llm_span_name",
+    "price_provider_key",
     "promote",
     "token_count",
     "tool_span_name",
@@ -433,6 +434,21 @@ GEN_AI_LATEST_EXPERIMENTAL: Final = "gen_ai_latest_experimental"
 #: ``server.address`` / ``server.port`` of a remote agent (an ``invoke_agent`` CLIENT span).
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
+
+
+def price_provider_key(provider: object) -> str | None:
+    """A provider name as genai-prices knows it: lower case, OpenTelemetry's names mapped through
+    :data:`PRICE_PROVIDER_ALIASES`; ``None`` for none at all (``None``, NaN, empty, ``*``).
+
+    >>> price_provider_key(" Vertex_AI "), price_provider_key(float("nan")), price_provider_key("")
+    ('google', None, None)
+    """
+    if provider is None or (isinstance(provider, float) and provider != provider):
+        return None
+    text = str(provider).strip().lower()
+    if not text or text in ("*", "none", "nan"):
+        return None
+    return PRICE_PROVIDER_ALIASES.get(text, text)
 
 
 def wants_latest_genai(opt_in: str | None) -> bool:

@@ -22,7 +22,6 @@ numpy over all rows sharing a key, following the rules of ``ModelPrice.calc_pric
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -37,7 +36,7 @@ from genai_prices.data_snapshot import find_provider_by_id
 from genai_prices.types import StartDateConstraint, TieredPrices, TimeOfDateConstraint
 
 from agentinsight.exceptions import ConfigurationError
-from agentinsight.semconv import PRICE_PROVIDER_ALIASES
+from agentinsight.semconv import price_provider_key
 
 __all__ = [
     "GENAI_PRICES_VERSION",
@@ -59,9 +58,6 @@ PRICE_COLUMNS: dict[str, str] = {
 }
 _PRICE_KEYS = (*PRICE_COLUMNS.values(), "requests_kcount")
 
-# OpenTelemetry `gen_ai.provider.name` values that genai-prices' own provider matching misses
-# (one table, shared with emit's cost counter so both price a call alike).
-_PROVIDER_ALIASES = PRICE_PROVIDER_ALIASES
 _DAY_NS = 86_400 * 10**9
 
 
@@ -86,12 +82,7 @@ class PricedUsage:
 
 def provider_key(provider: Any) -> str | None:
     """Lower-cased provider name with OpenTelemetry aliases mapped to genai-prices ids."""
-    if provider is None or (isinstance(provider, float) and math.isnan(provider)):
-        return None
-    text = str(provider).strip().lower()
-    if not text or text in {"*", "none", "nan"}:
-        return None
-    return _PROVIDER_ALIASES.get(text, text)
+    return price_provider_key(provider)
 
 
 # --- user price table ----------------------------------------------------------------------------

@@ -45,13 +45,6 @@ _PRICE_KEYS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok
                "output_reasoning_mtok", "requests_kcount")
 
 
-def _provider_key(provider: str) -> str | None:
-    text = provider.strip().lower()
-    if not text or text in ("*", "none", "nan"):
-        return None
-    return semconv.PRICE_PROVIDER_ALIASES.get(text, text)
-
-
 def _day_start_ns(value: date) -> int:
     return int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()) * 10**9
 
@@ -174,7 +167,7 @@ class Pricer:
 
     @staticmethod
     def _lookup(provider: str, model: str) -> Any:
-        prov = _provider_key(provider)
+        prov = semconv.price_provider_key(provider)
         name = model.strip().lower()
         if not name:
             return None
