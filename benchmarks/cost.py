@@ -7,12 +7,28 @@ then times ``price_spans`` and ``cost_table``. Baseline, measured in the same ru
 straightforward implementation does; the ratio compares throughput per billable span.
 
 Run: ``python benchmarks/cost.py [--spans 1000000] [--sample 5000]``
+
+``--compare REV`` times ``price_spans`` of the package as it was at git revision ``REV`` against
+this tree's, on one generated frame, in child processes that alternate round by round (the
+older code is taken with ``git archive`` into a temporary folder). Each child reports the process
+CPU time of its best call, so other jobs on a loaded machine count for little; both sides must
+also bill the same total.
+
+Run: ``python benchmarks/cost.py --compare REV [--spans 300000] [--rounds 5] [--repeat 3]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -96,11 +112,107 @@ def per_call_baseline(priced: pd.DataFrame, sample: int, seed: int = 1) -> tuple
     return (time.perf_counter() - began) / len(rows), worst
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+# Run in a child process with one tree's package first on the path: price the pickled frame
+# `repeat` times and print the CPU time of each call, the bill and where the package came from.
+_CHILD = """
+import json, pickle, sys, time, warnings
+import numpy as np
+import agentinsight
+from agentinsight.analysis import cost
+with open(sys.argv[1], "rb") as f:
+    spans = pickle.load(f)
+times = []
+with np.errstate(all="ignore"), warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    for _ in range(int(sys.argv[2])):
+        began = time.process_time()
+        priced = cost.price_spans(spans)
+        times.append(time.process_time() - began)
+print(json.dumps({"cpu_s": times, "package": agentinsight.__file__,
+                  "billable": int(priced["billable"].sum()),
+                  "cost_usd": float(priced["cost_usd"].sum())}))
+"""
+
+
+def export_tree(rev: str, folder: Path) -> str:
+    """Write the package as it was at ``rev`` into ``folder``; the full commit id."""
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{rev}^{{commit}}"],
+                            capture_output=True, text=True)
+    if commit.returncode:
+        raise SystemExit(f"--compare: {rev!r} is not a commit of this repository: "
+                         f"{commit.stderr.strip()}")
+    archive = folder / "tree.tar"
+    with archive.open("wb") as f:
+        subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar",
+                        commit.stdout.strip(), "agentinsight"], stdout=f, check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder / "tree", filter="data")
+    return commit.stdout.strip()
+
+
+def time_tree(tree: Path, frame: Path, repeat: int) -> dict:
+    """One child process pricing ``frame`` with the package in ``tree``."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(frame), str(repeat)], env=env,
+                          capture_output=True, text=True, cwd=tree)
+    if done.returncode:
+        raise SystemExit(f"price_spans failed in {tree}:\n{done.stderr}")
+    result = json.loads(done.stdout.splitlines()[-1])
+    if not Path(result["package"]).resolve().is_relative_to(tree.resolve()):
+        raise SystemExit(f"the child imported {result['package']}, not the package in {tree}")
+    return result
+
+
+def compare(rev: str, spans: pd.DataFrame, rounds: int, repeat: int) -> None:
+    """Best CPU time of ``price_spans`` at ``rev`` and in this tree, alternating rounds."""
+    with tempfile.TemporaryDirectory(prefix="agentinsight-cost-") as tmp:
+        folder = Path(tmp)
+        commit = export_tree(rev, folder)
+        frame = folder / "spans.pickle"
+        with frame.open("wb") as f:
+            pickle.dump(spans, f, protocol=pickle.HIGHEST_PROTOCOL)
+        trees = {"before": folder / "tree", "after": ROOT}
+        best: dict[str, list[float]] = {"before": [], "after": []}
+        bills = set()
+        for i in range(rounds):
+            order = ["before", "after"] if i % 2 == 0 else ["after", "before"]
+            for side in order:
+                result = time_tree(trees[side], frame, repeat)
+                best[side].append(min(result["cpu_s"]))
+                bills.add((result["billable"], round(result["cost_usd"], 6)))
+            print(f"round {i + 1}: before {best['before'][-1]:.3f} s, "
+                  f"after {best['after'][-1]:.3f} s CPU (best of {repeat} each)", flush=True)
+    before, after = np.array(best["before"]), np.array(best["after"])
+    print(f"price_spans on {len(spans):,} spans, {commit[:7]} ({rev}) against this tree, "
+          f"{rounds} alternating rounds, process CPU time, best of {repeat} per round:")
+    print(f"  before: best {before.min():.3f} s, median {np.median(before):.3f} s, "
+          f"range {before.min():.3f}-{before.max():.3f} s")
+    print(f"  after:  best {after.min():.3f} s, median {np.median(after):.3f} s, "
+          f"range {after.min():.3f}-{after.max():.3f} s")
+    print(f"  after / before: {after.min() / before.min():.3f} (best), "
+          f"{np.median(after) / np.median(before):.3f} (median); per round: "
+          + ", ".join(f"{a / b:.2f}" for a, b in zip(after, before, strict=True)))
+    if len(bills) != 1:
+        raise SystemExit(f"the two trees billed differently: {sorted(bills)}")
+    billable, total = bills.pop()
+    print(f"  both bill {billable:,} calls, {total:,.6f} USD")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=5_000)
+    parser.add_argument("--compare", metavar="REV",
+                        help="time price_spans at this git revision against this tree")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (--compare)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="calls per child process, the best counted (--compare)")
     args = parser.parse_args()
+    if args.compare:
+        compare(args.compare, synthetic_spans(args.spans), args.rounds, args.repeat)
+        return
 
     began = time.perf_counter()
     spans = synthetic_spans(args.spans)
