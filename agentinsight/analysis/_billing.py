@@ -16,7 +16,13 @@ import pandas as pd
 
 from agentinsight.analysis._prices import normalise_price_table, price_usage
 from agentinsight.analysis._spantree import SpanForest
-from agentinsight.analysis._usage import detail_of, find_usage, raw_counts, unread_usage
+from agentinsight.analysis._usage import (
+    detail_of,
+    find_usage,
+    raw_counts,
+    unread_usage,
+    with_entries,
+)
 from agentinsight.exceptions import ConfigurationError, SchemaError
 from agentinsight.frames import TOKEN_COLUMNS, validate_spans_frame
 from agentinsight.semconv import (
@@ -161,11 +167,17 @@ def price_spans(
     detail = detail_of(tok)
     unread = unread_usage(out, detail > 0)
     forest = SpanForest(out, cycles="break")  # parent cycles broken: every span is decided
-    usage = find_usage(out, forest, (detail > 0) | ~pd.isna(unread), detail)
+    carries = (detail > 0) | ~pd.isna(unread)
+    # One pass over the carrying spans finds those with attributes (often few): only theirs are
+    # read, for the pricing context, the response id and the total token count.
+    attrs = out["attributes"].to_numpy(dtype=object)
+    with_attributes = np.zeros(n, dtype=bool)
+    with_attributes[with_entries(attrs, np.flatnonzero(carries))] = True
+    usage = find_usage(out, forest, carries, detail, with_attributes)
     billable = usage.billable
     rows = np.flatnonzero(billable)
     vals = {c: np.nan_to_num(tok[c][rows], nan=0.0) for c in TOKEN_COLUMNS}
-    raw_input, raw_output = raw_counts(vals, out["attributes"].to_numpy(dtype=object)[rows])
+    raw_input, raw_output = raw_counts(vals, attrs[rows], with_attributes[rows])
     sane = np.logical_and.reduce([vals[c] >= 0 for c in TOKEN_COLUMNS])  # negatives: bad input
     raw_input &= sane
     raw_output &= sane
@@ -193,12 +205,15 @@ def price_spans(
                       + "; ".join(shown[:5]) + ("; ..." if len(shown) > 5 else ""),
                       UserWarning, stacklevel=2)
     ok = ~unusable
-    attrs = out["attributes"].iloc[rows[ok]].to_numpy(dtype=object)
+    contexts = np.full(int(ok.sum()), "", dtype=object)
+    read = np.flatnonzero(with_attributes[rows[ok]])
+    contexts[read] = np.fromiter(map(_context, attrs[rows[ok][read]]), dtype=object,
+                                 count=len(read))
     result = price_usage(
         out["provider"].iloc[rows[ok]].to_numpy(dtype=object),
         out["model"].iloc[rows[ok]].to_numpy(dtype=object),
         out["start"].to_numpy(dtype="datetime64[ns]").astype("int64")[rows[ok]],
-        np.array([_context(a) if a else "" for a in attrs], dtype=object),
+        contexts,
         {k: vals[f"{k}_tokens"][ok] for k in ("input", "output", "cache_read", "cache_write",
                                                 "reasoning")},
         prices=prices,

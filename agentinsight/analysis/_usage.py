@@ -26,7 +26,7 @@ from agentinsight.semconv import (
     TOTAL_TOKENS_ATTRIBUTES,
 )
 
-__all__ = ["Usage", "detail_of", "find_usage", "raw_counts", "unread_usage"]
+__all__ = ["Usage", "detail_of", "find_usage", "raw_counts", "unread_usage", "with_entries"]
 
 # A numeric attribute whose name says it counts tokens (not a request limit such as max_tokens).
 _USAGE_NAME = re.compile(r"token|usage", re.IGNORECASE)
@@ -66,6 +66,17 @@ def _usage_keys(attrs: Any) -> str | None:
     return ", ".join(keys) if keys else None
 
 
+def with_entries(attrs: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Those of ``rows`` whose attributes are a dict holding anything: the only ones a look-up
+    can find something in (one cheap pass; many spans have none).
+
+    >>> with_entries(np.array([{}, {"a": 1}, None, {"b": 2}], dtype=object), np.arange(3)).tolist()
+    [1]
+    """
+    return rows[np.fromiter((i for i, a in enumerate(attrs[rows]) if isinstance(a, dict) and a),
+                            dtype="int64")]
+
+
 def _lookup(attrs: np.ndarray, keys: tuple[str, ...]) -> list[Any]:
     """Per attribute dict, the first of ``keys`` it holds with a truthy value (else None): the
     hot loop of pricing, so one pass with the look-ups inlined rather than a call per span."""
@@ -84,22 +95,24 @@ def _lookup(attrs: np.ndarray, keys: tuple[str, ...]) -> list[Any]:
 
 
 def find_usage(spans: pd.DataFrame, forest: SpanForest, carries: np.ndarray,
-               detail: np.ndarray) -> Usage:
+               detail: np.ndarray, with_attributes: np.ndarray | None = None) -> Usage:
     """Decide which of the rows in ``carries`` are billed (``detail``: token fields filled).
 
     A call seen twice — the same provider and response id, in one trace or two, or a model call
     span nested in another model call span — is billed once, from the span with the most token
     fields filled (the deeper one on a tie). Beyond that only leaf usage is billed: a span with
     usage recorded again beneath it (an agent span repeating its calls' sum) is not.
+    ``with_attributes`` marks the rows whose attributes are worth reading (a non-empty dict);
+    without it every carrying row's are read.
     """
     n = len(spans)
     duplicate_of = np.full(n, -1, dtype="int64")
     chosen = np.zeros(n, dtype=bool)
     depth = forest.depth
-    rows = np.flatnonzero(carries)
+    rows = np.flatnonzero(carries if with_attributes is None else carries & with_attributes)
     attrs = spans["attributes"].to_numpy(dtype=object)
-    ids = np.empty(len(rows), dtype=object)
-    ids[:] = _lookup(attrs[rows], RESPONSE_ID_ATTRIBUTES)
+    ids = np.fromiter(_lookup(attrs[rows], RESPONSE_ID_ATTRIBUTES), dtype=object,
+                      count=len(rows))
     found = np.flatnonzero(~pd.isna(ids))
     ids[found] = [(v or None) if type(v) is str else str(v) if type(v) is int else None
                   for v in ids[found]]
@@ -116,10 +129,16 @@ def find_usage(spans: pd.DataFrame, forest: SpanForest, carries: np.ndarray,
     above = np.where(parent >= 0, near[np.maximum(parent, 0)], -1)
     inner = np.flatnonzero(carries & (duplicate_of < 0) & (above >= 0))
     # the carrying spans above others are few (agent spans, mostly): ask them first
-    outer_rows = np.unique(above[inner])
+    mark = np.zeros(n, dtype=bool)
+    mark[above[inner]] = True
+    outer_rows = np.flatnonzero(mark)
     outer_calls = outer_rows[_model_calls(spans, outer_rows) & (duplicate_of[outer_rows] < 0)]
-    inner = inner[np.isin(above[inner], outer_calls)]
-    inner = inner[_model_calls(spans, inner)]
+    if len(outer_calls) < len(outer_rows):
+        mark[:] = False
+        mark[outer_calls] = True
+        inner = inner[mark[above[inner]]]
+    if len(inner):
+        inner = inner[_model_calls(spans, inner)]
     if len(inner):
         outer = above[inner]
         # a span over several model calls is not one call seen twice: leave it to the leaf rule
@@ -166,20 +185,23 @@ def _keep_one(groups: np.ndarray, rows: np.ndarray, detail: np.ndarray, depth: n
     chosen[rows[head]] = True
 
 
-def raw_counts(tok: dict[str, np.ndarray], attrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def raw_counts(tok: dict[str, np.ndarray], attrs: np.ndarray,
+               with_attributes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Rows whose counts are a provider's raw ones: input without its cache tokens, output
     without its reasoning tokens. Seen when the parts exceed their whole, or when the span's
-    total token count adds up only with the parts added (``tok``: the rows' counts, NaN as 0).
+    total token count adds up only with the parts added (``tok``: the rows' counts, NaN as 0;
+    ``with_attributes``: the rows whose ``attrs`` are worth reading, every row when not given).
     """
     inp, out = tok["input_tokens"], tok["output_tokens"]
     cache = tok["cache_read_tokens"] + tok["cache_write_tokens"]
     reasoning = tok["reasoning_tokens"]
     raw_input = cache > inp
     raw_output = reasoning > out
-    maybe = np.flatnonzero((cache > 0) | (reasoning > 0))
+    parts = (cache > 0) | (reasoning > 0)
+    maybe = np.flatnonzero(parts if with_attributes is None else parts & with_attributes)
     if len(maybe):
-        total = np.empty(len(maybe), dtype=object)
-        total[:] = _lookup(attrs[maybe], TOTAL_TOKENS_ATTRIBUTES)
+        total = np.fromiter(_lookup(attrs[maybe], TOTAL_TOKENS_ATTRIBUTES), dtype=object,
+                            count=len(maybe))
         given = np.flatnonzero(~pd.isna(total))
         known = given[[type(t) in (int, float) for t in total[given]]]
         if len(known):
