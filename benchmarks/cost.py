@@ -9,12 +9,12 @@ straightforward implementation does; the ratio compares throughput per billable 
 Run: ``python benchmarks/cost.py [--spans 1000000] [--sample 5000]``
 
 ``--compare REV`` times ``price_spans`` of the package as it was at git revision ``REV`` against
-this tree's, on one generated frame, in child processes that alternate round by round (the
-older code is taken with ``git archive`` into a temporary folder). Each child reports the process
-CPU time of its best call, so other jobs on a loaded machine count for little; both sides must
-also bill the same total.
+this tree's on one generated frame: two child processes (the older code taken with
+``git archive`` into a temporary folder) price it in turns, call by call, so both see the same
+load, and each call's process CPU time is counted, so other jobs on a loaded machine count for
+little. Both sides must also bill the same total.
 
-Run: ``python benchmarks/cost.py --compare REV [--spans 300000] [--rounds 5] [--repeat 3]``
+Run: ``python benchmarks/cost.py --compare REV [--spans 300000] [--rounds 20]``
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -114,8 +115,10 @@ def per_call_baseline(priced: pd.DataFrame, sample: int, seed: int = 1) -> tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Run in a child process with one tree's package first on the path: price the pickled frame
-# `repeat` times and print the CPU time of each call, the bill and where the package came from.
+# A child process with one tree's package first on the path: it loads the pickled frame, prices
+# it once to warm up, says where its package came from, then prices it once per line it reads
+# and answers each with the call's CPU time. Two such children take turns call by call, so both
+# see the same load.
 _CHILD = """
 import json, pickle, sys, time, warnings
 import numpy as np
@@ -123,16 +126,18 @@ import agentinsight
 from agentinsight.analysis import cost
 with open(sys.argv[1], "rb") as f:
     spans = pickle.load(f)
-times = []
-with np.errstate(all="ignore"), warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    for _ in range(int(sys.argv[2])):
+def run():
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         began = time.process_time()
         priced = cost.price_spans(spans)
-        times.append(time.process_time() - began)
-print(json.dumps({"cpu_s": times, "package": agentinsight.__file__,
-                  "billable": int(priced["billable"].sum()),
-                  "cost_usd": float(priced["cost_usd"].sum())}))
+        return time.process_time() - began, priced
+_, priced = run()
+print(json.dumps({"package": agentinsight.__file__, "billable": int(priced["billable"].sum()),
+                  "cost_usd": float(priced["cost_usd"].sum())}), flush=True)
+del priced
+for line in sys.stdin:
+    print(json.dumps(run()[0]), flush=True)
 """
 
 
@@ -152,48 +157,65 @@ def export_tree(rev: str, folder: Path) -> str:
     return commit.stdout.strip()
 
 
-def time_tree(tree: Path, frame: Path, repeat: int) -> dict:
-    """One child process pricing ``frame`` with the package in ``tree``."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(frame), str(repeat)], env=env,
-                          capture_output=True, text=True, cwd=tree)
-    if done.returncode:
-        raise SystemExit(f"price_spans failed in {tree}:\n{done.stderr}")
-    result = json.loads(done.stdout.splitlines()[-1])
-    if not Path(result["package"]).resolve().is_relative_to(tree.resolve()):
-        raise SystemExit(f"the child imported {result['package']}, not the package in {tree}")
-    return result
+class Child:
+    """One child process pricing ``frame`` with the package in ``tree``, a call per request."""
+
+    def __init__(self, tree: Path, frame: Path) -> None:
+        self.tree = tree
+        self.proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(frame)], cwd=tree,
+                                     env={**os.environ, "PYTHONPATH": str(tree)}, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.first = self._answer()
+        if not Path(self.first["package"]).resolve().is_relative_to(tree.resolve()):
+            raise SystemExit(f"the child imported {self.first['package']}, not {tree}'s package")
+
+    def _answer(self) -> Any:
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if not line:
+            raise SystemExit(f"price_spans failed with the package in {self.tree} "
+                             f"(exit status {self.proc.wait()})")
+        return json.loads(line)
+
+    def call(self) -> float:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        return float(self._answer())
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait()
 
 
-def compare(rev: str, spans: pd.DataFrame, rounds: int, repeat: int) -> None:
-    """Best CPU time of ``price_spans`` at ``rev`` and in this tree, alternating rounds."""
+def compare(rev: str, spans: pd.DataFrame, rounds: int) -> None:
+    """CPU time of ``price_spans`` at ``rev`` and in this tree, the two taking turns."""
     with tempfile.TemporaryDirectory(prefix="agentinsight-cost-") as tmp:
         folder = Path(tmp)
         commit = export_tree(rev, folder)
         frame = folder / "spans.pickle"
         with frame.open("wb") as f:
             pickle.dump(spans, f, protocol=pickle.HIGHEST_PROTOCOL)
-        trees = {"before": folder / "tree", "after": ROOT}
-        best: dict[str, list[float]] = {"before": [], "after": []}
-        bills = set()
-        for i in range(rounds):
-            order = ["before", "after"] if i % 2 == 0 else ["after", "before"]
-            for side in order:
-                result = time_tree(trees[side], frame, repeat)
-                best[side].append(min(result["cpu_s"]))
-                bills.add((result["billable"], round(result["cost_usd"], 6)))
-            print(f"round {i + 1}: before {best['before'][-1]:.3f} s, "
-                  f"after {best['after'][-1]:.3f} s CPU (best of {repeat} each)", flush=True)
-    before, after = np.array(best["before"]), np.array(best["after"])
-    print(f"price_spans on {len(spans):,} spans, {commit[:7]} ({rev}) against this tree, "
-          f"{rounds} alternating rounds, process CPU time, best of {repeat} per round:")
-    print(f"  before: best {before.min():.3f} s, median {np.median(before):.3f} s, "
-          f"range {before.min():.3f}-{before.max():.3f} s")
-    print(f"  after:  best {after.min():.3f} s, median {np.median(after):.3f} s, "
-          f"range {after.min():.3f}-{after.max():.3f} s")
-    print(f"  after / before: {after.min() / before.min():.3f} (best), "
-          f"{np.median(after) / np.median(before):.3f} (median); per round: "
-          + ", ".join(f"{a / b:.2f}" for a, b in zip(after, before, strict=True)))
+        children = {"before": Child(folder / "tree", frame), "after": Child(ROOT, frame)}
+        try:
+            times: dict[str, list[float]] = {"before": [], "after": []}
+            for i in range(rounds):
+                for side in ("before", "after") if i % 2 == 0 else ("after", "before"):
+                    times[side].append(children[side].call())
+        finally:
+            for child in children.values():
+                child.close()
+    bills = {(c.first["billable"], round(c.first["cost_usd"], 6)) for c in children.values()}
+    before, after = np.array(times["before"]), np.array(times["after"])
+    ratios = after / before
+    print(f"price_spans on {len(spans):,} spans: {commit[:7]} ({rev}) against this tree, "
+          f"process CPU time, {rounds} calls each, taking turns call by call")
+    for side, values in (("before", before), ("after", after)):
+        print(f"  {side + ':':7s} best {values.min():.3f} s, median {np.median(values):.3f} s, "
+              f"range {values.min():.3f}-{values.max():.3f} s")
+    print(f"  after / before: {after.min() / before.min():.3f} (best against best), "
+          f"{np.median(ratios):.3f} (median of the {rounds} turns; quartiles "
+          f"{np.quantile(ratios, 0.25):.3f}-{np.quantile(ratios, 0.75):.3f})")
     if len(bills) != 1:
         raise SystemExit(f"the two trees billed differently: {sorted(bills)}")
     billable, total = bills.pop()
@@ -206,12 +228,11 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=5_000)
     parser.add_argument("--compare", metavar="REV",
                         help="time price_spans at this git revision against this tree")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (--compare)")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="calls per child process, the best counted (--compare)")
+    parser.add_argument("--rounds", type=int, default=20,
+                        help="calls on each side, taking turns (--compare)")
     args = parser.parse_args()
     if args.compare:
-        compare(args.compare, synthetic_spans(args.spans), args.rounds, args.repeat)
+        compare(args.compare, synthetic_spans(args.spans), args.rounds)
         return
 
     began = time.perf_counter()
