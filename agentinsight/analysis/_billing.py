@@ -167,7 +167,8 @@ def price_spans(
     detail = detail_of(tok)
     unread = unread_usage(out, detail > 0)
     forest = SpanForest(out, cycles="break")  # parent cycles broken: every span is decided
-    carries = (detail > 0) | ~pd.isna(unread)
+    carries = detail > 0
+    carries[list(unread)] = True
     # One pass over the carrying spans finds those with attributes (often few): only theirs are
     # read, for the pricing context, the response id and the total token count.
     attrs = out["attributes"].to_numpy(dtype=object)
@@ -185,9 +186,10 @@ def price_spans(
         _normalise_raw(out, rows, vals, raw_input, raw_output)
     reason = np.full(len(rows), "", dtype=object)
     reason[np.isnan(tok["input_tokens"][rows])] = "missing input_tokens"
-    unread_rows = ~pd.isna(unread[rows])
-    reason[unread_rows] = [f"token counts in attributes not read as usage: {keys}"
-                           for keys in unread[rows][unread_rows]]
+    if unread:
+        at = np.flatnonzero(np.isin(rows, list(unread)))
+        reason[at] = [f"token counts in attributes not read as usage: {unread[row]}"
+                      for row in rows[at].tolist()]
     reason[out["start"].iloc[rows].isna().to_numpy()] = "missing start time"
     for text, mask in _bad_tokens(vals, rows):
         if errors == "raise":

@@ -163,8 +163,12 @@ class SpanForest:
 
 
 def codes_of(values: pd.Series) -> np.ndarray:
-    """Integer codes of a column's values in order of first appearance (-1 for missing)."""
-    return pd.factorize(values.to_numpy(dtype=object))[0].astype("int64")
+    """Integer codes of a column's values in order of first appearance (-1 for missing).
+
+    Factorised in the column's own dtype: a string column's ids are encoded where they are
+    stored, never turned into one Python string each.
+    """
+    return np.asarray(pd.factorize(values)[0], dtype="int64")
 
 
 def parent_index(trace_code: np.ndarray, span_id: pd.Series,

@@ -44,17 +44,13 @@ class Usage:
         self.billable = billable
 
 
-def unread_usage(spans: pd.DataFrame, known: np.ndarray) -> np.ndarray:
-    """Per row, the usage-like attributes of a span that names a model but has no token
-    column filled (``None`` where there are none)."""
-    out = np.full(len(spans), None, dtype=object)
+def unread_usage(spans: pd.DataFrame, known: np.ndarray) -> dict[int, str]:
+    """By row, the usage-like attributes of each span that names a model but has no token
+    column filled (only rows that have some)."""
     rows = np.flatnonzero(~known & spans["model"].notna().to_numpy())
     attrs = spans["attributes"].to_numpy(dtype=object)
-    for row in rows.tolist():
-        found = _usage_keys(attrs[row])
-        if found:
-            out[row] = found
-    return out
+    found = {row: _usage_keys(attrs[row]) for row in rows.tolist()}
+    return {row: keys for row, keys in found.items() if keys}
 
 
 def _usage_keys(attrs: Any) -> str | None:
@@ -67,14 +63,20 @@ def _usage_keys(attrs: Any) -> str | None:
 
 
 def with_entries(attrs: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Those of ``rows`` whose attributes are a dict holding anything: the only ones a look-up
-    can find something in (one cheap pass; many spans have none).
+    """Those of ``rows`` whose attributes hold anything: the only ones a look-up can find
+    something in (many spans have none). Read in one loop without Python code per row; values
+    whose truth is undefined (an array) send it to the slower loop that asks for dicts first.
 
-    >>> with_entries(np.array([{}, {"a": 1}, None, {"b": 2}], dtype=object), np.arange(3)).tolist()
-    [1]
+    >>> attrs = np.array([{}, {"a": 1}, None, {"b": 2}, np.zeros(2)], dtype=object)
+    >>> with_entries(attrs, np.arange(3)).tolist(), with_entries(attrs, np.arange(5)).tolist()
+    ([1], [1, 3])
     """
-    return rows[np.fromiter((i for i, a in enumerate(attrs[rows]) if isinstance(a, dict) and a),
-                            dtype="int64")]
+    some = attrs[rows]
+    try:
+        return rows[np.fromiter(map(bool, some), dtype=bool, count=len(some))]
+    except Exception:  # a value's own __bool__ may raise anything; the loop below calls none
+        return rows[np.fromiter((isinstance(a, dict) and len(a) > 0 for a in some), dtype=bool,
+                                count=len(some))]
 
 
 def _lookup(attrs: np.ndarray, keys: tuple[str, ...]) -> list[Any]:
