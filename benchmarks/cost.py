@@ -14,7 +14,7 @@ this tree's on one generated frame: two child processes (the older code taken wi
 load, and each call's process CPU time is counted, so other jobs on a loaded machine count for
 little. Both sides must also bill the same total.
 
-Run: ``python benchmarks/cost.py --compare REV [--spans 300000] [--rounds 20]``
+Run: ``python benchmarks/cost.py --compare REV [--spans 300000] [--rounds 20] [--response-ids]``
 """
 
 from __future__ import annotations
@@ -37,7 +37,13 @@ from genai_prices import Usage, calc_price
 
 from agentinsight.analysis import cost
 from agentinsight.frames import TOKEN_COLUMNS
-from agentinsight.semconv import BATCH_ATTRIBUTES, Operation
+from agentinsight.semconv import (
+    BATCH_ATTRIBUTES,
+    GEN_AI_RESPONSE_ID,
+    SERVER_ADDRESS,
+    TOTAL_TOKENS_ATTRIBUTES,
+    Operation,
+)
 
 MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("openai", "o3"), ("openai", "gpt-5"),
           ("openai", "gpt-4.1"), ("anthropic", "claude-sonnet-4-5"),
@@ -47,8 +53,12 @@ MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("openai", "o3"), ("o
 AGENTS = ["planner", "coder", "researcher", "reviewer", "support", "triage"]
 
 
-def synthetic_spans(n_spans: int, seed: int = 0) -> pd.DataFrame:
-    """Traces of 20 spans: 1 agent span (summed usage), 14 LLM calls, 5 tool calls."""
+def synthetic_spans(n_spans: int, seed: int = 0, response_ids: bool = False) -> pd.DataFrame:
+    """Traces of 20 spans: 1 agent span (summed usage), 14 LLM calls, 5 tool calls.
+
+    With ``response_ids`` every LLM call also carries its response id and total token count
+    (and the server's address), as the spans of instrumented provider SDKs do.
+    """
     rng = np.random.default_rng(seed)
     per_trace = 20
     n_traces = n_spans // per_trace
@@ -76,6 +86,11 @@ def synthetic_spans(n_spans: int, seed: int = 0) -> pd.DataFrame:
     batch = is_llm & (rng.random(n) < 0.05)
     empty: dict = {}
     attributes = [{BATCH_ATTRIBUTES[0]: True} if b else empty for b in batch]
+    if response_ids:
+        total = np.nan_to_num(inp) + np.nan_to_num(out)
+        attributes = [{**a, GEN_AI_RESPONSE_ID: f"resp-{i:x}",
+                       TOTAL_TOKENS_ATTRIBUTES[0]: int(total[i]), SERVER_ADDRESS: "api.example"}
+                      if is_llm[i] else a for i, a in enumerate(attributes)]
     op = np.where(is_agent, Operation.INVOKE_AGENT.value,
                   np.where(is_tool, Operation.EXECUTE_TOOL.value, Operation.CHAT.value))
     providers = np.array([m[0] for m in MODELS], dtype=object)[model_idx]
@@ -228,15 +243,18 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=5_000)
     parser.add_argument("--compare", metavar="REV",
                         help="time price_spans at this git revision against this tree")
+    parser.add_argument("--response-ids", action="store_true",
+                        help="every LLM call carries a response id and a total token count")
     parser.add_argument("--rounds", type=int, default=20,
                         help="calls on each side, taking turns (--compare)")
     args = parser.parse_args()
     if args.compare:
-        compare(args.compare, synthetic_spans(args.spans), args.rounds)
+        compare(args.compare, synthetic_spans(args.spans, response_ids=args.response_ids),
+                args.rounds)
         return
 
     began = time.perf_counter()
-    spans = synthetic_spans(args.spans)
+    spans = synthetic_spans(args.spans, response_ids=args.response_ids)
     print(f"built {len(spans):,} spans in {time.perf_counter() - began:.1f} s")
 
     began = time.perf_counter()
