@@ -113,18 +113,22 @@ def find_usage(spans: pd.DataFrame, forest: SpanForest, carries: np.ndarray,
     depth = forest.depth
     rows = np.flatnonzero(carries if with_attributes is None else carries & with_attributes)
     attrs = spans["attributes"].to_numpy(dtype=object)
-    ids = np.fromiter(_lookup(attrs[rows], RESPONSE_ID_ATTRIBUTES), dtype=object,
-                      count=len(rows))
-    found = np.flatnonzero(~pd.isna(ids))
-    ids[found] = [(v or None) if type(v) is str else str(v) if type(v) is int else None
-                  for v in ids[found]]
-    with_id = rows[~pd.isna(ids)]
+    # an id is text or a whole number; an empty text is no id
+    ids = np.fromiter(((v or None) if type(v) is str else str(v) if type(v) is int else None
+                       for v in _lookup(attrs[rows], RESPONSE_ID_ATTRIBUTES)),
+                      dtype=object, count=len(rows))
+    has_id = ~pd.isna(ids)
+    with_id = rows[has_id]
     if len(with_id) > 1:
-        provider = spans["provider"].to_numpy(dtype=object)[with_id]
-        key = [f"{provider_key(p) or ''}\x00{i}" for p, i in
-               zip(provider, ids[~pd.isna(ids)], strict=True)]
-        _keep_one(pd.factorize(np.array(key, dtype=object))[0], with_id, detail, depth,
-                  duplicate_of, chosen)
+        # the provider's key once per distinct name (the extra "" at the end is where code -1,
+        # no provider, points), then each (provider, id) pair as one integer
+        codes, names = pd.factorize(spans["provider"])
+        keys = pd.factorize(np.array([provider_key(p) or "" for p in names] + [""],
+                                     dtype=object))[0]
+        provider = keys[codes[with_id]].astype("int64")
+        id_codes = pd.factorize(ids[has_id])[0]
+        pairs = provider * (int(id_codes.max()) + 1) + id_codes
+        _keep_one(pd.factorize(pairs)[0], with_id, detail, depth, duplicate_of, chosen)
     # a model call inside another model call is the same call seen by two instrumentations
     near = forest.nearest(carries)
     parent = forest.parent
