@@ -206,13 +206,16 @@ def raw_counts(tok: dict[str, np.ndarray], attrs: np.ndarray,
     parts = (cache > 0) | (reasoning > 0)
     maybe = np.flatnonzero(parts if with_attributes is None else parts & with_attributes)
     if len(maybe):
-        total = np.fromiter(_lookup(attrs[maybe], TOTAL_TOKENS_ATTRIBUTES), dtype=object,
-                            count=len(maybe))
-        given = np.flatnonzero(~pd.isna(total))
-        known = given[[type(t) in (int, float) for t in total[given]]]
+        # a total that is not a number (text, a flag, an int no float holds) tells nothing:
+        # NaN, never equal
+        total = np.fromiter((t if type(t) is float or type(t) is int and -1e300 < t < 1e300
+                             else np.nan
+                             for t in _lookup(attrs[maybe], TOTAL_TOKENS_ATTRIBUTES)),
+                            dtype="float64", count=len(maybe))
+        known = np.flatnonzero(~np.isnan(total))
         if len(known):
             rows = maybe[known]
-            total_f = total[known].astype("float64")
+            total_f = total[known]
             base = inp[rows] + out[rows]
             both = total_f == base + cache[rows] + reasoning[rows]
             raw_input[rows] |= (cache[rows] > 0) & (both | (total_f == base + cache[rows]))

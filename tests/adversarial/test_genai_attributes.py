@@ -60,3 +60,14 @@ def test_numeric_text_is_a_count_and_odd_ids_and_providers_do_not_crash():
     two = pd.concat([frame, frame.assign(span_id=["0000000000000002"])], ignore_index=True)
     assert cost.price_spans(two)["billable"].tolist() == [True, True]
 
+
+
+@pytest.mark.parametrize("total", [10**400, -(10**400), float("inf"), "9" * 400],
+                         ids=["huge int", "huge negative int", "inf", "long digit text"])
+def test_a_total_token_count_too_large_for_a_float_does_not_stop_pricing(total):
+    spans = cost.example_spans()
+    expected = cost.price_spans(spans)["cost_usd"].to_numpy()
+    cached = spans.index[spans["span_id"] == "b2"][0]  # a cached call: its total is read
+    spans.at[cached, "attributes"] = {"gen_ai.usage.total_tokens": total}
+    priced = cost.price_spans(spans)
+    assert priced["cost_usd"].fillna(-1).tolist() == pd.Series(expected).fillna(-1).tolist()
