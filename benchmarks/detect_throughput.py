@@ -9,12 +9,16 @@ scaled. Peak memory is the process's peak resident set (``ru_maxrss``), printed 
 is built and after ``detect``.
 
     python benchmarks/detect_throughput.py [--series 1000] [--points 10000]
-    python benchmarks/detect_throughput.py --points 43200 --baseline-series 50
+    python benchmarks/detect_throughput.py --points 43200 --baseline-series 20 [--against old.py]
+
+``--against`` runs another version's ``detect`` (its ``anomaly.py``) on the same frame after
+ours, checks that it finds exactly the same, and prints its time and the process's peak after it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import resource
 import time
@@ -81,6 +85,10 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=10000)
     parser.add_argument("--baseline-series", type=int, default=None,
                         help="series the per-series baseline is timed on (default a tenth)")
+    parser.add_argument("--against", metavar="ANOMALY_PY",
+                        help="another version's anomaly.py (git show REV:agentinsight/analysis/"
+                             "anomaly.py > old.py): its detect runs on the same frame after ours "
+                             "and must find exactly the same")
     args = parser.parse_args()
     frame, shifted = build(args.series, args.points)
     built = peak_rss_mib()
@@ -94,6 +102,8 @@ def main() -> None:
           f"{len(found)} findings on {found['series'].map(str).nunique()} series "
           f"({len(shifted)} series had an injected shift); peak RSS of the process "
           f"{peak_rss_mib():,.0f} MiB" + (" (set by detect)" if peak_rss_mib() > built else ""))
+    if args.against:
+        compare(frame, found, args.against)
     sample = args.baseline_series or max(args.series // 10, 1)
     start = time.perf_counter()
     for n in range(sample):  # the frame holds one series after another
@@ -102,6 +112,21 @@ def main() -> None:
     print(f"baseline: detect called once per series: {loop:.1f} s "
           f"(measured on the first {sample} series, scaled)")
     print(f"ratio baseline/detect: {loop / took:.2f}")
+
+
+def compare(frame: pd.DataFrame, found: pd.DataFrame, path: str) -> None:
+    """Run another version's ``detect`` on the same frame and check it finds the same."""
+    spec = importlib.util.spec_from_file_location("other_anomaly", path)
+    assert spec is not None and spec.loader is not None, path
+    other = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(other)
+    start, cpu = time.perf_counter(), time.process_time()
+    theirs = other.detect(frame)
+    took, cpu = time.perf_counter() - start, time.process_time() - cpu
+    pd.testing.assert_frame_equal(found, theirs)
+    assert found.attrs == theirs.attrs
+    print(f"{path}: detect {took:.1f} s wall, {cpu:.1f} s CPU, the same {len(theirs)} findings; "
+          f"peak RSS of the process after it {peak_rss_mib():,.0f} MiB")
 
 
 if __name__ == "__main__":
