@@ -50,6 +50,7 @@ from agentinsight.analysis._detectors.traces import (
     runaway_run_findings,
 )
 from agentinsight.analysis._detectors.volume import detect_traffic_drop
+from agentinsight.analysis._detectors.wide import column_blocks, to_wide
 from agentinsight.exceptions import ConfigurationError, SchemaError
 from agentinsight.frames import (
     empty_findings_frame,
@@ -204,7 +205,8 @@ def detect(
     status for an agent) is itself a ``new_series`` finding (``new_after=None`` turns that off).
 
     ``detectors`` is a list of names from ``default_detectors()`` or a mapping of name to a
-    detector with a ``causal_scores(X, index)`` method.
+    detector with a ``causal_scores(X, index)`` method. Each series is scored on its own, a
+    block of series (columns of ``X``) at a time, so memory stays bounded on long frames.
 
     >>> from agentinsight.frames import metrics_frame
     >>> t = np.arange(500) * 600.0
@@ -219,31 +221,42 @@ def detect(
         warnings.warn("detect: the metrics frame is empty, so there is nothing to score",
                       InsufficientDataWarning, stacklevel=2)
         return _noted(empty_findings_frame(), [])
-    labels = label_columns(frame)
-    wide, index, keys = _to_wide(frame, labels)
-    rows: list[dict[str, Any]] = []
-    counts = np.isfinite(wide).sum(axis=0)
+    wide, index, keys = to_wide(frame, label_columns(frame))
+    del frame  # a converted copy of the caller's frame is not needed any more
     present = np.isfinite(wide)
+    counts = present.sum(axis=0)
     history = np.where(present.any(axis=0), len(index) - np.argmax(present, axis=0), 0)
+    del present
     notes = _insufficient(chosen, counts, history, keys, index, min_points)
-    usable = counts >= max(min_points, 2)
-    if not usable.any():
+    usable = np.flatnonzero(counts >= max(min_points, 2))
+    if not len(usable):
         return _noted(empty_findings_frame(), notes)
-    wide, keys = wide[:, usable], [k for k, u in zip(keys, usable, strict=True) if u]
-    seen = np.cumsum(np.isfinite(wide), axis=0)
-    with shared_baselines():  # detectors needing the same baseline compute it once
-        for name, det in chosen.items():
-            scores, expected = det.causal_scores(wide, index)
-            scores = np.where(seen > min_points, scores, 0.0)
-            hot = scores >= threshold
-            for col in np.flatnonzero(hot.any(axis=0)):
-                for first, last in runs_of(hot[:, col], max_gap):
-                    peak = first + int(np.argmax(scores[first:last + 1, col]))
-                    rows.append(_series_finding(name, keys[col], index, first, last, peak,
-                                                scores[peak, col], wide[peak, col],
-                                                expected[peak, col]))
-    if new_after is not None:
-        rows.extend(_new_series(wide, index, keys, pd.Timedelta(new_after)))
+    # Every detector scores each series on its own, so the series are scored a block of
+    # columns at a time: the same findings, with temporaries the size of a block, not the frame.
+    by_detector: dict[str, list[dict[str, Any]]] = {name: [] for name in chosen}
+    new_rows: list[dict[str, Any]] = []
+    for block in column_blocks(len(index), len(usable)):
+        cols = usable[block]
+        part = np.ascontiguousarray(wide[:, cols])
+        part_keys = [keys[c] for c in cols]
+        scorable = np.cumsum(np.isfinite(part), axis=0) > min_points
+        with shared_baselines():  # detectors needing the same baseline compute it once
+            for name, det in chosen.items():
+                scores, expected = det.causal_scores(part, index)
+                scores = np.where(scorable, scores, 0.0)
+                hot = scores >= threshold
+                for col in np.flatnonzero(hot.any(axis=0)):
+                    for first, last in runs_of(hot[:, col], max_gap):
+                        peak = first + int(np.argmax(scores[first:last + 1, col]))
+                        by_detector[name].append(_series_finding(
+                            name, part_keys[col], index, first, last, peak, scores[peak, col],
+                            part[peak, col], expected[peak, col]))
+                del scores, expected, hot
+        if new_after is not None:
+            new_rows.extend(_new_series(part, index, part_keys, pd.Timedelta(new_after)))
+        del part, scorable
+    del wide
+    rows = [row for name in chosen for row in by_detector[name]] + new_rows
     step = pd.Series(index).diff().median() if len(index) > 1 else pd.Timedelta(0)
     tolerance = step * merge_points if pd.notna(step) else pd.Timedelta(0)
     found = merge_overlapping(findings_frame(rows), tolerance)
@@ -353,41 +366,6 @@ def _insufficient(chosen: Mapping[str, Any], counts: np.ndarray, history: np.nda
 def _noted(found: pd.DataFrame, notes: list[dict[str, Any]]) -> pd.DataFrame:
     found.attrs["insufficient_data"] = notes
     return found
-
-
-def _to_wide(frame: pd.DataFrame, labels: list[str]
-             ) -> tuple[np.ndarray, pd.DatetimeIndex, list[dict[str, str]]]:
-    """Points × series array on the sorted union of timestamps, with each series' labels."""
-    if frame["timestamp"].isna().any():
-        raise SchemaError("metrics frame: column 'timestamp' has missing values")
-    key_cols = ["metric", *labels]
-    codes = frame.groupby(key_cols, observed=True, sort=False, dropna=False).ngroup()
-    codes = codes.to_numpy()
-    _, first = np.unique(codes, return_index=True)  # group g's first row is first[g]
-    firsts = frame[key_cols].iloc[first].astype(object)
-    uniques = list(firsts.itertuples(index=False, name=None))
-    stamps = pd.DatetimeIndex(frame["timestamp"]).as_unit("ns").asi8
-    ts_uniques, ts_codes = np.unique(stamps, return_inverse=True)
-    wide = np.full((len(ts_uniques), len(uniques)), np.nan)
-    values = frame["value"].to_numpy(dtype=float)
-    cells = ts_codes.astype(np.int64) * len(uniques) + codes
-    written = np.zeros(wide.size, dtype=bool)
-    written[cells] = True
-    if np.count_nonzero(written) < len(cells):
-        # numpy leaves the winner of a repeated fancy-index assignment unspecified: keep the last
-        last = len(cells) - 1 - np.unique(cells[::-1], return_index=True)[1]
-        ts_codes, codes, values = ts_codes[last], codes[last], values[last]
-    wide[ts_codes, codes] = values
-    wide[~np.isfinite(wide)] = np.nan
-    keys = []
-    for tup in uniques:
-        series = {"__name__": str(tup[0])}
-        for label, value in zip(labels, tup[1:], strict=True):
-            if value is not None and not (isinstance(value, float) and np.isnan(value)):
-                series[label] = str(value)
-        keys.append(series)
-    ts_uniques = pd.to_datetime(ts_uniques, utc=True).as_unit("ns")
-    return wide, pd.DatetimeIndex(ts_uniques), keys
 
 
 def _new_series(wide: np.ndarray, index: pd.DatetimeIndex, keys: list[dict[str, str]],

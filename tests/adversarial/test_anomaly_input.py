@@ -75,3 +75,27 @@ def test_detect_takes_rows_in_any_order_with_duplicates() -> None:
         messy = detect(pd.concat([frame.iloc[::-1], frame.iloc[:300]], ignore_index=True))
     assert len(clean) >= 1
     assert messy[["start", "end", "detector"]].equals(clean[["start", "end", "detector"]])
+
+
+@pytest.mark.parametrize("jitter", [False, True], ids=["on a grid", "off any grid"])
+def test_detect_reads_shuffled_repeated_rows_read_in_chunks(monkeypatch, jitter: bool) -> None:
+    from agentinsight.analysis._detectors import wide
+
+    rng = np.random.default_rng(5)
+    n, agents = 3000, ["a", "b", None]  # a missing label value is a series of its own
+    t = 1.7e9 + np.arange(n) * 60.0 + (rng.uniform(0, 1e-3, n) if jitter else 0.0)
+    parts = []
+    for k, agent in enumerate(agents):
+        v = 20 + 5 * np.sin(2 * np.pi * np.arange(n) / 1440) + rng.normal(0, 0.5, n)
+        v[2500 - 300 * k:] += 15
+        parts.append(metrics_frame(t, "agent_execution_rate", v, {"agent": [agent] * n}))
+    clean = pd.concat(parts, ignore_index=True)
+    clean["agent"] = clean["agent"].astype("category")
+    # wrong values first, then every row again in random order: the last value of a
+    # (series, time) counts, also when its repeats fall in different chunks of rows
+    wrong = clean.sample(2000, random_state=1).assign(value=1e6)
+    messy = pd.concat([wrong, clean.sample(frac=1.0, random_state=2)], ignore_index=True)
+    monkeypatch.setattr(wide, "_CHUNK_ROWS", 997)
+    expected = detect(clean)
+    assert len({str(s) for s in expected["series"]}) == 3
+    pd.testing.assert_frame_equal(detect(messy), expected)

@@ -275,3 +275,53 @@ def test_detect_catches_a_queue_that_backs_up_step_by_step() -> None:
     assert found.iloc[0]["start"] <= pd.Timestamp(1.7e9 + (start + 30) * 60, unit="s", tz="UTC")
     calm = frame.assign(value=rng.poisson(1.5, n).astype(float))
     assert detect(calm, detectors=["extreme"], threshold=0.7).empty
+
+
+# --- detect on long frames: series scored a block at a time -------------------------------------
+
+
+def _fleet(series: int = 12, n: int = 1000) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    t = 1.7e9 + np.arange(n) * 600.0  # 10-minute points: a day is 144 of them
+    v = 20 + 5 * np.sin(2 * np.pi * np.arange(n) / 144) + rng.normal(0, 0.5, (series, n))
+    v[::4, 800:] += 15  # every fourth series shifts
+    v[1, 700] = 400.0  # and one spikes once
+    column = np.repeat(np.arange(series), n)
+    return metrics_frame(np.tile(t, series), "agent_execution_rate", v.ravel(),
+                         {"agent": [f"agent-{c:02d}" for c in column]})
+
+
+def test_detect_finds_the_same_in_blocks_of_series_as_all_at_once(monkeypatch) -> None:
+    from agentinsight.analysis._detectors import wide
+
+    frame = _fleet()
+    whole = detect(frame)
+    assert {f["agent"] for f in whole["series"]} >= {"agent-00", "agent-01", "agent-04",
+                                                     "agent-08"}
+    for per_block in (1, 5):  # blocks of 5, 5 and 2 series: the last one is short
+        monkeypatch.setattr(wide, "BLOCK_CELLS", 1000 * per_block)
+        blocked = detect(frame)
+        pd.testing.assert_frame_equal(blocked, whole)
+        assert blocked.attrs == whole.attrs
+
+
+def test_detect_memory_stays_near_the_points_matrix(monkeypatch) -> None:
+    import tracemalloc
+
+    from agentinsight.analysis._detectors import wide
+
+    series, n = 40, 1000
+    frame = _fleet(series, n)
+    matrix = series * n * 8  # the points x series float64 matrix detect scores
+    monkeypatch.setattr(wide, "BLOCK_CELLS", n * 4)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        found = detect(frame)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert len(found)
+    # one block's temporaries (a few dozen arrays of 4 series) beside the matrix, not a few
+    # dozen arrays of all 40 series (about 30 matrices' worth when scored all at once)
+    assert peak < 8 * matrix, f"detect peaked at {peak / matrix:.1f} x the points matrix"
