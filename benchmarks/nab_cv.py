@@ -60,13 +60,20 @@ PUBLISHED_34 = {"ARTime": (71.1, 62.4, 76.0), "Numenta HTM": (73.6, 68.4, 77.0),
                 "CAD OSE": (71.7, 68.1, 75.1)}
 
 
-def grid() -> list[StreamParams]:
-    """The candidate parameter sets: the shipped one and small variations of it."""
+#: The weights of the robust view the grids try (0 switches it off).
+ROBUST_WEIGHTS = (0.0, 0.01, 0.02, 0.05)
+
+
+def grid(full: bool = False) -> list[StreamParams]:
+    """The candidate parameter sets: the robust view's weight, the rest as shipped; with
+    ``full``, also small variations of the older views' weights and look-backs."""
+    if not full:
+        return [replace(DEFAULT, robust_weight=w) for w in ROBUST_WEIGHTS]
     out = []
-    for mean_w, seas_w, days, suppress in itertools.product(
-            (0.25, 0.35, 0.5), (0.2, 0.35, 0.5), (1, 3), (50, 150)):
+    for mean_w, seas_w, days, suppress, robust_w in itertools.product(
+            (0.25, 0.35, 0.5), (0.2, 0.35, 0.5), (1, 3), (50, 150), ROBUST_WEIGHTS):
         out.append(replace(DEFAULT, mean_weight=mean_w, seasonal_weight=seas_w,
-                           seasonal_days=days, suppress=suppress))
+                           seasonal_days=days, suppress=suppress, robust_weight=robust_w))
     if DEFAULT not in out:
         out.append(DEFAULT)
     return out
@@ -176,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="NAB folder (default ../shared/nab from the repo root)")
     parser.add_argument("--fresh", action="store_true", help="ignore cached per-file scores")
+    parser.add_argument("--full-grid", action="store_true",
+                        help="also vary the older views' weights and look-backs (144 sets)")
     args = parser.parse_args(argv)
     root = nab.data_path(args.data)
     if not (root / "labels" / "combined_windows.json").exists():
@@ -184,11 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     files = nab.load_corpus(root)
     profiles = nab.load_profiles(root)
     windows = sum(len(f.windows) for f in files)
-    candidates = grid()
+    candidates = grid(args.full_grid)
     start = time.perf_counter()
     scored = [file_scores(files, p, args.fresh) for p in candidates]
     labels = [f"(mean_w {c.mean_weight}, seasonal_w {c.seasonal_weight}, days "
-              f"{c.seasonal_days}, suppress {c.suppress})" for c in candidates]
+              f"{c.seasonal_days}, suppress {c.suppress}, robust_w {c.robust_weight})"
+              for c in candidates]
     print(f"{len(files)} files, {windows} windows; {len(candidates)} parameter sets scored in "
           f"{time.perf_counter() - start:.1f} s\nscore_series' parameter grid:")
     in_sample, cv_raw, in_k, fold_thr = cross_validate(files, profiles, scored, labels)

@@ -52,6 +52,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["DEFAULT", "StreamParams", "day_period", "raw_excess", "stream_scores"]
 
@@ -65,6 +66,9 @@ class StreamParams:
     ``seasonal_days`` is how many earlier days the daily view takes the median of; ``warmup`` points
     score 0 while the running range forms; ``suppress`` is the look-back (points) of the
     report-once rule; ``scale`` maps the weighted excess (a fraction of the range) to [0, 1).
+    The robust view (``stream_scores`` only, not ``raw_excess``) measures the mean of the last
+    ``robust_window`` points against the ``1 - robust_quantile`` .. ``robust_quantile`` range of
+    its own history, in units of that range, weighted by ``robust_weight`` (0 switches it off).
     """
 
     mean_windows: tuple[int, ...] = (3, 12, 48)
@@ -74,6 +78,9 @@ class StreamParams:
     warmup: int = 20
     suppress: int = 50
     scale: float = 0.035
+    robust_window: int = 3
+    robust_quantile: float = 0.999
+    robust_weight: float = 0.05
 
 
 DEFAULT = StreamParams()
@@ -150,10 +157,31 @@ def _lag_median(x: np.ndarray, period: int, days: int) -> np.ndarray:
 def stream_scores(x: np.ndarray, period: int,
                   params: StreamParams = DEFAULT) -> np.ndarray:
     """Scores in [0, 1) for a gap-free array (1-d, or 2-d: one series per column)."""
-    raw = raw_excess(np.asarray(x, dtype=float), period, params)
+    x = np.asarray(x, dtype=float)
+    raw = raw_excess(x, period, params)
+    if params.robust_weight > 0:
+        robust = _quantile_excess(_trailing_mean(x, params.robust_window),
+                                  params.robust_quantile, params.warmup)
+        np.fmax(raw, params.robust_weight * robust, out=raw)
     recent = _running_max(raw, params.suppress)
     raw = np.where(raw > recent, raw, 0.0)
     return 1.0 - np.exp(-raw / params.scale)
+
+
+def _quantile_excess(view: np.ndarray, quantile: float, warmup: int) -> np.ndarray:
+    """Excess of each point beyond the ``1 - quantile`` .. ``quantile`` range of the points
+    before it, in units of that range: like ``_excess``, but one earlier spike does not raise
+    the bar for the next anomaly (the range leaves out the most extreme ``1 - quantile``)."""
+    frame = pd.DataFrame(view.reshape(view.shape[0], -1))
+    history = frame.expanding(min_periods=max(warmup, 1))
+    hi = history.quantile(quantile).shift(1).to_numpy().reshape(view.shape)
+    lo = history.quantile(1.0 - quantile).shift(1).to_numpy().reshape(view.shape)
+    span = hi - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.fmax((view - hi) / span, (lo - view) / span)
+    out[~(span > 0)] = 0.0
+    out[:warmup] = 0.0
+    return np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
 
 
 def _running_max(a: np.ndarray, window: int) -> np.ndarray:
