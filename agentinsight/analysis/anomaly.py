@@ -100,11 +100,12 @@ def score_series(series: pd.Series) -> pd.Series:
     """Anomaly scores in [0, 1] for one series, computed causally with default parameters.
 
     A score near 1 means the point goes far beyond everything the series showed before (in its
-    value, its short-term means or its day-over-day difference) and is the first such point in
-    a while; ordinary points score 0. Call a point anomalous from a score of 0.5: that default
-    threshold was fixed from cross-validation folds, not re-optimised on the data it is judged
-    on (see BENCHMARKS.md for the NAB scores it gets). Missing values score 0 and do not disturb
-    the rest. Each call starts from a fresh state.
+    value, its short-term means or its day-over-day difference; or, for its 3-point mean, beyond
+    the 0.1 % .. 99.9 % range of its history, so one old spike does not hide a later anomaly)
+    and is the first such point in a while; ordinary points score 0. Call a point anomalous
+    from a score of 0.5: that default threshold was fixed from cross-validation folds, not
+    re-optimised on the data it is judged on (see BENCHMARKS.md for the NAB scores it gets).
+    Missing values score 0 and do not disturb the rest. Each call starts from a fresh state.
 
     Rows are scored in the order they arrive, as a stream would see them: duplicate timestamps,
     a clock that steps back, gaps and irregular sampling are facts about the data, not errors.

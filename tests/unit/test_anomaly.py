@@ -64,6 +64,19 @@ def test_score_series_is_causal_and_fresh_per_call() -> None:
     np.testing.assert_allclose(score_series(s).to_numpy(), full.to_numpy())
 
 
+def test_score_series_sees_a_shift_that_stays_below_an_old_spike() -> None:
+    # one huge spike early on used to set the bar for the rest of the series: a later level
+    # shift of 20 standard deviations stayed inside the spike's range and scored 0
+    rng = np.random.default_rng(0)
+    values = 10.0 + rng.normal(0.0, 0.5, 4000)
+    values[300] = 1000.0
+    values[3500:] += 10.0
+    scores = score_series(pd.Series(values))
+    assert scores.iloc[300] > 0.9
+    assert scores.iloc[3500:3510].max() > 0.5
+    assert scores.iloc[301:3500].max() < 0.5 and scores.iloc[3510:].max() < 0.5
+
+
 def test_score_series_bad_and_degenerate_input() -> None:
     with pytest.warns(InsufficientDataWarning):
         assert score_series(pd.Series([], dtype=float)).empty
