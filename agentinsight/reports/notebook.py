@@ -14,6 +14,7 @@ import html
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from agentinsight.frames import empty_findings_frame, empty_spans_frame
@@ -206,7 +207,12 @@ def fleet_findings(frames: Mapping[str, pd.DataFrame], spans: pd.DataFrame | Non
                                                                               ramp=0)},
                             threshold=0.9, spans=spans, exemplars=exemplars))
     if "fleet_runs" in frames and len(frames["fleet_runs"]):
-        found.append(detect_traffic_drop(frames["fleet_runs"], window="30m"))
+        runs = frames["fleet_runs"]
+        step = pd.Series(runs["timestamp"].unique()).sort_values().diff().median()
+        # a drop must hold for ten minutes, whatever the step: a minute's dip is noise
+        held = int(np.ceil(pd.Timedelta(minutes=10) / step)) if pd.notna(step) and step > \
+            pd.Timedelta(0) else 2
+        found.append(detect_traffic_drop(runs, window="30m", min_points=max(held, 2)))
     if len(spans):
         found.append(detect_traces(spans))
     found = [f for f in found if len(f)]

@@ -138,3 +138,20 @@ def test_the_first_monday_after_a_weekend_start_is_no_finding_but_bloated_prompt
     frames = _weekend_start_fleet(bloat=False)
     per_run = tokens_per_run(frames["tokens"], frames["runs"])
     assert 2900 < per_run[per_run["token_type"] == "input"]["value"].median() < 3100
+
+
+def test_a_traffic_drop_must_hold_for_ten_minutes_at_any_step():
+    import numpy as np
+
+    from agentinsight.frames import metrics_frame
+    from agentinsight.reports.notebook import fleet_findings
+
+    stamps = pd.date_range("2026-11-02", "2026-11-04", freq="1min", inclusive="left", tz="UTC")
+    rate = np.random.default_rng(2).normal(0.1, 0.003, len(stamps))
+    dip = (stamps >= "2026-11-03T10:00Z") & (stamps < "2026-11-03T10:03Z")
+    outage = (stamps >= "2026-11-03T15:00Z") & (stamps < "2026-11-03T15:40Z")
+    rate = np.where(dip | outage, 0.01, rate)
+    found = fleet_findings({"fleet_runs": metrics_frame(stamps, "agent_execution_total:rate",
+                                                        rate)})
+    assert found["detector"].tolist() == ["traffic_drop"]  # the outage, not the 3-minute dip
+    assert found.iloc[0]["start"] == pd.Timestamp("2026-11-03T15:00Z")
