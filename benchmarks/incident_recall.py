@@ -54,7 +54,8 @@ DEFAULT_CACHE = Path(os.path.expanduser("~/.cache/agentinsight/bench/incidents")
 
 def frames_of(source: FileSource) -> dict[str, pd.DataFrame]:
     """The frames the daily report detects on, under the names it gives them (spend per run
-    included: the simulator runs with the cost counter on, as a priced fleet would)."""
+    included: the simulator runs with the cost counter on, as a priced fleet would; ``runs`` is
+    each agent's finished runs per step, which per-run views divide by)."""
     return {
         "queue": source.range("task_queue_size"),
         "tokens": source.token_usage(by=["agent", "model", "token_type"]),
@@ -64,6 +65,8 @@ def frames_of(source: FileSource) -> dict[str, pd.DataFrame]:
         "tool_latency_p95_30m": source.latency_quantiles(
             "tool_execution_duration_seconds", q=0.95, by=["tool"], step="30m", window="30m"),
         "fleet_runs": source.rate("agent_execution_total", by=[], window="30m"),
+        "runs": source.token_usage(by=["agent"], metric="agent_execution_total"),
+        "cost": source.token_usage(by=["agent", "model"], metric="llm_cost_usd_total"),
     }
 
 
