@@ -9,19 +9,27 @@ series the incident affects (the rule of ``tests/unit/test_anomaly_simulated.py`
 else is a false finding.
 
 Printed: per incident kind the share of runs that caught it, the mean recall, and false findings
-per simulated day, for every run and per group of seeds. Seeds are split into a tuning set and a
-held-out set (``--tune-seeds`` / ``--seeds``): any change made to the detectors because of a miss
-is judged on the tuning seeds, and the held-out seeds are the figure to report.
+per simulated day, for every run and per group of seeds; every run's misses, and with
+``--show-false`` its false findings, so each can be examined. Seeds are split into a tuning set
+and a held-out set (``--tune-seeds`` / ``--seeds``): any change made to the detectors because of
+a miss is judged on the tuning seeds, and the held-out seeds are the figure to report.
 
     python benchmarks/incident_recall.py [--seeds 1-10] [--tune-seeds 0] [--days 5]
-        [--starts 2026-11-02T00:00:00Z,2026-11-07T00:00:00Z] [--every-start]
+        [--starts 2026-11-02T00:00:00Z,2026-11-07T00:00:00Z] [--every-start] [--show-false]
+        [--cache DIR | --no-cache]
 
 Each seed runs at one of the start times in turn (``--every-start`` runs it at all of them).
+Simulating is most of the cost (a minute or two per run), so the frames and spans each run reads
+back are kept in ``--cache`` (default ``~/.cache/agentinsight/bench/incidents``), one file per
+seed, start and length: a second run of the script only repeats the detection. The cache holds
+pickles this script wrote itself; delete the folder after changing the simulator.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import pickle
 import shutil
 import tempfile
 import time
@@ -31,7 +39,7 @@ from typing import Any
 
 import pandas as pd
 
-from agentinsight.reports.notebook import fleet_findings
+from agentinsight.reports.notebook import fleet_findings, spend_per_run
 from agentinsight.simulate import finding_matches, simulate
 from agentinsight.sources.files import FileSource
 
@@ -41,29 +49,60 @@ STARTS = ("2026-11-02T00:00:00Z", "2026-11-07T00:00:00Z", "2026-11-04T13:00:00Z"
           "2026-11-06T07:30:00Z")
 
 
+DEFAULT_CACHE = Path(os.path.expanduser("~/.cache/agentinsight/bench/incidents"))
+
+
 def frames_of(source: FileSource) -> dict[str, pd.DataFrame]:
-    """The frames the daily report detects on, under the names it gives them."""
+    """The frames the daily report detects on, under the names it gives them (spend per run
+    included: the simulator runs with the cost counter on, as a priced fleet would; ``runs`` is
+    each agent's finished runs per step, which per-run views divide by)."""
     return {
         "queue": source.range("task_queue_size"),
         "tokens": source.token_usage(by=["agent", "model", "token_type"]),
+        "cost_per_run": spend_per_run(
+            source.token_usage(by=["agent", "model"], metric="llm_cost_usd_total"),
+            source.token_usage(by=["agent"], metric="agent_execution_total")),
         "tool_latency_p95_30m": source.latency_quantiles(
             "tool_execution_duration_seconds", q=0.95, by=["tool"], step="30m", window="30m"),
         "fleet_runs": source.rate("agent_execution_total", by=[], window="30m"),
+        "runs": source.token_usage(by=["agent"], metric="agent_execution_total"),
+        "cost": source.token_usage(by=["agent", "model"], metric="llm_cost_usd_total"),
     }
 
 
-def one_run(seed: int, start: str, days: float) -> dict[str, Any]:
-    """Simulate, detect, and match findings against the labelled incidents."""
+def simulated(seed: int, start: str, days: float, cache: Path | None
+              ) -> tuple[dict[str, Any], dict[str, pd.DataFrame], pd.DataFrame, float]:
+    """Truth, frames and spans of one simulated run, from the cache when it holds them."""
+    key = f"seed{seed}-{pd.Timestamp(start):%Y%m%dT%H%M}-{days:g}d.pkl"
+    if cache is not None and (cache / key).is_file():
+        with open(cache / key, "rb") as fh:
+            kept = pickle.load(fh)
+        return kept["truth"], kept["frames"], kept["spans"], 0.0
     folder = Path(tempfile.mkdtemp(prefix="incident-recall-"))
     try:
         t0 = time.perf_counter()
         result = simulate(folder, days=days, seed=seed, start=start)
         source = FileSource(folder)
-        found = fleet_findings(frames_of(source), source.spans())
+        frames, spans = frames_of(source), source.spans()
         took = time.perf_counter() - t0
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    truth = result.truth
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        part = cache / (key + ".part")
+        with open(part, "wb") as fh:
+            pickle.dump({"truth": result.truth, "frames": frames, "spans": spans}, fh,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+        part.replace(cache / key)
+    return result.truth, frames, spans, took
+
+
+def one_run(seed: int, start: str, days: float, cache: Path | None = None) -> dict[str, Any]:
+    """Simulate (or read the cache), detect, and match findings against the incidents."""
+    truth, frames, spans, took = simulated(seed, start, days, cache)
+    t0 = time.perf_counter()
+    found = fleet_findings(frames, spans)
+    detecting = time.perf_counter() - t0
     incidents = truth["incidents"]
     records = found.to_dict("records")
     caught = {i["kind"] if "kind" in i else i["id"].split("-", 2)[2]: any(
@@ -71,8 +110,10 @@ def one_run(seed: int, start: str, days: float) -> dict[str, Any]:
     false = [rec for rec in records if not any(finding_matches(rec, i) for i in incidents)]
     span = (pd.Timestamp(truth["end"]) - pd.Timestamp(truth["start"])) / pd.Timedelta(days=1)
     return {"seed": seed, "start": start, "caught": caught, "false": len(false),
-            "days": span, "seconds": took,
-            "false_summaries": [f"{r['detector']}: {r['summary']}" for r in false]}
+            "days": span, "seconds": took, "detect_seconds": detecting,
+            "false_summaries": [f"{r['detector']}: {r['summary']}" for r in false],
+            "incidents": {i["kind"]: f"{i['start']} .. {i['end']} {i['labels']}"
+                          for i in incidents}}
 
 
 def _seeds(text: str) -> list[int]:
@@ -122,7 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every-start", action="store_true",
                         help="run every seed at every start (default: seed i at start i mod n)")
     parser.add_argument("--show-false", action="store_true", help="print every false finding")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                        help="folder keeping each simulated run's frames (default %(default)s)")
+    parser.add_argument("--no-cache", action="store_true", help="simulate every run afresh")
     args = parser.parse_args(argv)
+    cache = None if args.no_cache else args.cache
     starts = [s for s in args.starts.split(",") if s]
     groups = {"tuning seeds": _seeds(args.tune_seeds), "held-out seeds": _seeds(args.seeds)}
     results: dict[str, list[dict[str, Any]]] = {}
@@ -130,12 +175,15 @@ def main(argv: list[str] | None = None) -> int:
         results[label] = []
         for n, seed in enumerate(seeds):
             for start in (starts if args.every_start else [starts[n % len(starts)]]):
-                run = one_run(seed, start, args.days)
+                run = one_run(seed, start, args.days, cache)
                 missed = [k for k, hit in run["caught"].items() if not hit]
-                print(f"seed {seed:3d} start {start}  {run['seconds']:5.0f} s  caught "
+                print(f"seed {seed:3d} start {start}  {run['seconds']:4.0f} s simulating, "
+                      f"{run['detect_seconds']:4.0f} s detecting  caught "
                       f"{sum(run['caught'].values())}/{len(run['caught'])}"
                       f"{' missed ' + ', '.join(missed) if missed else ''}  "
                       f"false {run['false']}", flush=True)
+                for kind in missed:
+                    print(f"      missed: {kind} {run['incidents'][kind]}")
                 if args.show_false:
                     for text in run["false_summaries"]:
                         print(f"      false: {text}")

@@ -14,6 +14,7 @@ import html
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from agentinsight.frames import empty_findings_frame, empty_spans_frame
@@ -33,6 +34,7 @@ __all__ = [
     "standard_frames",
     "step_label",
     "time_window",
+    "tokens_per_run",
 ]
 
 #: name -> (helper, keyword arguments): the series a daily report shows.
@@ -116,17 +118,53 @@ def spend_per_run(cost: pd.DataFrame, runs: pd.DataFrame, min_runs: int = 2) -> 
                          {"agent": per["agent"].astype(str)})
 
 
-#: The frames anomaly detection watches, and how. Measured on the simulator's labelled week
-#: (tests/unit/test_anomaly_simulated.py): the extreme-value detector at 0.7 on queue size and
-#: token usage by agent/model/type, at 0.9 on half-hourly tool p95 latency (after a day of
-#: history), the traffic-drop test on the fleet's run rate and the trace detectors on spans find
-#: the incidents with about one false finding a day; error ratios and 5-minute p95s of
-#: low-volume series are too heavy-tailed to alert on without far more false findings, so they
-#: are shown, not detected on. With the cost counter on, spend per run of each agent is watched
-#: the same way, so a runaway loop, a switch to a dearer model or bloated prompts are findings
-#: priced in dollars (see BENCHMARKS.md: on the simulated week, all three found, no false
-#: finding; spend per step, with its daily cycle, missed the loop and added three).
-DETECTED_SERIES = ("queue", "tokens", "cost_per_run")
+def tokens_per_run(tokens: pd.DataFrame, runs: pd.DataFrame, min_runs: int = 2) -> pd.DataFrame:
+    """Tokens per agent run in each step (metric ``llm_tokens_used_total:per_run``, the token
+    frame's labels kept): each series' tokens in the step over the runs its agent finished in
+    it; steps with fewer than ``min_runs`` runs have no point. Busier hours, the first weekday
+    after a quiet weekend or a backlog draining raise token usage with the runs and leave
+    tokens per run alone, while bloated prompts, a runaway loop or another model change it.
+
+    >>> from agentinsight.frames import metrics_frame
+    >>> tokens = metrics_frame([0.0, 300.0], "llm_tokens_used_total:increase", [900.0, 50.0],
+    ...                        {"agent": "coder", "token_type": "input"})
+    >>> runs = metrics_frame([0.0, 300.0], "agent_execution_total:increase", [3.0, 1.0],
+    ...                      {"agent": "coder"})
+    >>> tokens_per_run(tokens, runs)["value"].tolist()
+    [300.0]
+    """
+    from agentinsight.frames import label_columns, metrics_frame
+
+    empty = metrics_frame([], "llm_tokens_used_total:per_run", [], {"agent": []})
+    if tokens.empty or runs.empty or "agent" not in tokens.columns or "agent" not in runs:
+        return empty
+    done = runs.groupby(["timestamp", "agent"], observed=True)["value"].sum()
+    done = done[done >= max(min_runs, 1)].rename("runs").reset_index()
+    done["agent"] = done["agent"].astype(str)
+    labels = label_columns(tokens)
+    plain = tokens[["timestamp", "value", *labels]].astype({c: str for c in labels})
+    per = plain.merge(done, on=["timestamp", "agent"], how="inner").dropna(subset=["value"])
+    if per.empty:
+        return empty
+    return metrics_frame(per["timestamp"], "llm_tokens_used_total:per_run",
+                         per["value"] / per["runs"], {c: per[c] for c in labels})
+
+
+#: The frames anomaly detection watches, and how. Measured on the simulator's labelled incidents
+#: over many seeds and start times (benchmarks/incident_recall.py, BENCHMARKS.md): the
+#: extreme-value detector at 0.7 on queue size; at 0.8 on tokens per run (by agent, model and
+#: type) and, with the cost counter on, spend per run of each agent, each on its own step grid;
+#: at 0.9 on half-hourly tool p95 latency (after a day of history); the traffic-drop test on
+#: the fleet's run rate and the trace detectors on spans. Per run, not per step: token usage
+#: itself rises with the traffic, so the first weekday after a weekend start or a backlog
+#: draining set records on every token series at once, while bloated prompts, a runaway loop
+#: or a switch to a dearer model move tokens and spend per run. Error ratios and 5-minute p95s
+#: of low-volume series are too heavy-tailed to alert on without far more false findings, so
+#: they are shown, not detected on. ``fleet_findings`` derives ``tokens_per_run`` from the
+#: ``tokens`` and ``runs`` frames when it is not given.
+DETECTED_SERIES = ("queue", "tokens_per_run", "cost_per_run")
+#: the score a per-run series must reach (their steps are few and heavy-tailed)
+_PER_RUN_THRESHOLD = 0.8
 
 
 def fleet_findings(frames: Mapping[str, pd.DataFrame], spans: pd.DataFrame | None = None, *,
@@ -142,21 +180,39 @@ def fleet_findings(frames: Mapping[str, pd.DataFrame], spans: pd.DataFrame | Non
     )
 
     spans = spans if spans is not None else empty_spans_frame()
-    watched = [frames[name] for name in DETECTED_SERIES if name in frames and len(frames[name])]
+    if "tokens_per_run" not in frames and "tokens" in frames and "runs" in frames:
+        frames = {**frames, "tokens_per_run": tokens_per_run(frames["tokens"], frames["runs"])}
     found = []
-    if watched:
+    # each group on its own time grid: per-run views have their steps' length, and gaps where
+    # too few runs finished
+    for names, detector, threshold in (
+            ([n for n in DETECTED_SERIES if not n.endswith("_per_run")],
+             ExtremeValueDetector(), 0.7),
+            ([n for n in DETECTED_SERIES if n.endswith("_per_run")],
+             ExtremeValueDetector(warmup=24, ramp=0), _PER_RUN_THRESHOLD)):
+        watched = [frames[name] for name in names if name in frames and len(frames[name])]
+        if not watched:
+            continue
         metrics = pd.concat(watched, ignore_index=True)
         for col in metrics.columns:
             if col not in ("timestamp", "value"):
                 metrics[col] = metrics[col].astype("category")
-        found.append(detect(metrics, detectors=["extreme"], threshold=0.7, spans=spans,
-                            exemplars=exemplars))
+        found.append(detect(metrics, detectors={"extreme": detector}, threshold=threshold,
+                            spans=spans, exemplars=exemplars))
     tools = frames.get("tool_latency_p95_30m")
     if tools is not None and len(tools):
-        found.append(detect(tools, detectors={"extreme": ExtremeValueDetector(warmup=48)},
+        # latency degrades at once; the climb view's long lag on a 30-minute grid only adds
+        # false findings there
+        found.append(detect(tools, detectors={"extreme": ExtremeValueDetector(warmup=48,
+                                                                              ramp=0)},
                             threshold=0.9, spans=spans, exemplars=exemplars))
     if "fleet_runs" in frames and len(frames["fleet_runs"]):
-        found.append(detect_traffic_drop(frames["fleet_runs"], window="30m"))
+        runs = frames["fleet_runs"]
+        step = pd.Series(runs["timestamp"].unique()).sort_values().diff().median()
+        # a drop must hold for ten minutes, whatever the step: a minute's dip is noise
+        held = int(np.ceil(pd.Timedelta(minutes=10) / step)) if pd.notna(step) and step > \
+            pd.Timedelta(0) else 2
+        found.append(detect_traffic_drop(runs, window="30m", min_points=max(held, 2)))
     if len(spans):
         found.append(detect_traces(spans))
     found = [f for f in found if len(f)]

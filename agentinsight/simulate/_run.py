@@ -164,8 +164,9 @@ class FleetRun:
                                "iteration limit stops them (MaxIterationsExceeded)")
         elif kind == "queue_backlog":
             inc.labels = {"queue": "default", "database": "postgres"}
+            # no worker starts a task, so agent runs stop with them until the queue drains
             inc.metrics = ["task_queue_size", "database_connections", "task_total",
-                           "api_request_duration_seconds"]
+                           "agent_execution_total", "api_request_duration_seconds"]
             inc.details = {"workers": f"{WORKERS} -> 0", "db_pool": DB_POOL}
             inc.description = (f"the postgres pool ({DB_POOL}) is exhausted: the workers stall "
                                "before starting new tasks, task submissions wait seconds for "

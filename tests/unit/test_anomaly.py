@@ -338,3 +338,22 @@ def test_detect_memory_stays_near_the_points_matrix(monkeypatch) -> None:
     # one block's temporaries (a few dozen arrays of 4 series) beside the matrix, not a few
     # dozen arrays of all 40 series (about 30 matrices' worth when scored all at once)
     assert peak < 8 * matrix, f"detect peaked at {peak / matrix:.1f} x the points matrix"
+
+
+def test_a_backlog_climbing_past_earlier_bursts_is_caught_early() -> None:
+    # the queue has had bursts of 30 before; a backlog climbs 4 tasks a minute to 240: each
+    # point beats the one before by little, but it soon leaves everything before it behind
+    rng = np.random.default_rng(11)
+    n = 3 * 1440
+    queue = rng.poisson(1.5, n).astype(float)
+    for at in (700, 1500, 2300):  # ordinary bursts that drain within the quarter hour
+        queue[at:at + 15] += np.r_[np.linspace(2, 30, 8), np.linspace(24, 3, 7)]
+    start = 2 * 1440 + 900
+    queue[start:start + 60] = queue[start - 1] + 4.0 * np.arange(1, 61)
+    queue[start + 60:start + 120] = np.linspace(240, 0, 60)
+    frame = metrics_frame(1.7e9 + np.arange(n) * 60.0, "task_queue_size", queue,
+                          {"queue": ["default"] * n})
+    found = detect(frame, detectors=["extreme"], threshold=0.7)
+    hits = found[found["end"] >= pd.Timestamp(1.7e9 + start * 60, unit="s", tz="UTC")]
+    assert len(hits) == 1
+    assert hits.iloc[0]["start"] <= pd.Timestamp(1.7e9 + (start + 20) * 60, unit="s", tz="UTC")

@@ -66,3 +66,36 @@ def test_series_are_judged_separately_and_bad_parameters_are_refused():
     with pytest.raises(ConfigurationError, match="fraction"):
         detect_traffic_drop(frame, fraction=2)
     assert detect_traffic_drop(frame.iloc[:0]).empty
+
+
+def _window(t: np.ndarray, rate: np.ndarray, start: str, days: int) -> tuple:
+    keep = (t >= pd.Timestamp(start).timestamp()) & (
+        t < pd.Timestamp(start).timestamp() + days * 86400)
+    return t[keep], rate[keep]
+
+
+def test_a_drop_on_the_second_day_is_judged_against_the_first():
+    # a fresh deployment: Monday is the only earlier day when Tuesday's outage comes
+    t, stamps, rate = _fleet(2, np.random.default_rng(6))
+    outage = (stamps >= "2026-11-03T10:00Z") & (stamps < "2026-11-03T12:00Z")
+    found = detect_traffic_drop(metrics_frame(t, "runs:rate", np.where(outage, rate * 0.1, rate)))
+    assert len(found) == 1
+    assert pd.Timestamp("2026-11-03T09:55Z") <= found.iloc[0]["start"] <= pd.Timestamp(
+        "2026-11-03T10:30Z")
+    assert detect_traffic_drop(metrics_frame(t, "runs:rate", rate)).empty
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_the_first_day_of_its_kind_is_judged_against_the_other_kind_at_todays_level(seed):
+    # a history that starts on Saturday: the first Monday has only weekend days before it,
+    # and a history that starts on Friday: its Saturday has only a weekday before it
+    t, stamps, rate = _fleet(14, np.random.default_rng(seed))
+    for start, outage_at in (("2026-11-07T00:00Z", "2026-11-09T10:00Z"),
+                             ("2026-11-06T00:00Z", "2026-11-07T11:00Z")):
+        tw, rw = _window(t, rate, start, 4)
+        assert detect_traffic_drop(metrics_frame(tw, "runs:rate", rw)).empty  # normal days
+        at = pd.Timestamp(outage_at).timestamp()
+        dropped = np.where((tw >= at) & (tw < at + 7200), rw * 0.08, rw)
+        found = detect_traffic_drop(metrics_frame(tw, "runs:rate", dropped))
+        assert len(found) == 1, (start, found["summary"].tolist())
+        assert abs(found.iloc[0]["start"].timestamp() - at) <= 1800

@@ -90,3 +90,68 @@ def test_cost_headline_projects_the_month_against_the_budget():
     assert row["change"] == "200% of budget"
     without = cost_headline(priced, None, period=period)
     assert not any("budget" in label for label in without.table.index)
+
+
+def _weekend_start_fleet(bloat: bool) -> dict[str, pd.DataFrame]:
+    """Saturday to Tuesday at 5-minute steps: two agents whose runs follow office hours
+    (08:00-18:00) that are 2.5 times busier on weekdays, tokens in proportion to the runs; with
+    ``bloat``, agent a's prompts grow 4.5 times on Tuesday from 14:00 to 17:00."""
+    import numpy as np
+
+    from agentinsight.frames import metrics_frame
+
+    rng = np.random.default_rng(3)
+    stamps = pd.date_range("2026-11-07", "2026-11-11", freq="5min", inclusive="left", tz="UTC")
+    office = (stamps.hour >= 8) & (stamps.hour < 18)
+    shape = np.where(office, 1.0, 0.2) * np.where(stamps.day_of_week >= 5, 0.4, 1.0)
+    bloated = (stamps >= "2026-11-10T14:00Z") & (stamps < "2026-11-10T17:00Z")
+    runs, tokens = [], []
+    for agent in ("a", "b"):
+        n = rng.poisson(25 * shape).astype(float)
+        runs.append(metrics_frame(stamps, "agent_execution_total:increase", n,
+                                  {"agent": agent}))
+        for token_type, per_run in (("input", 3000.0), ("output", 400.0)):
+            grow = 4.5 if bloat and agent == "a" and token_type == "input" else 1.0
+            each = per_run * np.where(bloated, grow, 1.0)
+            # per call, tokens spread as the simulator's do (lognormal, sigma 0.5)
+            used = n * each * rng.lognormal(0.0, 0.5 / np.sqrt(np.maximum(n, 1)))
+            tokens.append(metrics_frame(stamps, "llm_tokens_used_total:increase", used,
+                                        {"agent": agent, "token_type": token_type}))
+    return {"tokens": pd.concat(tokens, ignore_index=True),
+            "runs": pd.concat(runs, ignore_index=True)}
+
+
+def test_the_first_monday_after_a_weekend_start_is_no_finding_but_bloated_prompts_are():
+    # token usage by itself sets records all Monday morning (the history knew weekends only);
+    # tokens per run do not move, and a 4.5x prompt is still found at once
+    from agentinsight.reports.notebook import fleet_findings, tokens_per_run
+
+    calm = fleet_findings(_weekend_start_fleet(bloat=False))
+    assert calm.empty, calm["summary"].tolist()
+    found = fleet_findings(_weekend_start_fleet(bloat=True))
+    assert len(found) == 1, found["summary"].tolist()
+    finding = found.iloc[0]
+    assert finding["series"] == {"__name__": "llm_tokens_used_total:per_run", "agent": "a",
+                                 "token_type": "input"}
+    assert pd.Timestamp("2026-11-10T14:00Z") <= finding["start"] <= pd.Timestamp(
+        "2026-11-10T14:30Z")
+    frames = _weekend_start_fleet(bloat=False)
+    per_run = tokens_per_run(frames["tokens"], frames["runs"])
+    assert 2900 < per_run[per_run["token_type"] == "input"]["value"].median() < 3100
+
+
+def test_a_traffic_drop_must_hold_for_ten_minutes_at_any_step():
+    import numpy as np
+
+    from agentinsight.frames import metrics_frame
+    from agentinsight.reports.notebook import fleet_findings
+
+    stamps = pd.date_range("2026-11-02", "2026-11-04", freq="1min", inclusive="left", tz="UTC")
+    rate = np.random.default_rng(2).normal(0.1, 0.003, len(stamps))
+    dip = (stamps >= "2026-11-03T10:00Z") & (stamps < "2026-11-03T10:03Z")
+    outage = (stamps >= "2026-11-03T15:00Z") & (stamps < "2026-11-03T15:40Z")
+    rate = np.where(dip | outage, 0.01, rate)
+    found = fleet_findings({"fleet_runs": metrics_frame(stamps, "agent_execution_total:rate",
+                                                        rate)})
+    assert found["detector"].tolist() == ["traffic_drop"]  # the outage, not the 3-minute dip
+    assert found.iloc[0]["start"] == pd.Timestamp("2026-11-03T15:00Z")

@@ -292,6 +292,12 @@ def test_queue_backlog_fills_the_queue_then_drains(day) -> None:
     stalled = _increase(s, lo, cause_end) / _increase(c, lo, cause_end)
     before = _increase(s, start, lo) / _increase(c, start, lo)
     assert stalled > 1.0 > 0.1 > before  # task submissions wait seconds for a DB connection
+    # no task starts, so agent runs stop too: the truth lists their counter among the effects
+    runs = _series(day.metrics_path, {"agent_execution_total"}).values()
+    stalled_runs = sum(_increase(p, lo + 300, cause_end) for p in runs) / (cause_end - lo - 300)
+    runs_before = sum(_increase(p, lo - 3600, lo) for p in runs) / 3600
+    assert stalled_runs < 0.1 * runs_before
+    assert "agent_execution_total" in inc["metrics"]
 
 
 def test_traffic_drop_cuts_task_throughput(day) -> None:

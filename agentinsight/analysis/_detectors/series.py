@@ -24,10 +24,8 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from agentinsight.analysis._detectors.stream import (
-    DEFAULT,
+    StreamParams,
     _excess,
-    _running_max,
-    _shift,
     day_period,
     raw_excess,
 )
@@ -36,9 +34,10 @@ __all__ = ["ExtremeValueDetector", "LevelShiftDetector", "SeasonalBaselineDetect
            "shared_baselines"]
 
 _MAD_TO_SIGMA = 1.4826
-# ExtremeValueDetector's climb view counts a quarter: a climb must exceed the earlier changes'
-# range four times over, as a backlog does, where busier traffic after one does not
-_RAMP_WEIGHT = 0.25
+# ExtremeValueDetector's views, fixed here so that retuning score_series for NAB leaves the
+# report's detection (measured on the simulator's incidents) as it was measured
+_EXTREME_VIEWS = StreamParams(mean_windows=(3, 12, 48), mean_weight=0.35, seasonal_weight=0.35,
+                              seasonal_days=3)
 _MIN_RESIDUALS = 20  # LevelShiftDetector: residuals needed before its spread means anything
 
 
@@ -71,9 +70,9 @@ class ExtremeValueDetector(_SeriesDetector):
     anomalous (it scores 0.5 in ``causal_scores``); ``warmup`` points score 0 there while the
     range forms. ``score_series`` uses the same views with NAB's more eager setting.
     ``ramp`` (points) adds a view for steady climbs, which set a new record at every point but
-    each by a small step (a queue backing up): the change over the last ``ramp`` points, judged
-    against the range of such changes up to ``ramp`` points earlier and held for a third of
-    ``ramp`` points, weighted a quarter against the other views (0 turns it off).
+    each by a small step (a queue backing up): the value's excess over the range of the points
+    up to ``ramp`` points before it, which a climb soon leaves far behind while a burst of the
+    usual size does not (0 turns it off).
 
     >>> det = ExtremeValueDetector().fit(np.arange(100.0).reshape(-1, 1))
     >>> det.predict([[50.0], [110.0], [130.0]]).tolist()
@@ -115,15 +114,12 @@ class ExtremeValueDetector(_SeriesDetector):
         filled = _ffill(X)
         period = _rows_per_day(index)
         # with a daily cycle the first day sets new highs by nature: learn it before judging
-        params = replace(DEFAULT, warmup=max(int(self.warmup), period))
+        params = replace(_EXTREME_VIEWS, warmup=max(int(self.warmup), period))
         raw = raw_excess(filled, period, params)
         if self.ramp:
-            climb = filled - _shift(filled, int(self.ramp), np.nan)
-            climb[: int(self.ramp)] = 0.0
-            steady = _excess_since(climb, int(self.ramp), params.warmup)
-            # one burst lifts the climb for a moment; a backlog keeps lifting it
-            steady = np.fmin(steady, -_running_max(-steady, max(int(self.ramp) // 3, 1)))
-            np.fmax(raw, _RAMP_WEIGHT * steady, out=raw)
+            # a climb sets a record at every point, each by one small step: judge it against
+            # the range up to `ramp` points before, which it has left far behind
+            np.fmax(raw, _excess_since(filled, int(self.ramp), params.warmup), out=raw)
         scores = 1.0 - np.exp(-raw * np.log(2.0) / float(self.tolerance))
         hi = _lag(np.fmax.accumulate(filled, axis=0))
         lo = _lag(np.fmin.accumulate(filled, axis=0))

@@ -5,8 +5,12 @@ A traffic drop (an upstream outage, a broken client, a gateway that stops forwar
 also what every night looks like. So the expectation is seasonal and the test is a count test:
 
 * expected rate at ``t`` = the median of the rate at ``t - 1 day``, ``t - 2 days``, ... over the
-  last ``days`` days, counting only days of the same kind (weekday or weekend) and needing at
-  least two — causal, and it follows the daily and weekly cycle;
+  last ``days`` days, counting only days of the same kind (weekday or weekend) — causal, and it
+  follows the daily and weekly cycle. A young history is not left unjudged: with one earlier
+  day of the same kind that day is the expectation; with none (the first Monday after a
+  weekend start, the first Saturday after a weekday start) the same time of day on the days of
+  the other kind is scaled by how today's traffic compared with theirs over the ``level``
+  hours before ``t`` (the median ratio, so the fall being judged barely moves it);
 * the window's expected count ``λ = expected × window`` and observed count ``k``;
 * the point is anomalous when ``k < fraction × λ``, ``λ >= min_expected`` and the Poisson
   probability of seeing ``k`` or fewer events when ``λ`` were usual is below ``p_value``; a
@@ -36,12 +40,14 @@ _DAY = pd.Timedelta(days=1)
 
 def detect_traffic_drop(rates: pd.DataFrame, *, window: Any = "30m", days: int = 14,
                         fraction: float = 0.25, min_expected: float = 30.0,
-                        p_value: float = 1e-6, max_gap: int = 2, min_points: int = 2
-                        ) -> pd.DataFrame:
+                        p_value: float = 1e-6, max_gap: int = 2, min_points: int = 2,
+                        level: Any = "6h") -> pd.DataFrame:
     """Findings where a per-second rate series falls far below its usual level for the time of
     day (see the module docstring). ``rates`` is a metrics frame such as
     ``source.rate("agent_execution_total", by=[], window="30m")``; ``window`` must be the
-    rate's window, so that rate × window is the count the test needs.
+    rate's window, so that rate × window is the count the test needs. ``level`` is how far
+    back today's traffic is compared with the other kind of day's when no day of its own kind
+    came before.
 
     >>> import numpy as np
     >>> from agentinsight.frames import metrics_frame
@@ -53,9 +59,11 @@ def detect_traffic_drop(rates: pd.DataFrame, *, window: Any = "30m", days: int =
     """
     rates = validate_metrics_frame(rates)
     seconds = pd.Timedelta(window).total_seconds()
-    if seconds <= 0 or days < 2 or not 0 < fraction < 1:
-        raise ConfigurationError("detect_traffic_drop: window must be positive, days >= 2 and "
-                                 f"0 < fraction < 1 (got {window!r}, {days}, {fraction})")
+    lookback = pd.Timedelta(level)
+    if seconds <= 0 or days < 2 or not 0 < fraction < 1 or lookback <= pd.Timedelta(0):
+        raise ConfigurationError("detect_traffic_drop: window and level must be positive, "
+                                 "days >= 2 and 0 < fraction < 1 (got "
+                                 f"{window!r}, {level!r}, {days}, {fraction})")
     if rates.empty:
         return empty_findings_frame()
     labels = label_columns(rates)
@@ -68,30 +76,51 @@ def detect_traffic_drop(rates: pd.DataFrame, *, window: Any = "30m", days: int =
                        if not (isinstance(v, float) and np.isnan(v))})
         s = part.set_index("timestamp")["value"].sort_index()
         s = s[~s.index.duplicated(keep="last")]
-        rows.extend(_series_drops(s, series, seconds, days, fraction, min_expected, p_value,
-                                  max_gap, min_points))
+        expected = _expected(s, days, lookback)
+        rows.extend(_series_drops(s, expected, series, seconds, fraction, min_expected,
+                                  p_value, max_gap, min_points))
     return findings_frame(rows)
 
 
-def _series_drops(s: pd.Series, series: dict[str, str], seconds: float, days: int,
+def _expected(s: pd.Series, days: int, lookback: pd.Timedelta) -> np.ndarray:
+    """The usual rate at each point (see the module docstring), NaN where nothing earlier
+    tells."""
+    # Weekends carry other traffic than weekdays: compare each point with earlier days of its
+    # own kind when there are any.
+    weekend = s.index.day_of_week >= 5
+    same, other = [], []
+    for k in range(1, days + 1):
+        back = s.index - k * _DAY
+        values = s.reindex(back).to_numpy(dtype=float, copy=True)
+        alike = (back.day_of_week >= 5) == weekend
+        same.append(np.where(alike, values, np.nan))
+        other.append(np.where(alike, np.nan, values))
+    same_m, other_m = np.column_stack(same), np.column_stack(other)
+    expected = np.full(len(s), np.nan)
+    known = np.isfinite(same_m).any(axis=1)
+    if known.any():
+        expected[known] = np.nanmedian(same_m[known], axis=1)
+    unknown = ~known & np.isfinite(other_m).any(axis=1)
+    if unknown.any():
+        # only days of the other kind: their shape over the day, scaled to today's level
+        shape = np.full(len(s), np.nan)
+        shape[unknown] = np.nanmedian(other_m[unknown], axis=1)
+        observed = s.to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(unknown & (shape > 0), observed / shape, np.nan)
+        seconds = max(lookback.total_seconds(), 1.0)
+        # the median ratio over the lookback, without the point itself (causal)
+        trailing = pd.Series(ratio, index=s.index).rolling(
+            f"{int(seconds)}s", min_periods=3).median().shift(1).to_numpy()
+        expected[unknown] = shape[unknown] * trailing[unknown]
+    return expected
+
+
+def _series_drops(s: pd.Series, expected: np.ndarray, series: dict[str, str], seconds: float,
                   fraction: float, min_expected: float, p_value: float,
                   max_gap: int, min_points: int) -> list[dict[str, Any]]:
     if len(s) < 3:
         return []
-    # Weekends carry other traffic than weekdays: compare each point with earlier days of its
-    # own kind only (no expectation, so no finding, until two such days have been seen).
-    weekend = s.index.day_of_week >= 5
-    earlier = []
-    for k in range(1, days + 1):
-        back = s.index - k * _DAY
-        values = s.reindex(back).to_numpy(dtype=float, copy=True)
-        values[(back.day_of_week >= 5) != weekend] = np.nan
-        earlier.append(values)
-    earlier_m = np.column_stack(earlier)
-    enough = np.isfinite(earlier_m).sum(axis=1) >= 2
-    expected = np.full(len(s), np.nan)
-    if enough.any():
-        expected[enough] = np.nanmedian(earlier_m[enough], axis=1)
     observed = s.to_numpy(dtype=float)
     lam = expected * seconds
     count = np.floor(np.nan_to_num(observed, nan=np.inf) * seconds)
