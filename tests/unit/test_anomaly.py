@@ -77,6 +77,20 @@ def test_score_series_sees_a_shift_that_stays_below_an_old_spike() -> None:
     assert scores.iloc[301:3500].max() < 0.5 and scores.iloc[3510:].max() < 0.5
 
 
+def test_score_series_adds_up_a_quick_run_of_small_records() -> None:
+    # three small records in 20 points: each alone stays under the 0.5 threshold (the third
+    # scored 0.498 when only its own excess counted); their sum within the report-once
+    # look-back crosses it, while one record of the same size still does not
+    rng = np.random.default_rng(0)
+    values = rng.uniform(0.0, 1.0, 600)
+    values[:2] = [0.0, 1.0]
+    values[[400, 410, 420]] = [1.015, 1.035, 1.06]
+    scores = score_series(pd.Series(values))
+    assert scores.iloc[400] < 0.5
+    assert scores.iloc[420] > 0.8
+    assert scores.iloc[421:].max() < 0.5
+
+
 def test_score_series_bad_and_degenerate_input() -> None:
     with pytest.warns(InsufficientDataWarning):
         assert score_series(pd.Series([], dtype=float)).empty

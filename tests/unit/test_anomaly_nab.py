@@ -84,11 +84,47 @@ def test_score_series_beats_the_target_on_shared_nab_data() -> None:
     scores, _ = nab.run_detector(files, score_series)
     result = nab.nab_scores(files, scores, nab.load_profiles(root))
     assert result["standard"]["score"] >= 65.0
-    # what BENCHMARKS.md reports; a drop here is a regression of the detector
-    assert result["standard"]["score"] >= 75.9
-    assert result["reward_low_FP_rate"]["score"] >= 71.9
-    assert result["reward_low_FN_rate"]["score"] >= 79.2
+    # what BENCHMARKS.md reports; a drop here is a regression of the detector. The in-sample
+    # floor was 75.9 / 71.9 / 79.2: summing the records of one burst (``accumulate``) costs
+    # 1.3 points in-sample and gains 3.7 held-out (test below), so it was lowered with it
+    assert result["standard"]["score"] >= 74.6
+    assert result["reward_low_FP_rate"]["score"] >= 69.4
+    assert result["reward_low_FN_rate"]["score"] >= 78.4
     # in-sample figures flatter; what a user gets is the shipped threshold, never re-optimised
     fixed = nab.nab_scores_at(files, scores, nab.load_profiles(root), 0.5)
-    assert fixed["standard"] >= 72.1 and fixed["reward_low_FP_rate"] >= 68.1
-    assert fixed["reward_low_FN_rate"] >= 75.4
+    assert fixed["standard"] >= 74.5 and fixed["reward_low_FP_rate"] >= 69.2
+    assert fixed["reward_low_FN_rate"] >= 78.3
+
+
+def test_score_series_beats_numenta_htm_on_categories_it_was_not_tuned_on() -> None:
+    """Leave-one-category-out cross-validation (benchmarks/nab_cv.py): the robust view's weight
+    and each profile's threshold chosen on three categories, the fourth scored at them. It read
+    67.3 standard before bursts of records were summed; Numenta HTM's published score is 70.5."""
+    root = _data_dir()
+    if root is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("NAB data (../shared/nab) is missing in CI")
+        pytest.skip("NAB data not found at ../shared/nab")
+    from agentinsight.analysis._detectors.stream import day_period, stream_scores
+
+    spec = importlib.util.spec_from_file_location("nab_cv", ROOT / "benchmarks" / "nab_cv.py")
+    assert spec is not None and spec.loader is not None
+    nab_cv = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nab_cv)
+    files = nab_cv.nab.load_corpus(root)
+    profiles = nab_cv.nab.load_profiles(root)
+    series = []
+    for f in files:
+        gaps = np.diff(f.timestamps[:21].as_unit("ns").asi8)
+        gaps = gaps[gaps > 0]
+        period = day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
+        series.append((pd.Series(f.values).ffill().bfill().to_numpy(), period))
+    candidates = nab_cv.grid()
+    scored = [[stream_scores(x, period, c) for x, period in series] for c in candidates]
+    _, cv_raw, _, _ = nab_cv.cross_validate(files, profiles, scored, [str(c) for c in candidates],
+                                            verbose=False)
+    windows = sum(len(f.windows) for f in files)
+    held_out = {p: nab_cv.normalise(cv_raw[p], windows, c) for p, c in profiles.items()}
+    assert held_out["standard"] >= 70.9
+    assert held_out["reward_low_FP_rate"] >= 65.8
+    assert held_out["reward_low_FN_rate"] >= 73.9

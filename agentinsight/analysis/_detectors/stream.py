@@ -83,6 +83,8 @@ class StreamParams:
     The robust view (``stream_scores`` only, not ``raw_excess``) measures the mean of the last
     ``robust_window`` points against the ``1 - robust_quantile`` .. ``robust_quantile`` range of
     its own history, in units of that range, weighted by ``robust_weight`` (0 switches it off).
+    With ``accumulate``, a reported point scores the sum of the excesses reported in the last
+    ``suppress`` points up to and including it, not its own excess alone.
     """
 
     mean_windows: tuple[int, ...] = (3, 12, 48)
@@ -95,6 +97,7 @@ class StreamParams:
     robust_window: int = 3
     robust_quantile: float = 0.999
     robust_weight: float = 0.05
+    accumulate: bool = True
 
 
 DEFAULT = StreamParams()
@@ -179,6 +182,10 @@ def stream_scores(x: np.ndarray, period: int,
         np.fmax(raw, params.robust_weight * robust, out=raw)
     recent = _running_max(raw, params.suppress)
     raw = np.where(raw > recent, raw, 0.0)
+    if params.accumulate:
+        total = np.cumsum(raw, axis=0)
+        total -= _shift(total, params.suppress, 0.0)
+        raw = np.where(raw > 0, total, 0.0)
     return 1.0 - np.exp(-raw / params.scale)
 
 
