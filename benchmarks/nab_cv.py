@@ -17,8 +17,10 @@ Three figures, each labelled for what it is:
   re-optimisation, on all 34 files, i.e. what a user gets out of the box. The shipped threshold
   was taken from the training folds' thresholds (their median), so this figure is not held-out.
 
-It also cross-validates one alternative the same way: an HTM-likelihood-style calibration that
-divides each excess by the series' own typical past excess (three offsets as its grid).
+It also cross-validates, the same way, the scorer without ``accumulate`` (each record scored on
+its own excess: the previous scorer), the grid with ``accumulate`` on and off (so the folds choose
+that too), and one alternative: an HTM-likelihood-style calibration that divides each excess by
+the series' own typical past excess (three offsets as its grid).
 
 The default grid is the robust view's weight (0, 0.01, 0.02, 0.05) with everything else as
 shipped: few parameters, so the folds have little to over-fit. ``--full-grid`` crosses it with
@@ -213,6 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     _, fixed_cv, _, _ = cross_validate(files, profiles, [shipped], ["shipped parameters"])
     fixed = {p: raw_at(files, shipped, c, 0.5) for p, c in profiles.items()}
 
+    print("without accumulate (the previous scorer), the same grid:")
+    single = [file_scores(files, replace(c, accumulate=False)) for c in candidates]
+    _, single_cv, _, _ = cross_validate(files, profiles, single, [f"{x} single" for x in labels])
+    print("accumulate on or off chosen inside each fold too:")
+    _, both_cv, _, _ = cross_validate(files, profiles, scored + single,
+                                      labels + [f"{x} single" for x in labels])
+
     print("likelihood-style alternative (excess / (offset + mean past excess)):")
     offsets = (0.01, 0.03, 0.1)
     alt_in, alt_cv, _, _ = cross_validate(files, profiles,
@@ -227,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{norm({p: v[0] for p, v in in_sample.items()})}")
     print(f"  {'leave-one-category-out CV (each category held out)':56s} {norm(cv_raw)}")
     print(f"  {'leave-one-category-out CV, shipped parameters fixed':56s} {norm(fixed_cv)}")
+    print(f"  {'leave-one-category-out CV without accumulate':56s} {norm(single_cv)}")
+    print(f"  {'leave-one-category-out CV, accumulate chosen in folds':56s} {norm(both_cv)}")
     print(f"  {'fixed-threshold (shipped score_series at 0.5)':56s} {norm(fixed)}")
     print(f"  {'likelihood-style alternative, in-sample':56s} "
           f"{norm({p: v[0] for p, v in alt_in.items()})}")
