@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from agentinsight.analysis._detectors.stream import (
     StreamParams,
     _excess,
+    beyond_range,
     day_period,
     raw_excess,
 )
@@ -427,12 +428,7 @@ def _excess_since(x: np.ndarray, lag: int, warmup: int) -> np.ndarray:
     if n > lag + 1:
         hi[lag + 1:] = np.fmax.accumulate(x, axis=0)[: n - lag - 1]
         lo[lag + 1:] = np.fmin.accumulate(x, axis=0)[: n - lag - 1]
-    span = hi - lo
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.fmax((x - hi) / span, (lo - x) / span)
-    out[~(span > 0)] = 0.0
-    out[:warmup] = 0.0
-    return np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
+    return beyond_range(x, lo, hi, warmup)
 
 
 def _lag(a: np.ndarray) -> np.ndarray:

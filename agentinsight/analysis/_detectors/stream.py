@@ -75,7 +75,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["DEFAULT", "StreamParams", "day_period", "raw_excess", "stream_scores"]
+__all__ = ["DEFAULT", "StreamParams", "beyond_range", "day_period", "raw_excess", "stream_scores"]
 
 
 @dataclass(frozen=True)
@@ -135,10 +135,17 @@ def _excess(view: np.ndarray, warmup: int, two_sided: bool = True) -> np.ndarray
     before it, as a fraction of their range; 0 while the range is empty or during warm-up."""
     hi = _shift(np.maximum.accumulate(view, axis=0), 1, np.nan)
     lo = _shift(np.minimum.accumulate(view, axis=0), 1, np.nan)
+    return beyond_range(view, lo, hi, warmup, two_sided)
+
+
+def beyond_range(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, warmup: int,
+                 two_sided: bool = True) -> np.ndarray:
+    """How far each point lies above ``hi`` (or below ``lo``) in units of ``hi - lo``: 0 inside
+    the range, where the range is empty or unknown, and for the first ``warmup`` points."""
     span = hi - lo
     with np.errstate(invalid="ignore", divide="ignore"):
-        above = (view - hi) / span
-        below = (lo - view) / span if two_sided else np.zeros_like(view)
+        above = (x - hi) / span
+        below = (lo - x) / span if two_sided else np.zeros_like(x)
         out = np.fmax(above, below)
     out[~(span > 0)] = 0.0
     out[:warmup] = 0.0
@@ -204,12 +211,7 @@ def _quantile_excess(view: np.ndarray, quantile: float, warmup: int) -> np.ndarr
     history = frame.expanding(min_periods=max(warmup, 1))
     hi = history.quantile(quantile).shift(1).to_numpy().reshape(view.shape)
     lo = history.quantile(1.0 - quantile).shift(1).to_numpy().reshape(view.shape)
-    span = hi - lo
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.fmax((view - hi) / span, (lo - view) / span)
-    out[~(span > 0)] = 0.0
-    out[:warmup] = 0.0
-    return np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
+    return beyond_range(view, lo, hi, warmup)
 
 
 def _running_max(a: np.ndarray, window: int) -> np.ndarray:
