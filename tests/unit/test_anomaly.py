@@ -270,6 +270,22 @@ def test_detect_traces_finds_runaway_run_slow_calls_and_error_burst() -> None:
     assert "40 LLM and 40 tool calls" in " ".join(found["summary"])
 
 
+def test_an_error_burst_on_spans_with_no_agent_is_labelled_as_the_service() -> None:
+    # the service's own HTTP server spans carry no agent: their burst is the service's, not
+    # an agent's named "svc"
+    t0 = pd.Timestamp("2026-01-01", tz="UTC")
+    rows = [_span(f"{i:032x}", "s0", "", "POST /v1/tasks", t0 + pd.Timedelta(seconds=20 * i),
+                  10, "http", status="error" if i >= 400 and i % 2 else "ok")
+            for i in range(440)]
+    frame = pd.DataFrame(rows)
+    for col in ("start", "end"):
+        frame[col] = frame[col].astype("datetime64[ns, UTC]")
+    found = detect_traces(frame, detectors=["error_burst"])
+    assert len(found) >= 1
+    assert all(s == {"service": "svc"} for s in found["series"]), found["series"].tolist()
+    assert found["summary"].str.startswith("service=svc:").all()
+
+
 def test_detect_traces_empty_and_bad_options() -> None:
     assert detect_traces(empty_spans_frame()).empty
     with pytest.raises(ConfigurationError, match="unknown detector"):

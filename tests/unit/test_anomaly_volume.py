@@ -99,3 +99,18 @@ def test_the_first_day_of_its_kind_is_judged_against_the_other_kind_at_todays_le
         found = detect_traffic_drop(metrics_frame(tw, "runs:rate", dropped))
         assert len(found) == 1, (start, found["summary"].tolist())
         assert abs(found.iloc[0]["start"].timestamp() - at) <= 1800
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_a_drop_before_any_day_has_that_time_is_judged_against_todays_own_hours(seed):
+    # a history that starts on Sunday at 09:00: Monday 08:40 has no earlier day at that time
+    # of day at all, so only Monday's own night tells what is usual (a fleet busy enough at
+    # night, about two runs a minute, for a fall below its quietest hour to be certain)
+    t, stamps, rate = _fleet(14, np.random.default_rng(seed))
+    tw, rw = _window(t, 2 * rate, "2026-11-08T09:00Z", 2)
+    assert detect_traffic_drop(metrics_frame(tw, "runs:rate", rw)).empty  # normal days
+    at = pd.Timestamp("2026-11-09T08:40Z").timestamp()
+    dropped = np.where((tw >= at) & (tw < at + 7200), rw * 0.08, rw)
+    found = detect_traffic_drop(metrics_frame(tw, "runs:rate", dropped))
+    assert len(found) == 1, found["summary"].tolist()
+    assert abs(found.iloc[0]["start"].timestamp() - at) <= 1800

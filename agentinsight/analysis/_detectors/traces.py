@@ -178,7 +178,8 @@ def error_burst_findings(spans: pd.DataFrame, freq: str = "15min", by: str = "ag
     """Windows where a group's errors far exceed its error ratio so far (binomial tail).
 
     Spans are grouped by ``by`` (an agent inherits to its LLM/tool spans through
-    ``agent``; spans with no group fall under ``service``).
+    ``agent``; spans with no group fall under their ``service`` and are labelled
+    ``service=...``, never as a group named after the service).
     """
     if spans.empty:
         return []
@@ -186,7 +187,9 @@ def error_burst_findings(spans: pd.DataFrame, freq: str = "15min", by: str = "ag
         key = span_agents(spans)  # LLM and tool spans belong to the agent run they were made in
     else:
         key = spans[by].astype(object) if by in spans else pd.Series(None, index=spans.index)
-    key = key.where(key.notna(), spans["service"].astype(object))
+    # a span with no group (e.g. the service's own HTTP server span) is the service's, and
+    # is labelled so: not a group named after the service
+    key = key.where(key.notna(), "\x00" + spans["service"].astype(str))
     f = pd.DataFrame({"key": key, "window": spans["start"].dt.floor(freq),
                       "error": spans["status"] == "error", "trace_id": spans["trace_id"]})
     counts = f.groupby(["key", "window"]).agg(n=("error", "size"), k=("error", "sum"))
@@ -203,14 +206,16 @@ def error_burst_findings(spans: pd.DataFrame, freq: str = "15min", by: str = "ag
             row = grp.loc[window]
             p = float(tail[grp.index.get_loc(window)])
             traces = f[(f["key"] == name) & (f["window"] == window) & f["error"]]["trace_id"]
+            group, value = (("service", str(name)[1:]) if str(name).startswith("\x00")
+                            else (by, str(name)))
             out.append({
-                "detector": "error_burst", "series": {by: str(name)},
+                "detector": "error_burst", "series": {group: value},
                 "start": window, "end": window + pd.Timedelta(freq),
                 "score": float(min(1.0, -np.log10(max(p, 1e-300)) / 20.0)),
                 "observed": float(row["k"] / row["n"]),
                 "expected": float(ratio.loc[window]),
                 "trace_ids": list(dict.fromkeys(traces))[:20],
-                "summary": f"{by}={name}: {int(row['k'])} errors in {int(row['n'])} spans "
+                "summary": f"{group}={value}: {int(row['k'])} errors in {int(row['n'])} spans "
                            f"({row['k'] / row['n']:.0%}, usually {ratio.loc[window]:.1%})",
             })
     return out

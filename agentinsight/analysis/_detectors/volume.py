@@ -10,7 +10,11 @@ also what every night looks like. So the expectation is seasonal and the test is
   day of the same kind that day is the expectation; with none (the first Monday after a
   weekend start, the first Saturday after a weekday start) the same time of day on the days of
   the other kind is scaled by how today's traffic compared with theirs over the ``level``
-  hours before ``t`` (the median ratio, so the fall being judged barely moves it);
+  hours before ``t`` (the median ratio, so the fall being judged barely moves it); and where
+  no earlier day has this time of day at all (a history that began later in the day, e.g. on
+  Sunday at 09:00 for Monday 08:40), the expectation is today's own lowest rate over those
+  ``level`` hours, ending one ``window`` before ``t`` (the lowest, so that the evening's fall
+  is never a drop; a fall far below even the quietest recent hour is one);
 * the window's expected count ``λ = expected × window`` and observed count ``k``;
 * the point is anomalous when ``k < fraction × λ``, ``λ >= min_expected`` and the Poisson
   probability of seeing ``k`` or fewer events when ``λ`` were usual is below ``p_value``; a
@@ -76,13 +80,14 @@ def detect_traffic_drop(rates: pd.DataFrame, *, window: Any = "30m", days: int =
                        if not (isinstance(v, float) and np.isnan(v))})
         s = part.set_index("timestamp")["value"].sort_index()
         s = s[~s.index.duplicated(keep="last")]
-        expected = _expected(s, days, lookback)
+        expected = _expected(s, days, lookback, seconds)
         rows.extend(_series_drops(s, expected, series, seconds, fraction, min_expected,
                                   p_value, max_gap, min_points))
     return findings_frame(rows)
 
 
-def _expected(s: pd.Series, days: int, lookback: pd.Timedelta) -> np.ndarray:
+def _expected(s: pd.Series, days: int, lookback: pd.Timedelta,
+              window: float = 0.0) -> np.ndarray:
     """The usual rate at each point (see the module docstring), NaN where nothing earlier
     tells."""
     # Weekends carry other traffic than weekdays: compare each point with earlier days of its
@@ -113,6 +118,21 @@ def _expected(s: pd.Series, days: int, lookback: pd.Timedelta) -> np.ndarray:
         trailing = pd.Series(ratio, index=s.index).rolling(
             f"{int(seconds)}s", min_periods=3).median().shift(1).to_numpy()
         expected[unknown] = shape[unknown] * trailing[unknown]
+    # No day before has this time of day (the history began later in the day): today's own
+    # lowest rate over the lookback, ending one rate window before the point. The lowest, not
+    # the median, so that a day's gradual fall into the night never reads as a drop; a fall
+    # far below even that is one.
+    alone = ~np.isfinite(expected) & ~np.isfinite(same_m).any(axis=1) \
+        & ~np.isfinite(other_m).any(axis=1)
+    if alone.any():
+        own = s.astype(float).rolling(f"{int(max(lookback.total_seconds(), 1.0))}s",
+                                      min_periods=3).min().to_numpy()
+        # up to one rate window before the point, so that a drop does not lower its own
+        # reference while the window fills with it
+        at = np.searchsorted(s.index.asi8, (s.index - pd.Timedelta(seconds=window)).asi8,
+                             side="right") - 1
+        prior = np.where(at >= 0, own[np.clip(at, 0, None)], np.nan)
+        expected[alone] = prior[alone]
     return expected
 
 
