@@ -187,6 +187,27 @@ def cross_validate(files: list[nab.DataFile], profiles: dict[str, dict[str, floa
     return in_sample, cv_raw, in_k, thresholds
 
 
+def why_off(files: list[nab.DataFile], profiles: dict[str, dict[str, float]],
+            summed: list[list[np.ndarray]], single: list[list[np.ndarray]],
+            labels: list[str]) -> None:
+    """Per fold, the best training-category raw score (standard) with summing on and off."""
+    std = profiles["standard"]
+    categories = sorted({f.name.split("/")[0] for f in files})
+    print("summing on / off on the training categories of each fold (standard raw, best grid "
+          "point each; normalised over the training windows):")
+    for held in categories:
+        pick = [i for i, f in enumerate(files) if f.name.split("/")[0] != held]
+        train = [files[i] for i in pick]
+        n = sum(len(f.windows) for f in train)
+        on = [best(train, [s[i] for i in pick], std) for s in summed]
+        off = [best(train, [s[i] for i in pick], std) for s in single]
+        k_on = max(range(len(on)), key=lambda k: on[k][0])
+        k_off = max(range(len(off)), key=lambda k: off[k][0])
+        print(f"  held out {held:22s} on {on[k_on][0]:7.3f} ({normalise(on[k_on][0], n, std):.1f},"
+              f" thr {on[k_on][1]:.3f}, {labels[k_on]}) off {off[k_off][0]:7.3f} "
+              f"({normalise(off[k_off][0], n, std):.1f}, thr {off[k_off][1]:.3f})")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="NAB folder (default ../shared/nab from the repo root)")
@@ -230,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def norm(raws: dict[str, float]) -> str:
         return " / ".join(f"{normalise(raws[p], windows, c):5.1f}" for p, c in profiles.items())
+
+    why_off(files, profiles, scored, single, labels)
 
     print("\nNAB score on the 34 files (standard / reward_low_FP / reward_low_FN):")
     print(f"  {'in-sample (params and thresholds tuned on all 34)':56s} "
