@@ -5,8 +5,8 @@ incidents, one of each kind, after a first day of clean history), reads it back 
 ``FileSource`` and runs the detection the daily report runs (``reports.notebook.fleet_findings``
 on the same frames: queue size and token usage, half-hourly tool p95, the fleet's run rate and
 the spans). A finding is true when it overlaps an incident (up to 10 minutes after its end) on a
-series the incident affects (the rule of ``tests/unit/test_anomaly_simulated.py``); everything
-else is a false finding.
+series the incident affects (``agentinsight.simulate.finding_matches``, the rule of
+``tests/unit/test_anomaly_simulated.py``); everything else is a false finding.
 
 Printed: per incident kind the share of runs that caught it, the mean recall, and false findings
 per simulated day, for every run and per group of seeds; every run's misses, and with
@@ -105,9 +105,11 @@ def one_run(seed: int, start: str, days: float, cache: Path | None = None) -> di
     detecting = time.perf_counter() - t0
     incidents = truth["incidents"]
     records = found.to_dict("records")
+    service = truth.get("service")
     caught = {i["kind"] if "kind" in i else i["id"].split("-", 2)[2]: any(
-        finding_matches(rec, i) for rec in records) for i in incidents}
-    false = [rec for rec in records if not any(finding_matches(rec, i) for i in incidents)]
+        finding_matches(rec, i, service=service) for rec in records) for i in incidents}
+    false = [rec for rec in records
+             if not any(finding_matches(rec, i, service=service) for i in incidents)]
     span = (pd.Timestamp(truth["end"]) - pd.Timestamp(truth["start"])) / pd.Timedelta(days=1)
     return {"seed": seed, "start": start, "caught": caught, "false": len(false),
             "days": span, "seconds": took, "detect_seconds": detecting,

@@ -48,6 +48,7 @@ import json
 import math
 import os
 import random
+import re
 import time
 import uuid
 from collections import defaultdict
@@ -315,18 +316,51 @@ def _truth(sim: Any, *, seed: int, start_s: float, end_s: float, interval: float
     }
 
 
+#: Incident kinds whose failing agent runs fail the task that ran them: the task span (which, like
+#: the service's HTTP server span, belongs to no agent) ends in error, so an error burst on the
+#: spans grouped as ``service=...`` is their effect too. The other kinds make nothing fail.
+_SERVICE_ERROR_KINDS = frozenset({"error_burst", "runaway_loop"})
+
+#: An HTTP server span is named ``{method} {route}`` (OpenTelemetry's HTTP conventions), and
+#: emit's middleware times the same request in this histogram with those two labels.
+_HTTP_SPAN = re.compile(r"(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|CONNECT|TRACE) (/\S*)")
+_HTTP_DURATION = "api_request_duration_seconds"
+
+
 def finding_matches(finding: Mapping[str, Any], incident: Mapping[str, Any], *,
-                    slack_s: float = 600.0) -> bool:
+                    slack_s: float = 600.0, service: str | None = None) -> bool:
     """Whether a finding (a row of a findings frame, as a dict) is about a labelled incident of
     ``truth.json``: it overlaps the incident (up to ``slack_s`` after its end) on a series the
-    incident affects (its metrics, its labels, or the model it switched from).
+    incident affects.
+
+    The series rule, label by label:
+
+    * ``__name__``: the metric (before ``:``) is one of the incident's ``metrics``;
+    * ``operation`` (trace findings name a span): a ``latency_outlier`` on an HTTP server span
+      ``METHOD /route`` is the same requests as ``api_request_duration_seconds{method, route}``
+      and is judged as that series (true only for an incident listing that metric, e.g. the
+      queue backlog, whose task submissions wait for a database connection); any other span
+      name must contain one of the incident's label values (``execute_tool web_search``);
+    * ``service`` on a trace finding (an error burst on spans that belong to no agent: the
+      service's task and HTTP server spans): true only when the incident names that service
+      in its labels, or for an ``error_burst`` finding when the incident's kind makes those
+      spans fail (``error_burst`` and ``runaway_loop``: a failing agent run fails its task).
+      ``service`` given here is the simulated fleet's service (``truth["service"]``): a burst
+      on another service's spans is never the incident's;
+    * any other label the incident lists must agree (the model a switch came from counts as
+      the incident's model); a label the incident does not list is not held against it.
 
     >>> incident = {"start": "2026-11-02T10:00:00Z", "end": "2026-11-02T11:00:00Z",
-    ...             "labels": {"agent": "coder"}, "metrics": ["agent_execution_total"]}
+    ...             "kind": "error_burst", "labels": {"agent": "support"},
+    ...             "metrics": ["agent_execution_total"]}
     >>> finding = {"start": "2026-11-02T10:30:00Z", "end": "2026-11-02T10:40:00Z",
-    ...            "series": {"__name__": "agent_execution_total:rate", "agent": "coder"}}
+    ...            "series": {"__name__": "agent_execution_total:rate", "agent": "support"}}
     >>> finding_matches(finding, incident), finding_matches({**finding, "series": {"agent": "x"}},
     ...                                                     incident)
+    (True, False)
+    >>> burst = {**finding, "detector": "error_burst", "series": {"service": "agent-fleet"}}
+    >>> (finding_matches(burst, incident),
+    ...  finding_matches(burst, {**incident, "kind": "traffic_drop", "labels": {}}))
     (True, False)
     """
     def epoch(value: Any) -> float:
@@ -335,15 +369,30 @@ def finding_matches(finding: Mapping[str, Any], incident: Mapping[str, Any], *,
     start, end = epoch(incident["start"]), epoch(incident["end"]) + slack_s
     if epoch(finding["end"]) < start or epoch(finding["start"]) > end:
         return False
+    detector = finding.get("detector", "")
+    series = dict(finding["series"])
+    http = _HTTP_SPAN.fullmatch(str(series.get("operation", "")))
+    if http is not None and detector == "latency_outlier":
+        del series["operation"]
+        series.update({"__name__": _HTTP_DURATION, "method": http[1], "route": http[2]})
+    kind = incident.get("kind") or str(incident.get("id", "")).split("-", 2)[-1].replace("-", "_")
     allowed = {k: {v} for k, v in incident["labels"].items()}
     if "from_model" in incident.get("details", {}):
         allowed.setdefault("model", set()).add(incident["details"]["from_model"])
-    for key, value in finding["series"].items():
+    for key, value in series.items():
         if key == "__name__":
             if value.split(":")[0] not in incident["metrics"]:
                 return False
         elif key == "operation":  # trace findings name the span, e.g. "execute_tool web_search"
             if not any(v in value for vs in allowed.values() for v in vs):
+                return False
+        elif key == "service" and "__name__" not in series:
+            if service is not None and value != service:
+                return False
+            if "service" in allowed:
+                if value not in allowed["service"]:
+                    return False
+            elif detector != "error_burst" or kind not in _SERVICE_ERROR_KINDS:
                 return False
         elif key in allowed and value not in allowed[key]:
             return False

@@ -12,7 +12,7 @@ import pytest
 
 from agentinsight import cli
 from agentinsight.exceptions import ConfigurationError, InvalidTimeError
-from agentinsight.simulate import simulate
+from agentinsight.simulate import finding_matches, simulate
 from agentinsight.simulate._fleet import INCIDENT_KINDS, schedule_incidents
 
 # A Monday: the day's business hours hold every incident of a one-day run.
@@ -306,6 +306,42 @@ def test_traffic_drop_cuts_task_throughput(day) -> None:
     per_hour_inside = sum(_increase(p, lo, hi) for p in got.values()) / ((hi - lo) / 3600)
     per_hour_before = sum(_increase(p, lo - 7200, lo) for p in got.values()) / 2
     assert per_hour_inside < 0.4 * per_hour_before
+
+
+def _finding_over(inc: dict, detector: str, series: dict) -> dict:
+    return {"detector": detector, "series": series, "start": inc["start"], "end": inc["end"]}
+
+
+def test_a_service_error_burst_matches_only_incidents_that_fail_the_services_spans(day) -> None:
+    # task and HTTP server spans belong to no agent: their error burst is labelled service=...
+    # and is the effect only of incidents whose failing agent runs fail the task that ran them
+    service = day.truth["service"]
+    matched = sorted(
+        inc["kind"] for inc in day.truth["incidents"]
+        if finding_matches(_finding_over(inc, "error_burst", {"service": service}), inc,
+                           service=service))
+    assert matched == ["error_burst", "runaway_loop"]
+    burst = next(i for i in day.truth["incidents"] if i["kind"] == "error_burst")
+    assert not finding_matches(_finding_over(burst, "error_burst", {"service": "billing"}), burst,
+                               service=service)
+
+
+def test_a_slow_task_submission_span_is_the_backlogs_api_latency(day) -> None:
+    # the HTTP server span "POST /v1/tasks" times the same requests as
+    # api_request_duration_seconds{method="POST",route="/v1/tasks"}, which the backlog lists
+    matched = sorted(
+        inc["kind"] for inc in day.truth["incidents"]
+        if finding_matches(_finding_over(inc, "latency_outlier",
+                                         {"operation": "POST /v1/tasks"}), inc))
+    assert matched == ["queue_backlog"]
+    backlog = next(i for i in day.truth["incidents"] if i["kind"] == "queue_backlog")
+    assert "api_request_duration_seconds" in backlog["metrics"]
+    # a route the incident names otherwise is not its effect; nor is an error burst by name
+    elsewhere = {**backlog, "labels": {**backlog["labels"], "route": "/v1/other"}}
+    assert not finding_matches(
+        _finding_over(elsewhere, "latency_outlier", {"operation": "POST /v1/tasks"}), elsewhere)
+    assert not finding_matches(
+        _finding_over(backlog, "error_burst", {"operation": "POST /v1/tasks"}), backlog)
 
 
 def test_spans_form_trees_with_genai_attributes(day, spans) -> None:
