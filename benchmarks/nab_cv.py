@@ -28,7 +28,13 @@ the older views' weights and look-backs (144 sets). Per-file scores are cached i
 ``data/nab-scores/`` (git-ignored) keyed by the parameter set, so re-running only repeats the
 cheap threshold sweeps.
 
-    python benchmarks/nab_cv.py [--data PATH] [--fresh] [--full-grid]
+With ``--shape`` it also runs the fully nested cross-validation with a shape-novelty view of our
+own as a further view (``shape_novelty``: a left matrix profile over the series cut into hourly
+steps, after Yeh et al. and Zhu et al., "Matrix Profile I/II", ICDM 2016): the folds choose
+whether it is used, which of its two bars, how it combines with the scorer (max or mean), summing
+on/off, the robust weight and the threshold.
+
+    python benchmarks/nab_cv.py [--data PATH] [--fresh] [--full-grid] [--shape]
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -208,12 +215,165 @@ def why_off(files: list[nab.DataFile], profiles: dict[str, dict[str, float]],
               f"({normalise(off[k_off][0], n, std):.1f}, thr {off[k_off][1]:.3f})")
 
 
+#: The shape-novelty view's fixed design (chosen before it was scored on any file): steps per
+#: day, window length in steps, and the days of history before it may score.
+SHAPE_STEPS_PER_DAY = 24
+SHAPE_WINDOW = 8
+SHAPE_WARMUP_DAYS = 1
+#: Novelty below this fraction of the range never sets the bar (exact repeats score no record).
+SHAPE_FLOOR = 0.01
+#: The two bars a window's novelty must beat: every earlier window's ("record", the first
+#: design) or the previous day's windows' ("day", tried second, after the first was scored).
+SHAPE_BARS = {"record": 0, "day": 1}
+
+
+def shape_novelty(x: np.ndarray, period: int, lookback_days: int = 0) -> np.ndarray:
+    """A left-matrix-profile (time-series discord) novelty score per row, in [0, 1).
+
+    The series is cut into ``SHAPE_STEPS_PER_DAY`` steps per day (each step kept as its minimum
+    and maximum, so a one-point blip survives); each run of ``SHAPE_WINDOW`` steps is compared
+    with every earlier, non-overlapping run (Euclidean distance, in units of the series' range
+    so far): the distance to the nearest one is the window's novelty (Yeh et al., "Matrix
+    Profile I", ICDM 2016; Zhu et al., "Matrix Profile II", ICDM 2016, for the left profile).
+    A window whose novelty beats every earlier window's (with ``lookback_days``, only the
+    windows of that many previous days) by a ratio r > 1 scores 1 - 1/r at the last row of its
+    last step; every other row scores 0. Series without a daily period (``period`` 0) score 0
+    throughout.
+    """
+    n = x.shape[0]
+    out = np.zeros(n)
+    if not period:
+        return out
+    step = max(1, period // SHAPE_STEPS_PER_DAY)
+    steps = n // step
+    m = SHAPE_WINDOW
+    if steps < 2 * m + 1:
+        return out
+    blocks = x[: steps * step].reshape(steps, step)
+    feats = np.concatenate([blocks.min(axis=1)[:, None], blocks.max(axis=1)[:, None]], axis=1)
+    # window t covers steps t .. t + m - 1 (2m numbers)
+    idx = np.arange(steps - m + 1)[:, None] + np.arange(m)[None, :]
+    win = feats[idx].reshape(len(idx), -1)
+    sq = (win * win).sum(axis=1)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * win @ win.T
+    # only earlier windows that end before window t starts
+    t_i, j_i = np.indices(d2.shape)
+    d2[j_i > t_i - m] = np.inf
+    near = np.sqrt(np.clip(d2.min(axis=1), 0.0, None))
+    ends = np.arange(len(win)) + m - 1  # step index of each window's last step
+    hi = np.maximum.accumulate(feats[:, 1])[ends]
+    lo = np.minimum.accumulate(feats[:, 0])[ends]
+    span = hi - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        nov = np.where(span > 0, near / (np.sqrt(2 * m) * span), 0.0)
+    nov[~np.isfinite(nov)] = 0.0
+    # The first day's windows are all novel (nothing to repeat yet): they set no bar. The next
+    # day's windows set the bar and score nothing; from then on a record of novelty scores.
+    day = SHAPE_WARMUP_DAYS * SHAPE_STEPS_PER_DAY
+    nov[: day + m] = 0.0
+    if lookback_days:
+        bar = _running_max(nov, lookback_days * day)
+    else:
+        bar = np.r_[0.0, np.maximum.accumulate(nov)[:-1]]
+    bar = np.maximum(bar, SHAPE_FLOOR)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(nov > bar, 1.0 - bar / nov, 0.0)
+    score[: 2 * day + m] = 0.0
+    out[(ends + 1) * step - 1] = score
+    return out
+
+
+def shape_scores(files: list[nab.DataFile], lookback_days: int = 0) -> list[np.ndarray]:
+    """The shape-novelty view's per-file scores (cheap: not cached)."""
+    out = []
+    for file in files:
+        gaps = np.diff(file.timestamps[:21].as_unit("ns").asi8)
+        gaps = gaps[gaps > 0]
+        period = day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
+        values = pd.Series(file.values).ffill().bfill().to_numpy()
+        out.append(shape_novelty(values, period, lookback_days))
+    return out
+
+
+#: The two ways of combining our scorer with a further view, both fixed before either was scored.
+RULES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "max": np.maximum,
+    "mean": lambda a, b: 0.5 * (a + b),
+}
+
+
+def nested_with_shape(files: list[nab.DataFile], profiles: dict[str, dict[str, float]],
+                      summed: list[list[np.ndarray]], single: list[list[np.ndarray]],
+                      labels: list[str], norm: Callable[[dict[str, float]], str],
+                      shipped_k: int) -> None:
+    """The fully nested CV with the shape-novelty view as a further view: whether it is used,
+    the rule (max / mean), summing on/off, the robust weight and the threshold, all chosen in
+    the folds; also each family alone, the view alone and the in-sample pick."""
+    start = time.perf_counter()
+    views = {f"shape-{k}": shape_scores(files, days) for k, days in SHAPE_BARS.items()}
+    seconds = (time.perf_counter() - start) / len(views)
+    ours = summed + single
+    names = labels + [f"{x} single" for x in labels]
+    candidates, cand_labels = list(ours), [f"ours {x}" for x in names]
+    family = ["ours"] * len(ours)
+    for view, shape in views.items():
+        for rule, fn in RULES.items():
+            for scores, name in zip(ours, names, strict=True):
+                candidates.append([fn(a, b) for a, b in zip(scores, shape, strict=True)])
+                cand_labels.append(f"{rule}(ours, {view}) {name}")
+                family.append(f"{rule}(ours, {view})")
+    rows: dict[str, dict[str, float]] = {}
+
+    def run(title: str, pick: list[int]) -> None:
+        print(title + ":")
+        ins, rows[title], k, _ = cross_validate(files, profiles, [candidates[i] for i in pick],
+                                                [cand_labels[i] for i in pick])
+        rows[f"    in-sample best of that grid: {cand_labels[pick[k]]}"] = {
+            p: v[0] for p, v in ins.items()}
+
+    for view, shape in views.items():
+        print(f"{view} alone, threshold chosen in the folds:")
+        _, rows[f"{view} alone, CV (threshold only)"], _, _ = cross_validate(
+            files, profiles, [shape], [view])
+        rows[f"{view} alone, in-sample"] = {p: best(files, shape, c)[0]
+                                            for p, c in profiles.items()}
+    for fam in dict.fromkeys(family):
+        sub = [i for i, f in enumerate(family) if f == fam]
+        run(f"{fam}, nested CV (summing x robust weight x threshold)", sub)
+        print(f"{fam} with the shipped parameters fixed, threshold in the folds:")
+        _, rows[f"{fam}, shipped parameters fixed, CV"], _, _ = cross_validate(
+            files, profiles, [candidates[sub[0] + shipped_k]], [f"{fam} shipped"])
+    for view in views:
+        run(f"{view} always in, rule x summing x robust weight x threshold in folds",
+            [i for i, f in enumerate(family) if f.endswith(f"{view})")])
+    run("fully nested: shape view (none, record, day) x rule x summing x robust x threshold",
+        list(range(len(candidates))))
+    std = profiles["standard"]
+    print("best training-category raw score (standard) per family, each fold:")
+    categories = sorted({f.name.split("/")[0] for f in files})
+    for held in categories:
+        pick = [i for i, f in enumerate(files) if f.name.split("/")[0] != held]
+        train = [files[i] for i in pick]
+        line = []
+        for fam in dict.fromkeys(family):
+            top = max(best(train, [candidates[k][i] for i in pick], std)[0]
+                      for k, f in enumerate(family) if f == fam)
+            line.append(f"{fam} {top:.3f}")
+        print(f"  held out {held:22s} " + ", ".join(line))
+    print(f"\nwith the shape-novelty view ({seconds:.2f} s per variant for {len(files)} files) "
+          "(standard / reward_low_FP / reward_low_FN):")
+    for name, raws in rows.items():
+        print(f"  {name:100s} {norm(raws)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="NAB folder (default ../shared/nab from the repo root)")
     parser.add_argument("--fresh", action="store_true", help="ignore cached per-file scores")
     parser.add_argument("--full-grid", action="store_true",
                         help="also vary the older views' weights and look-backs (144 sets)")
+    parser.add_argument("--shape", action="store_true",
+                        help="also the nested CV with the shape-novelty view as a further view")
     args = parser.parse_args(argv)
     root = nab.data_path(args.data)
     if not (root / "labels" / "combined_windows.json").exists():
@@ -253,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
         return " / ".join(f"{normalise(raws[p], windows, c):5.1f}" for p, c in profiles.items())
 
     why_off(files, profiles, scored, single, labels)
+    if args.shape:
+        nested_with_shape(files, profiles, scored, single, labels, norm,
+                          candidates.index(DEFAULT))
 
     print("\nNAB score on the 34 files (standard / reward_low_FP / reward_low_FN):")
     print(f"  {'in-sample (params and thresholds tuned on all 34)':56s} "
