@@ -217,8 +217,9 @@ def why_off(files: list[nab.DataFile], profiles: dict[str, dict[str, float]],
               f"({normalise(off[k_off][0], n, std):.1f}, thr {off[k_off][1]:.3f})")
 
 
-#: The shape-novelty view's fixed design (chosen before it was scored on any file): steps per
-#: day, window length in steps, and the days of history before it may score.
+#: The shape-novelty view's fixed design: steps per day and window length in steps (chosen
+#: before it was scored), and the days of history before it may score (the bar set by the second
+#: day, after a first run in which the first day's novelty silenced every file).
 SHAPE_STEPS_PER_DAY = 24
 SHAPE_WINDOW = 8
 SHAPE_WARMUP_DAYS = 1
