@@ -28,7 +28,15 @@ the older views' weights and look-backs (144 sets). Per-file scores are cached i
 ``data/nab-scores/`` (git-ignored) keyed by the parameter set, so re-running only repeats the
 cheap threshold sweeps.
 
-    python benchmarks/nab_cv.py [--data PATH] [--fresh] [--full-grid]
+With ``--shape`` it also runs the fully nested cross-validation with a shape-novelty view of our
+own as a further view: ``shape_novelty``, a left matrix profile over the series cut into hourly
+steps (after Yeh et al. and Zhu et al., "Matrix Profile I/II", ICDM 2016) with three bars, or
+``art_novelty``, fuzzy ART category novelty over the same windows (Carpenter, Grossberg and
+Rosen 1991), both written from the papers. The folds choose whether a further view is used and
+which, how it combines with the scorer (max or mean), summing on/off, the robust weight and the
+threshold.
+
+    python benchmarks/nab_cv.py [--data PATH] [--fresh] [--full-grid] [--shape]
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -208,12 +217,245 @@ def why_off(files: list[nab.DataFile], profiles: dict[str, dict[str, float]],
               f"({normalise(off[k_off][0], n, std):.1f}, thr {off[k_off][1]:.3f})")
 
 
+#: The shape-novelty view's fixed design: steps per day and window length in steps (chosen
+#: before it was scored), and the days of history before it may score (the bar set by the second
+#: day, after a first run in which the first day's novelty silenced every file).
+SHAPE_STEPS_PER_DAY = 24
+SHAPE_WINDOW = 8
+SHAPE_WARMUP_DAYS = 1
+#: Novelty below this fraction of the range never sets the bar (exact repeats score no record).
+SHAPE_FLOOR = 0.01
+#: The bars a window's novelty must beat, in the order they were designed (each after the one
+#: before had been scored): every earlier window's novelty ("record"); the previous day's
+#: windows' ("day"); every earlier window's that stayed inside the range before it ("in-range":
+#: a window that breaks the range is the range views' business and does not raise the bar).
+SHAPE_BARS = ("record", "day", "in-range")
+
+
+def shape_novelty(x: np.ndarray, period: int, bar_rule: str = "record") -> np.ndarray:
+    """A left-matrix-profile (time-series discord) novelty score per row, in [0, 1).
+
+    The series is cut into ``SHAPE_STEPS_PER_DAY`` steps per day (each step kept as its minimum
+    and maximum, so a one-point blip survives); each run of ``SHAPE_WINDOW`` steps is compared
+    with every earlier, non-overlapping run (Euclidean distance, in units of the series' range
+    so far): the distance to the nearest one is the window's novelty (Yeh et al., "Matrix
+    Profile I", ICDM 2016; Zhu et al., "Matrix Profile II", ICDM 2016, for the left profile).
+    A window whose novelty beats the bar (``SHAPE_BARS``) by a ratio r > 1 scores 1 - 1/r at
+    the last row of its last step; every other row scores 0. Series without a daily period
+    (``period`` 0) score 0 throughout.
+    """
+    n = x.shape[0]
+    out = np.zeros(n)
+    if not period:
+        return out
+    step = max(1, period // SHAPE_STEPS_PER_DAY)
+    steps = n // step
+    m = SHAPE_WINDOW
+    if steps < 2 * m + 1:
+        return out
+    blocks = x[: steps * step].reshape(steps, step)
+    feats = np.concatenate([blocks.min(axis=1)[:, None], blocks.max(axis=1)[:, None]], axis=1)
+    # window t covers steps t .. t + m - 1 (2m numbers)
+    idx = np.arange(steps - m + 1)[:, None] + np.arange(m)[None, :]
+    win = feats[idx].reshape(len(idx), -1)
+    sq = (win * win).sum(axis=1)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * win @ win.T
+    # only earlier windows that end before window t starts
+    t_i, j_i = np.indices(d2.shape)
+    d2[j_i > t_i - m] = np.inf
+    near = np.sqrt(np.clip(d2.min(axis=1), 0.0, None))
+    ends = np.arange(len(win)) + m - 1  # step index of each window's last step
+    hi = np.maximum.accumulate(feats[:, 1])[ends]
+    lo = np.minimum.accumulate(feats[:, 0])[ends]
+    span = hi - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        nov = np.where(span > 0, near / (np.sqrt(2 * m) * span), 0.0)
+    nov[~np.isfinite(nov)] = 0.0
+    # The first day's windows are all novel (nothing to repeat yet): they set no bar. The next
+    # day's windows set the bar and score nothing; from then on a record of novelty scores.
+    day = SHAPE_WARMUP_DAYS * SHAPE_STEPS_PER_DAY
+    nov[: day + m] = 0.0
+    if bar_rule == "day":
+        bar = _running_max(nov, day)
+    elif bar_rule == "in-range":
+        prev_hi = np.r_[-np.inf, np.maximum.accumulate(feats[:, 1])[:-1]][: len(win)]
+        prev_lo = np.r_[np.inf, np.minimum.accumulate(feats[:, 0])[:-1]][: len(win)]
+        inside = (win[:, 1::2].max(axis=1) <= prev_hi) & (win[:, 0::2].min(axis=1) >= prev_lo)
+        bar = np.r_[0.0, np.maximum.accumulate(np.where(inside, nov, 0.0))[:-1]]
+    else:
+        bar = np.r_[0.0, np.maximum.accumulate(nov)[:-1]]
+    bar = np.maximum(bar, SHAPE_FLOOR)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(nov > bar, 1.0 - bar / nov, 0.0)
+    score[: 2 * day + m] = 0.0
+    out[(ends + 1) * step - 1] = score
+    return out
+
+
+def shape_scores(files: list[nab.DataFile], bar_rule: str = "record") -> list[np.ndarray]:
+    """The shape-novelty view's per-file scores (cheap: not cached)."""
+    out = []
+    for file in files:
+        gaps = np.diff(file.timestamps[:21].as_unit("ns").asi8)
+        gaps = gaps[gaps > 0]
+        period = day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
+        values = pd.Series(file.values).ffill().bfill().to_numpy()
+        out.append(shape_novelty(values, period, bar_rule))
+    return out
+
+
+#: The fuzzy ART view's fixed design (Carpenter, Grossberg and Rosen 1991, fast learning, the
+#: choice parameter small as the paper suggests); chosen before it was scored, after the
+#: matrix-profile bars had been. Same steps and windows as ``shape_novelty``.
+ART_VIGILANCE = 0.9
+ART_CHOICE = 0.001
+
+
+def art_novelty(x: np.ndarray, period: int) -> np.ndarray:
+    """Fuzzy ART category novelty per row, in [0, 1), written from Carpenter, Grossberg and
+    Rosen, "Fuzzy ART: fast stable learning and categorization of analog patterns by an
+    adaptive resonance system", Neural Networks 4, 1991.
+
+    Each window of ``SHAPE_WINDOW`` hourly steps (each step's minimum and maximum) is scaled
+    to [0, 1] by the series' range so far and complement-coded (I = (a, 1 - a)). The category
+    with the largest choice |I ^ w| / (alpha + |w|) among those whose match |I ^ w| / |I|
+    reaches the vigilance learns the window (fast learning: w <- I ^ w); when none does, the
+    window founds a new category and, after two days of warm-up, scores its mismatch to the
+    nearest category, 1 - max match, at the last row of its last step. Series without a daily
+    period score 0 throughout.
+    """
+    n = x.shape[0]
+    out = np.zeros(n)
+    if not period:
+        return out
+    step = max(1, period // SHAPE_STEPS_PER_DAY)
+    steps = n // step
+    m = SHAPE_WINDOW
+    if steps < 2 * m + 1:
+        return out
+    blocks = x[: steps * step].reshape(steps, step)
+    feats = np.concatenate([blocks.min(axis=1)[:, None], blocks.max(axis=1)[:, None]], axis=1)
+    idx = np.arange(steps - m + 1)[:, None] + np.arange(m)[None, :]
+    win = feats[idx].reshape(len(idx), -1)
+    ends = np.arange(len(win)) + m - 1
+    hi = np.maximum.accumulate(feats[:, 1])[ends]
+    lo = np.minimum.accumulate(feats[:, 0])[ends]
+    span = np.where(hi > lo, hi - lo, 1.0)
+    a = np.clip((win - lo[:, None]) / span[:, None], 0.0, 1.0)
+    coded = np.concatenate([a, 1.0 - a], axis=1)
+    size = float(coded.shape[1] // 2)  # |I| under complement coding
+    warm = 2 * SHAPE_WARMUP_DAYS * SHAPE_STEPS_PER_DAY + m
+    weights = coded[:1].copy()
+    for t in range(1, len(coded)):
+        inp = coded[t]
+        overlap = np.minimum(weights, inp).sum(axis=1)
+        match = overlap / size
+        ok = match >= ART_VIGILANCE
+        if ok.any():
+            choice = np.where(ok, overlap / (ART_CHOICE + weights.sum(axis=1)), -np.inf)
+            j = int(np.argmax(choice))
+            weights[j] = np.minimum(weights[j], inp)
+        else:
+            weights = np.vstack([weights, inp])
+            if t >= warm:
+                out[(ends[t] + 1) * step - 1] = 1.0 - float(match.max())
+    return out
+
+
+def art_scores(files: list[nab.DataFile]) -> list[np.ndarray]:
+    """The fuzzy ART view's per-file scores."""
+    out = []
+    for file in files:
+        gaps = np.diff(file.timestamps[:21].as_unit("ns").asi8)
+        gaps = gaps[gaps > 0]
+        period = day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
+        out.append(art_novelty(pd.Series(file.values).ffill().bfill().to_numpy(), period))
+    return out
+
+
+#: The two ways of combining our scorer with a further view, both fixed before either was scored.
+RULES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "max": np.maximum,
+    "mean": lambda a, b: 0.5 * (a + b),
+}
+
+
+def nested_with_shape(files: list[nab.DataFile], profiles: dict[str, dict[str, float]],
+                      summed: list[list[np.ndarray]], single: list[list[np.ndarray]],
+                      labels: list[str], norm: Callable[[dict[str, float]], str],
+                      shipped_k: int) -> None:
+    """The fully nested CV with the shape-novelty view as a further view: whether it is used,
+    the rule (max / mean), summing on/off, the robust weight and the threshold, all chosen in
+    the folds; also each family alone, the view alone and the in-sample pick."""
+    start = time.perf_counter()
+    views = {f"shape-{k}": shape_scores(files, k) for k in SHAPE_BARS}
+    seconds = (time.perf_counter() - start) / len(views)
+    start = time.perf_counter()
+    views["fuzzy-ART"] = art_scores(files)
+    art_seconds = time.perf_counter() - start
+    ours = summed + single
+    names = labels + [f"{x} single" for x in labels]
+    candidates, cand_labels = list(ours), [f"ours {x}" for x in names]
+    family = ["ours"] * len(ours)
+    for view, shape in views.items():
+        for rule, fn in RULES.items():
+            for scores, name in zip(ours, names, strict=True):
+                candidates.append([fn(a, b) for a, b in zip(scores, shape, strict=True)])
+                cand_labels.append(f"{rule}(ours, {view}) {name}")
+                family.append(f"{rule}(ours, {view})")
+    rows: dict[str, dict[str, float]] = {}
+
+    def run(title: str, pick: list[int]) -> None:
+        print(title + ":")
+        ins, rows[title], k, _ = cross_validate(files, profiles, [candidates[i] for i in pick],
+                                                [cand_labels[i] for i in pick])
+        rows[f"    in-sample best of that grid: {cand_labels[pick[k]]}"] = {
+            p: v[0] for p, v in ins.items()}
+
+    for view, shape in views.items():
+        print(f"{view} alone, threshold chosen in the folds:")
+        _, rows[f"{view} alone, CV (threshold only)"], _, _ = cross_validate(
+            files, profiles, [shape], [view])
+        rows[f"{view} alone, in-sample"] = {p: best(files, shape, c)[0]
+                                            for p, c in profiles.items()}
+    for fam in dict.fromkeys(family):
+        sub = [i for i, f in enumerate(family) if f == fam]
+        run(f"{fam}, nested CV (summing x robust weight x threshold)", sub)
+        print(f"{fam} with the shipped parameters fixed, threshold in the folds:")
+        _, rows[f"{fam}, shipped parameters fixed, CV"], _, _ = cross_validate(
+            files, profiles, [candidates[sub[0] + shipped_k]], [f"{fam} shipped"])
+    for view in views:
+        run(f"{view} always in, rule x summing x robust weight x threshold in folds",
+            [i for i, f in enumerate(family) if f.endswith(f"{view})")])
+    run("fully nested: further view (none, 3 shape bars, fuzzy ART) x rule x summing x robust"
+        " x threshold", list(range(len(candidates))))
+    std = profiles["standard"]
+    print("best training-category raw score (standard) per family, each fold:")
+    categories = sorted({f.name.split("/")[0] for f in files})
+    for held in categories:
+        pick = [i for i, f in enumerate(files) if f.name.split("/")[0] != held]
+        train = [files[i] for i in pick]
+        line = []
+        for fam in dict.fromkeys(family):
+            top = max(best(train, [candidates[k][i] for i in pick], std)[0]
+                      for k, f in enumerate(family) if f == fam)
+            line.append(f"{fam} {top:.3f}")
+        print(f"  held out {held:22s} " + ", ".join(line))
+    print(f"\nwith the shape-novelty views ({seconds:.2f} s per bar, fuzzy ART {art_seconds:.2f} s,"
+          f" for {len(files)} files) "
+          "(standard / reward_low_FP / reward_low_FN):")
+    for name, raws in rows.items():
+        print(f"  {name:100s} {norm(raws)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="NAB folder (default ../shared/nab from the repo root)")
     parser.add_argument("--fresh", action="store_true", help="ignore cached per-file scores")
     parser.add_argument("--full-grid", action="store_true",
                         help="also vary the older views' weights and look-backs (144 sets)")
+    parser.add_argument("--shape", action="store_true",
+                        help="also the nested CV with the shape-novelty view as a further view")
     args = parser.parse_args(argv)
     root = nab.data_path(args.data)
     if not (root / "labels" / "combined_windows.json").exists():
@@ -253,6 +495,9 @@ def main(argv: list[str] | None = None) -> int:
         return " / ".join(f"{normalise(raws[p], windows, c):5.1f}" for p, c in profiles.items())
 
     why_off(files, profiles, scored, single, labels)
+    if args.shape:
+        nested_with_shape(files, profiles, scored, single, labels, norm,
+                          candidates.index(DEFAULT))
 
     print("\nNAB score on the 34 files (standard / reward_low_FP / reward_low_FN):")
     print(f"  {'in-sample (params and thresholds tuned on all 34)':56s} "
