@@ -89,17 +89,32 @@ def standard_frames(fleet: Any, start: Any, end: Any, step: Any = "5m",
     return frames
 
 
-def spend_per_run(cost: pd.DataFrame, runs: pd.DataFrame, min_runs: int = 2) -> pd.DataFrame:
+#: How the per-run views (``tokens_per_run``, ``spend_per_run``) treat steps where few runs
+#: finished, whose ratio one long or short run decides: a step needs at least ``_MIN_RUNS``
+#: finished runs to have a point, and its ratio is shrunk toward the series' level with the
+#: weight of ``_PRIOR_RUNS`` runs (a credibility weighting: the step's own ratio counts
+#: ``runs / (runs + k)``). Measured on the simulator's incidents (BENCHMARKS.md): with two
+#: runs and no shrinkage a quiet-hour step set per-run records a bloated prompt then failed to
+#: beat, and most false per-run findings were such steps.
+_MIN_RUNS = 4
+_PRIOR_RUNS = 3.0
+
+
+def spend_per_run(cost: pd.DataFrame, runs: pd.DataFrame, min_runs: int = _MIN_RUNS,
+                  prior_runs: float = _PRIOR_RUNS) -> pd.DataFrame:
     """USD per agent run in each step (metric ``llm_cost_usd_total:per_run``, label ``agent``):
     the agent's spend in the step over the runs it finished in it. Steps with fewer than
-    ``min_runs`` finished runs have no point (one run's price is too noisy to judge). Unlike
+    ``min_runs`` finished runs have no point (one or two runs' price is too noisy to judge),
+    and each ratio is shrunk toward the agent's level over all earlier steps with the weight
+    of ``prior_runs`` runs, ``(spend + k × level) / (runs + k)``, so a step of few runs cannot
+    set a record its own ratio alone would (a series' first step is its own ratio). Unlike
     spend itself it has no daily cycle, so a runaway loop, a dearer model or bloated prompts
     stand out at any hour.
 
     >>> from agentinsight.frames import metrics_frame
-    >>> cost = metrics_frame([0.0, 300.0], "llm_cost_usd_total:increase", [0.5, 0.9],
+    >>> cost = metrics_frame([0.0, 300.0], "llm_cost_usd_total:increase", [1.0, 0.9],
     ...                      {"agent": "coder", "model": "gpt-4o"})
-    >>> runs = metrics_frame([0.0, 300.0], "agent_execution_total:increase", [2.0, 0.0],
+    >>> runs = metrics_frame([0.0, 300.0], "agent_execution_total:increase", [4.0, 2.0],
     ...                      {"agent": "coder"})
     >>> spend_per_run(cost, runs)["value"].tolist()
     [0.25]
@@ -111,24 +126,29 @@ def spend_per_run(cost: pd.DataFrame, runs: pd.DataFrame, min_runs: int = 2) -> 
         return empty
     spent = cost.groupby(["timestamp", "agent"], observed=True)["value"].sum()
     done = runs.groupby(["timestamp", "agent"], observed=True)["value"].sum()
-    per = (spent / done.where(done >= max(min_runs, 1))).dropna().reset_index()
+    both = pd.DataFrame({"value": spent, "runs": done.where(done >= max(min_runs, 1))})
+    per = both.dropna().reset_index()
     if per.empty:
         return empty
-    return metrics_frame(per["timestamp"], "llm_cost_usd_total:per_run", per["value"],
-                         {"agent": per["agent"].astype(str)})
+    per["agent"] = per["agent"].astype(str)
+    return metrics_frame(per["timestamp"], "llm_cost_usd_total:per_run",
+                         _credible(per, ["agent"], prior_runs), {"agent": per["agent"]})
 
 
-def tokens_per_run(tokens: pd.DataFrame, runs: pd.DataFrame, min_runs: int = 2) -> pd.DataFrame:
+def tokens_per_run(tokens: pd.DataFrame, runs: pd.DataFrame, min_runs: int = _MIN_RUNS,
+                   prior_runs: float = _PRIOR_RUNS) -> pd.DataFrame:
     """Tokens per agent run in each step (metric ``llm_tokens_used_total:per_run``, the token
     frame's labels kept): each series' tokens in the step over the runs its agent finished in
-    it; steps with fewer than ``min_runs`` runs have no point. Busier hours, the first weekday
+    it. Steps with fewer than ``min_runs`` runs have no point and each ratio is shrunk toward
+    the series' level with the weight of ``prior_runs`` runs, as in :func:`spend_per_run`: a
+    ratio over a handful of runs is one long run's, not the fleet's. Busier hours, the first weekday
     after a quiet weekend or a backlog draining raise token usage with the runs and leave
     tokens per run alone, while bloated prompts, a runaway loop or another model change it.
 
     >>> from agentinsight.frames import metrics_frame
-    >>> tokens = metrics_frame([0.0, 300.0], "llm_tokens_used_total:increase", [900.0, 50.0],
+    >>> tokens = metrics_frame([0.0, 300.0], "llm_tokens_used_total:increase", [1200.0, 50.0],
     ...                        {"agent": "coder", "token_type": "input"})
-    >>> runs = metrics_frame([0.0, 300.0], "agent_execution_total:increase", [3.0, 1.0],
+    >>> runs = metrics_frame([0.0, 300.0], "agent_execution_total:increase", [4.0, 1.0],
     ...                      {"agent": "coder"})
     >>> tokens_per_run(tokens, runs)["value"].tolist()
     [300.0]
@@ -147,7 +167,28 @@ def tokens_per_run(tokens: pd.DataFrame, runs: pd.DataFrame, min_runs: int = 2) 
     if per.empty:
         return empty
     return metrics_frame(per["timestamp"], "llm_tokens_used_total:per_run",
-                         per["value"] / per["runs"], {c: per[c] for c in labels})
+                         _credible(per, labels, prior_runs), {c: per[c] for c in labels})
+
+
+def _credible(per: pd.DataFrame, keys: list[str], prior_runs: float) -> np.ndarray:
+    """Each step's amount per run, shrunk toward its series' level by how many runs it holds:
+    ``(amount + k × level) / (runs + k)`` with ``k = prior_runs`` and ``level`` the series'
+    amount over its runs in all earlier steps (causal; a series' first step is its own ratio).
+    A step of many runs keeps about its own ratio; a step of four runs moves three sevenths of
+    the way to the level, so one long run at a quiet hour does not set a record."""
+    order = per.sort_values("timestamp", kind="stable")
+    grouped = order.groupby(keys, observed=True, sort=False) if keys else None
+    amount = order["value"].astype(float)
+    runs = order["runs"].astype(float)
+    if grouped is not None:
+        before_amount = grouped["value"].cumsum() - amount
+        before_runs = grouped["runs"].cumsum() - runs
+    else:
+        before_amount, before_runs = amount.cumsum() - amount, runs.cumsum() - runs
+    level = (before_amount / before_runs.where(before_runs > 0)).fillna(amount / runs)
+    k = max(float(prior_runs), 0.0)
+    shrunk = (amount + k * level) / (runs + k)
+    return shrunk.reindex(per.index).to_numpy(dtype=float)
 
 
 #: The frames anomaly detection watches, and how. Measured on the simulator's labelled incidents
