@@ -30,6 +30,7 @@ __all__ = [
     "fleet_findings",
     "headline",
     "previous_period",
+    "runs_bunching",
     "spend_per_run",
     "standard_frames",
     "step_label",
@@ -253,7 +254,8 @@ def fleet_findings(frames: Mapping[str, pd.DataFrame], spans: pd.DataFrame | Non
         # a drop must hold for ten minutes, whatever the step: a minute's dip is noise
         held = int(np.ceil(pd.Timedelta(minutes=10) / step)) if pd.notna(step) and step > \
             pd.Timedelta(0) else 2
-        found.append(detect_traffic_drop(runs, window="30m", min_points=max(held, 2)))
+        found.append(detect_traffic_drop(runs, window="30m", min_points=max(held, 2),
+                                         dispersion=runs_bunching(spans)))
     if len(spans):
         found.append(detect_traces(spans))
     found = [f for f in found if len(f)]
@@ -268,6 +270,28 @@ def fleet_findings(frames: Mapping[str, pd.DataFrame], spans: pd.DataFrame | Non
     findings = findings.assign(_order=order).sort_values(["_order", "score"],
                                                          ascending=[True, False])
     return findings.drop(columns="_order").reset_index(drop=True)
+
+
+def runs_bunching(spans: pd.DataFrame) -> float:
+    """How much more a window's count of agent runs varies than a Poisson count, from the spans:
+    runs that share a trace (a task running several agents) start together, so the count is a
+    Poisson count of traces each adding ``n`` runs, whose variance over its mean is
+    ``sum(n²) / sum(n)`` over the traces (1 when every trace holds one run or nothing tells).
+    The traffic-drop test divides counts by it (:func:`~agentinsight.analysis.anomaly.\
+detect_traffic_drop`'s ``dispersion``).
+
+    >>> spans = pd.DataFrame({"trace_id": ["a", "b", "b", "b"],
+    ...                       "operation": sorted(AGENT_OPERATIONS) * 4})
+    >>> runs_bunching(spans)
+    2.5
+    """
+    if not len(spans) or "trace_id" not in spans or "operation" not in spans:
+        return 1.0
+    per_trace = spans.loc[spans["operation"].isin(AGENT_OPERATIONS), "trace_id"].value_counts()
+    if per_trace.empty:
+        return 1.0
+    n = per_trace.to_numpy(dtype=float)
+    return max(float((n * n).sum() / n.sum()), 1.0)
 
 
 def chart_step(start: Any, end: Any, step: str = "1h", points: int = 12) -> str:
