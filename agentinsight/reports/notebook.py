@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from agentinsight.frames import empty_findings_frame, empty_spans_frame
-from agentinsight.semconv import AGENT_OPERATIONS
+from agentinsight.semconv import AGENT_OPERATIONS, TOOL_OPERATIONS
 from agentinsight.sources import parse_duration, parse_time
 
 __all__ = [
@@ -99,6 +99,11 @@ def standard_frames(fleet: Any, start: Any, end: Any, step: Any = "5m",
 #: beat, and most false per-run findings were such steps.
 _MIN_RUNS = 4
 _PRIOR_RUNS = 3.0
+#: The fewest finished calls of a tool whose half-hourly p95 is judged (when the spans hold the
+#: tool calls): the 95th percentile of fewer than 20 calls lies within the slowest call, and of
+#: fewer than 10 it is that one call, which at a quiet hour set most false tool p95 records.
+#: 10, not 20: 20 also left out daytime windows of slowed tools (BENCHMARKS.md).
+_MIN_CALLS = 10
 
 
 def spend_per_run(cost: pd.DataFrame, runs: pd.DataFrame, min_runs: int = _MIN_RUNS,
@@ -196,7 +201,8 @@ def _credible(per: pd.DataFrame, keys: list[str], prior_runs: float) -> np.ndarr
 #: over many seeds and start times (benchmarks/incident_recall.py, BENCHMARKS.md): the
 #: extreme-value detector at 0.7 on queue size; at 0.8 on tokens per run (by agent, model and
 #: type) and, with the cost counter on, spend per run of each agent, each on its own step grid;
-#: at 0.9 on half-hourly tool p95 latency (after a day of history); the traffic-drop test on
+#: at 0.9 on half-hourly tool p95 latency (after a day of history; windows of fewer than
+#: ``_MIN_CALLS`` calls left out); the quasi-Poisson traffic-drop test on
 #: the fleet's run rate and the trace detectors on spans. Per run, not per step: token usage
 #: itself rises with the traffic, so the first weekday after a weekend start or a backlog
 #: draining set records on every token series at once, while bloated prompts, a runaway loop
@@ -243,6 +249,8 @@ def fleet_findings(frames: Mapping[str, pd.DataFrame], spans: pd.DataFrame | Non
                             spans=spans, exemplars=exemplars))
     tools = frames.get("tool_latency_p95_30m")
     if tools is not None and len(tools):
+        tools = _enough_calls(tools, spans, pd.Timedelta("30m"), _MIN_CALLS)
+    if tools is not None and len(tools):
         # latency degrades at once; the climb view's long lag on a 30-minute grid only adds
         # false findings there
         found.append(detect(tools, detectors={"extreme": ExtremeValueDetector(warmup=48,
@@ -270,6 +278,30 @@ def fleet_findings(frames: Mapping[str, pd.DataFrame], spans: pd.DataFrame | Non
     findings = findings.assign(_order=order).sort_values(["_order", "score"],
                                                          ascending=[True, False])
     return findings.drop(columns="_order").reset_index(drop=True)
+
+
+def _enough_calls(p95: pd.DataFrame, spans: pd.DataFrame, window: pd.Timedelta,
+                  min_calls: int) -> pd.DataFrame:
+    """The tool p95 points whose window holds at least ``min_calls`` finished tool calls of
+    their tool in the spans (all of them when the spans hold no tool calls)."""
+    if "tool" not in p95 or not len(spans) or "tool" not in spans:
+        return p95
+    calls = spans[spans["operation"].isin(TOOL_OPERATIONS) & spans["tool"].notna()]
+    if calls.empty:
+        return p95
+    keep = np.zeros(len(p95), dtype=bool)
+    ends = {str(tool): np.sort(part["end"].to_numpy(dtype="datetime64[ns]"))
+            for tool, part in calls.groupby("tool", observed=True)}
+    stamps = p95["timestamp"].to_numpy(dtype="datetime64[ns]")
+    tools = p95["tool"].astype(str).to_numpy()
+    width = np.timedelta64(int(window.value), "ns")
+    for tool in np.unique(tools):
+        rows = tools == tool
+        done = ends.get(tool, np.array([], dtype="datetime64[ns]"))
+        n = np.searchsorted(done, stamps[rows], side="right") \
+            - np.searchsorted(done, stamps[rows] - width, side="right")
+        keep[rows] = n >= min_calls
+    return p95[keep]
 
 
 def runs_bunching(spans: pd.DataFrame) -> float:

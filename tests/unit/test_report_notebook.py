@@ -212,3 +212,49 @@ def test_spend_per_run_shrinks_a_four_run_step_toward_the_agents_level():
     # the level is $0.10 a run; four runs at $0.30 each read (1.2 + 3 x 0.1) / 7 = $0.214, and
     # two runs are too few to judge
     assert spend_per_run(cost, runs)["value"].round(3).tolist() == [0.1, 0.1, 0.214]
+
+
+def _tool_fleet(calls_at_night: int):
+    """Two days of a tool's half-hourly p95 (1.0 s and 1.5 s in turn) and the spans of its
+    calls, 30 a window; the window ending at 03:00 on the second day has a p95 of 4 s over
+    ``calls_at_night`` calls, the one ending at 15:00 a p95 of 4 s over 30 calls."""
+    import numpy as np
+
+    from agentinsight.frames import SPANS_COLUMNS, metrics_frame
+    from agentinsight.semconv import TOOL_OPERATIONS
+
+    stamps = pd.date_range("2026-11-02T00:30Z", "2026-11-04T00:00Z", freq="30min")
+    p95 = np.where(np.arange(len(stamps)) % 2, 1.5, 1.0)
+    night, day = pd.Timestamp("2026-11-03T03:00Z"), pd.Timestamp("2026-11-03T15:00Z")
+    p95[stamps == night] = p95[stamps == day] = 4.0
+    ends = []
+    for stamp in stamps:
+        n = calls_at_night if stamp == night else 30
+        ends.extend(stamp - pd.Timedelta(seconds=50) * (i + 1) for i in range(n))
+    spans = pd.DataFrame({c: [None] * len(ends) for c in SPANS_COLUMNS})
+    spans = spans.assign(
+        trace_id=[f"t{i}" for i in range(len(ends))], span_id=[f"s{i}" for i in range(len(ends))],
+        parent_span_id="", service="svc", name="tool", kind="internal", status_message="",
+        agent="", provider="", model="", end=pd.to_datetime(ends, utc=True),
+        start=pd.to_datetime(ends, utc=True) - pd.Timedelta(seconds=1), duration_ms=1000.0,
+        status="ok", operation=sorted(TOOL_OPERATIONS)[0], tool="kb_search",
+        attributes=[{} for _ in ends])
+    for col in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+                "reasoning_tokens"):
+        spans[col] = 0.0
+    frame = metrics_frame(stamps, "tool_execution_duration_seconds:p95", p95,
+                          {"tool": "kb_search"})
+    return {"tool_latency_p95_30m": frame}, spans
+
+
+def test_a_tool_p95_over_a_handful_of_calls_is_no_record():
+    # at night three calls make the "p95" their slowest call: no finding; the same p95 over
+    # 30 calls in the afternoon is one (and over 30 calls at night, the night is the record)
+    from agentinsight.reports.notebook import fleet_findings
+
+    found = fleet_findings(*_tool_fleet(3))
+    assert found["start"].tolist() == [pd.Timestamp("2026-11-03T15:00Z")], \
+        found["summary"].tolist()
+    busy = fleet_findings(*_tool_fleet(30))
+    assert busy["start"].tolist() == [pd.Timestamp("2026-11-03T03:00Z")], \
+        busy["summary"].tolist()
