@@ -246,6 +246,29 @@ SHAPE_FLOOR = 0.01
 SHAPE_BARS = ("record", "day", "in-range")
 
 
+def _step_windows(x: np.ndarray, period: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray,
+                                                        np.ndarray, np.ndarray] | None:
+    """The series cut into ``SHAPE_STEPS_PER_DAY`` steps per day, each kept as its minimum and
+    maximum, and into windows of ``SHAPE_WINDOW`` steps (window t covers steps t .. t + m - 1):
+    (rows per step, step features, windows, each window's last step, the range's top and
+    bottom up to it); None without a daily period or with too few steps."""
+    if not period:
+        return None
+    step = max(1, period // SHAPE_STEPS_PER_DAY)
+    steps = x.shape[0] // step
+    m = SHAPE_WINDOW
+    if steps < 2 * m + 1:
+        return None
+    blocks = x[: steps * step].reshape(steps, step)
+    feats = np.concatenate([blocks.min(axis=1)[:, None], blocks.max(axis=1)[:, None]], axis=1)
+    idx = np.arange(steps - m + 1)[:, None] + np.arange(m)[None, :]
+    win = feats[idx].reshape(len(idx), -1)
+    ends = np.arange(len(win)) + m - 1
+    hi = np.maximum.accumulate(feats[:, 1])[ends]
+    lo = np.minimum.accumulate(feats[:, 0])[ends]
+    return step, feats, win, ends, hi, lo
+
+
 def shape_novelty(x: np.ndarray, period: int, bar_rule: str = "record") -> np.ndarray:
     """A left-matrix-profile (time-series discord) novelty score per row, in [0, 1).
 
@@ -258,29 +281,18 @@ def shape_novelty(x: np.ndarray, period: int, bar_rule: str = "record") -> np.nd
     the last row of its last step; every other row scores 0. Series without a daily period
     (``period`` 0) score 0 throughout.
     """
-    n = x.shape[0]
-    out = np.zeros(n)
-    if not period:
+    out = np.zeros(x.shape[0])
+    cut = _step_windows(x, period)
+    if cut is None:
         return out
-    step = max(1, period // SHAPE_STEPS_PER_DAY)
-    steps = n // step
+    step, feats, win, ends, hi, lo = cut
     m = SHAPE_WINDOW
-    if steps < 2 * m + 1:
-        return out
-    blocks = x[: steps * step].reshape(steps, step)
-    feats = np.concatenate([blocks.min(axis=1)[:, None], blocks.max(axis=1)[:, None]], axis=1)
-    # window t covers steps t .. t + m - 1 (2m numbers)
-    idx = np.arange(steps - m + 1)[:, None] + np.arange(m)[None, :]
-    win = feats[idx].reshape(len(idx), -1)
     sq = (win * win).sum(axis=1)
     d2 = sq[:, None] + sq[None, :] - 2.0 * win @ win.T
     # only earlier windows that end before window t starts
     t_i, j_i = np.indices(d2.shape)
     d2[j_i > t_i - m] = np.inf
     near = np.sqrt(np.clip(d2.min(axis=1), 0.0, None))
-    ends = np.arange(len(win)) + m - 1  # step index of each window's last step
-    hi = np.maximum.accumulate(feats[:, 1])[ends]
-    lo = np.minimum.accumulate(feats[:, 0])[ends]
     span = hi - lo
     with np.errstate(invalid="ignore", divide="ignore"):
         nov = np.where(span > 0, near / (np.sqrt(2 * m) * span), 0.0)
@@ -338,22 +350,12 @@ def art_novelty(x: np.ndarray, period: int) -> np.ndarray:
     nearest category, 1 - max match, at the last row of its last step. Series without a daily
     period score 0 throughout.
     """
-    n = x.shape[0]
-    out = np.zeros(n)
-    if not period:
+    out = np.zeros(x.shape[0])
+    cut = _step_windows(x, period)
+    if cut is None:
         return out
-    step = max(1, period // SHAPE_STEPS_PER_DAY)
-    steps = n // step
+    step, _, win, ends, hi, lo = cut
     m = SHAPE_WINDOW
-    if steps < 2 * m + 1:
-        return out
-    blocks = x[: steps * step].reshape(steps, step)
-    feats = np.concatenate([blocks.min(axis=1)[:, None], blocks.max(axis=1)[:, None]], axis=1)
-    idx = np.arange(steps - m + 1)[:, None] + np.arange(m)[None, :]
-    win = feats[idx].reshape(len(idx), -1)
-    ends = np.arange(len(win)) + m - 1
-    hi = np.maximum.accumulate(feats[:, 1])[ends]
-    lo = np.minimum.accumulate(feats[:, 0])[ends]
     span = np.where(hi > lo, hi - lo, 1.0)
     a = np.clip((win - lo[:, None]) / span[:, None], 0.0, 1.0)
     coded = np.concatenate([a, 1.0 - a], axis=1)
