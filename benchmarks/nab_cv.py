@@ -101,6 +101,15 @@ def _key(params: StreamParams) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def series_of(file: nab.DataFile) -> tuple[np.ndarray, int]:
+    """A file's values as ``score_series`` sees them (NaN forward-filled) and its rows per day
+    (from the first positive gaps)."""
+    gaps = np.diff(file.timestamps[:21].as_unit("ns").asi8)
+    gaps = gaps[gaps > 0]
+    period = day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
+    return pd.Series(file.values).ffill().bfill().to_numpy(), period
+
+
 def file_scores(files: list[nab.DataFile], params: StreamParams, fresh: bool = False
                 ) -> list[np.ndarray]:
     """Per-file scores for one parameter set, computed once and cached on disk.
@@ -113,10 +122,7 @@ def file_scores(files: list[nab.DataFile], params: StreamParams, fresh: bool = F
             return [data[f"f{i}"] for i in range(len(files))]
     out = []
     for file in files:
-        gaps = np.diff(file.timestamps[:21].as_unit("ns").asi8)
-        gaps = gaps[gaps > 0]
-        period = day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
-        values = pd.Series(file.values).ffill().bfill().to_numpy()
+        values, period = series_of(file)
         out.append(stream_scores(values, period, params))
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **{f"f{i}": s for i, s in enumerate(out)})
@@ -150,10 +156,8 @@ def relative_scores(files: list[nab.DataFile], offset: float) -> list[np.ndarray
     needs a bigger one to alarm)."""
     out = []
     for file in files:
-        gaps = np.diff(file.timestamps[:21].as_unit("ns").asi8)
-        gaps = gaps[gaps > 0]
-        period = day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
-        raw = raw_excess(pd.Series(file.values).ffill().bfill().to_numpy(), period, DEFAULT)
+        values, period = series_of(file)
+        raw = raw_excess(values, period, DEFAULT)
         reported = np.where(raw > _running_max(raw, DEFAULT.suppress), raw, 0.0)
         count = np.r_[0.0, np.cumsum(raw > 0)[:-1]]
         past = np.r_[0.0, np.cumsum(raw)[:-1]] / np.maximum(count, 1.0)
@@ -322,10 +326,7 @@ def shape_scores(files: list[nab.DataFile], bar_rule: str = "record") -> list[np
     """The shape-novelty view's per-file scores (cheap: not cached)."""
     out = []
     for file in files:
-        gaps = np.diff(file.timestamps[:21].as_unit("ns").asi8)
-        gaps = gaps[gaps > 0]
-        period = day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
-        values = pd.Series(file.values).ffill().bfill().to_numpy()
+        values, period = series_of(file)
         out.append(shape_novelty(values, period, bar_rule))
     return out
 
@@ -382,10 +383,8 @@ def art_scores(files: list[nab.DataFile]) -> list[np.ndarray]:
     """The fuzzy ART view's per-file scores."""
     out = []
     for file in files:
-        gaps = np.diff(file.timestamps[:21].as_unit("ns").asi8)
-        gaps = gaps[gaps > 0]
-        period = day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
-        out.append(art_novelty(pd.Series(file.values).ffill().bfill().to_numpy(), period))
+        values, period = series_of(file)
+        out.append(art_novelty(values, period))
     return out
 
 
