@@ -101,6 +101,15 @@ def _key(params: StreamParams) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def series_of(file: nab.DataFile) -> tuple[np.ndarray, int]:
+    """A file's values as ``score_series`` sees them (NaN forward-filled) and its rows per day
+    (from the first positive gaps)."""
+    gaps = np.diff(file.timestamps[:21].as_unit("ns").asi8)
+    gaps = gaps[gaps > 0]
+    period = day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
+    return pd.Series(file.values).ffill().bfill().to_numpy(), period
+
+
 def file_scores(files: list[nab.DataFile], params: StreamParams, fresh: bool = False
                 ) -> list[np.ndarray]:
     """Per-file scores for one parameter set, computed once and cached on disk.
@@ -113,10 +122,7 @@ def file_scores(files: list[nab.DataFile], params: StreamParams, fresh: bool = F
             return [data[f"f{i}"] for i in range(len(files))]
     out = []
     for file in files:
-        gaps = np.diff(file.timestamps[:21].as_unit("ns").asi8)
-        gaps = gaps[gaps > 0]
-        period = day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
-        values = pd.Series(file.values).ffill().bfill().to_numpy()
+        values, period = series_of(file)
         out.append(stream_scores(values, period, params))
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **{f"f{i}": s for i, s in enumerate(out)})
@@ -150,10 +156,8 @@ def relative_scores(files: list[nab.DataFile], offset: float) -> list[np.ndarray
     needs a bigger one to alarm)."""
     out = []
     for file in files:
-        gaps = np.diff(file.timestamps[:21].as_unit("ns").asi8)
-        gaps = gaps[gaps > 0]
-        period = day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
-        raw = raw_excess(pd.Series(file.values).ffill().bfill().to_numpy(), period, DEFAULT)
+        values, period = series_of(file)
+        raw = raw_excess(values, period, DEFAULT)
         reported = np.where(raw > _running_max(raw, DEFAULT.suppress), raw, 0.0)
         count = np.r_[0.0, np.cumsum(raw > 0)[:-1]]
         past = np.r_[0.0, np.cumsum(raw)[:-1]] / np.maximum(count, 1.0)
@@ -246,6 +250,29 @@ SHAPE_FLOOR = 0.01
 SHAPE_BARS = ("record", "day", "in-range")
 
 
+def _step_windows(x: np.ndarray, period: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray,
+                                                        np.ndarray, np.ndarray] | None:
+    """The series cut into ``SHAPE_STEPS_PER_DAY`` steps per day, each kept as its minimum and
+    maximum, and into windows of ``SHAPE_WINDOW`` steps (window t covers steps t .. t + m - 1):
+    (rows per step, step features, windows, each window's last step, the range's top and
+    bottom up to it); None without a daily period or with too few steps."""
+    if not period:
+        return None
+    step = max(1, period // SHAPE_STEPS_PER_DAY)
+    steps = x.shape[0] // step
+    m = SHAPE_WINDOW
+    if steps < 2 * m + 1:
+        return None
+    blocks = x[: steps * step].reshape(steps, step)
+    feats = np.concatenate([blocks.min(axis=1)[:, None], blocks.max(axis=1)[:, None]], axis=1)
+    idx = np.arange(steps - m + 1)[:, None] + np.arange(m)[None, :]
+    win = feats[idx].reshape(len(idx), -1)
+    ends = np.arange(len(win)) + m - 1
+    hi = np.maximum.accumulate(feats[:, 1])[ends]
+    lo = np.minimum.accumulate(feats[:, 0])[ends]
+    return step, feats, win, ends, hi, lo
+
+
 def shape_novelty(x: np.ndarray, period: int, bar_rule: str = "record") -> np.ndarray:
     """A left-matrix-profile (time-series discord) novelty score per row, in [0, 1).
 
@@ -258,29 +285,18 @@ def shape_novelty(x: np.ndarray, period: int, bar_rule: str = "record") -> np.nd
     the last row of its last step; every other row scores 0. Series without a daily period
     (``period`` 0) score 0 throughout.
     """
-    n = x.shape[0]
-    out = np.zeros(n)
-    if not period:
+    out = np.zeros(x.shape[0])
+    cut = _step_windows(x, period)
+    if cut is None:
         return out
-    step = max(1, period // SHAPE_STEPS_PER_DAY)
-    steps = n // step
+    step, feats, win, ends, hi, lo = cut
     m = SHAPE_WINDOW
-    if steps < 2 * m + 1:
-        return out
-    blocks = x[: steps * step].reshape(steps, step)
-    feats = np.concatenate([blocks.min(axis=1)[:, None], blocks.max(axis=1)[:, None]], axis=1)
-    # window t covers steps t .. t + m - 1 (2m numbers)
-    idx = np.arange(steps - m + 1)[:, None] + np.arange(m)[None, :]
-    win = feats[idx].reshape(len(idx), -1)
     sq = (win * win).sum(axis=1)
     d2 = sq[:, None] + sq[None, :] - 2.0 * win @ win.T
     # only earlier windows that end before window t starts
     t_i, j_i = np.indices(d2.shape)
     d2[j_i > t_i - m] = np.inf
     near = np.sqrt(np.clip(d2.min(axis=1), 0.0, None))
-    ends = np.arange(len(win)) + m - 1  # step index of each window's last step
-    hi = np.maximum.accumulate(feats[:, 1])[ends]
-    lo = np.minimum.accumulate(feats[:, 0])[ends]
     span = hi - lo
     with np.errstate(invalid="ignore", divide="ignore"):
         nov = np.where(span > 0, near / (np.sqrt(2 * m) * span), 0.0)
@@ -310,10 +326,7 @@ def shape_scores(files: list[nab.DataFile], bar_rule: str = "record") -> list[np
     """The shape-novelty view's per-file scores (cheap: not cached)."""
     out = []
     for file in files:
-        gaps = np.diff(file.timestamps[:21].as_unit("ns").asi8)
-        gaps = gaps[gaps > 0]
-        period = day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
-        values = pd.Series(file.values).ffill().bfill().to_numpy()
+        values, period = series_of(file)
         out.append(shape_novelty(values, period, bar_rule))
     return out
 
@@ -338,22 +351,12 @@ def art_novelty(x: np.ndarray, period: int) -> np.ndarray:
     nearest category, 1 - max match, at the last row of its last step. Series without a daily
     period score 0 throughout.
     """
-    n = x.shape[0]
-    out = np.zeros(n)
-    if not period:
+    out = np.zeros(x.shape[0])
+    cut = _step_windows(x, period)
+    if cut is None:
         return out
-    step = max(1, period // SHAPE_STEPS_PER_DAY)
-    steps = n // step
+    step, _, win, ends, hi, lo = cut
     m = SHAPE_WINDOW
-    if steps < 2 * m + 1:
-        return out
-    blocks = x[: steps * step].reshape(steps, step)
-    feats = np.concatenate([blocks.min(axis=1)[:, None], blocks.max(axis=1)[:, None]], axis=1)
-    idx = np.arange(steps - m + 1)[:, None] + np.arange(m)[None, :]
-    win = feats[idx].reshape(len(idx), -1)
-    ends = np.arange(len(win)) + m - 1
-    hi = np.maximum.accumulate(feats[:, 1])[ends]
-    lo = np.minimum.accumulate(feats[:, 0])[ends]
     span = np.where(hi > lo, hi - lo, 1.0)
     a = np.clip((win - lo[:, None]) / span[:, None], 0.0, 1.0)
     coded = np.concatenate([a, 1.0 - a], axis=1)
@@ -380,10 +383,8 @@ def art_scores(files: list[nab.DataFile]) -> list[np.ndarray]:
     """The fuzzy ART view's per-file scores."""
     out = []
     for file in files:
-        gaps = np.diff(file.timestamps[:21].as_unit("ns").asi8)
-        gaps = gaps[gaps > 0]
-        period = day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
-        out.append(art_novelty(pd.Series(file.values).ffill().bfill().to_numpy(), period))
+        values, period = series_of(file)
+        out.append(art_novelty(values, period))
     return out
 
 
