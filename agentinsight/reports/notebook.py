@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from agentinsight.frames import empty_findings_frame, empty_spans_frame
-from agentinsight.semconv import AGENT_OPERATIONS
+from agentinsight.semconv import AGENT_OPERATIONS, TOOL_OPERATIONS
 from agentinsight.sources import parse_duration, parse_time
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "fleet_findings",
     "headline",
     "previous_period",
+    "runs_bunching",
     "spend_per_run",
     "standard_frames",
     "step_label",
@@ -89,17 +90,37 @@ def standard_frames(fleet: Any, start: Any, end: Any, step: Any = "5m",
     return frames
 
 
-def spend_per_run(cost: pd.DataFrame, runs: pd.DataFrame, min_runs: int = 2) -> pd.DataFrame:
+#: How the per-run views (``tokens_per_run``, ``spend_per_run``) treat steps where few runs
+#: finished, whose ratio one long or short run decides: a step needs at least ``_MIN_RUNS``
+#: finished runs to have a point, and its ratio is shrunk toward the series' level with the
+#: weight of ``_PRIOR_RUNS`` runs (a credibility weighting: the step's own ratio counts
+#: ``runs / (runs + k)``). Measured on the simulator's incidents (BENCHMARKS.md): with two
+#: runs and no shrinkage a quiet-hour step set per-run records a bloated prompt then failed to
+#: beat, and most false per-run findings were such steps.
+_MIN_RUNS = 4
+_PRIOR_RUNS = 3.0
+#: The fewest finished calls of a tool whose half-hourly p95 is judged (when the spans hold the
+#: tool calls): the 95th percentile of fewer than 20 calls lies within the slowest call, and of
+#: fewer than 10 it is that one call, which at a quiet hour set most false tool p95 records.
+#: 10, not 20: 20 also left out daytime windows of slowed tools (BENCHMARKS.md).
+_MIN_CALLS = 10
+
+
+def spend_per_run(cost: pd.DataFrame, runs: pd.DataFrame, min_runs: int = _MIN_RUNS,
+                  prior_runs: float = _PRIOR_RUNS) -> pd.DataFrame:
     """USD per agent run in each step (metric ``llm_cost_usd_total:per_run``, label ``agent``):
     the agent's spend in the step over the runs it finished in it. Steps with fewer than
-    ``min_runs`` finished runs have no point (one run's price is too noisy to judge). Unlike
+    ``min_runs`` finished runs have no point (one or two runs' price is too noisy to judge),
+    and each ratio is shrunk toward the agent's level over all earlier steps with the weight
+    of ``prior_runs`` runs, ``(spend + k × level) / (runs + k)``, so a step of few runs cannot
+    set a record its own ratio alone would (a series' first step is its own ratio). Unlike
     spend itself it has no daily cycle, so a runaway loop, a dearer model or bloated prompts
     stand out at any hour.
 
     >>> from agentinsight.frames import metrics_frame
-    >>> cost = metrics_frame([0.0, 300.0], "llm_cost_usd_total:increase", [0.5, 0.9],
+    >>> cost = metrics_frame([0.0, 300.0], "llm_cost_usd_total:increase", [1.0, 0.9],
     ...                      {"agent": "coder", "model": "gpt-4o"})
-    >>> runs = metrics_frame([0.0, 300.0], "agent_execution_total:increase", [2.0, 0.0],
+    >>> runs = metrics_frame([0.0, 300.0], "agent_execution_total:increase", [4.0, 2.0],
     ...                      {"agent": "coder"})
     >>> spend_per_run(cost, runs)["value"].tolist()
     [0.25]
@@ -111,24 +132,29 @@ def spend_per_run(cost: pd.DataFrame, runs: pd.DataFrame, min_runs: int = 2) -> 
         return empty
     spent = cost.groupby(["timestamp", "agent"], observed=True)["value"].sum()
     done = runs.groupby(["timestamp", "agent"], observed=True)["value"].sum()
-    per = (spent / done.where(done >= max(min_runs, 1))).dropna().reset_index()
+    both = pd.DataFrame({"value": spent, "runs": done.where(done >= max(min_runs, 1))})
+    per = both.dropna().reset_index()
     if per.empty:
         return empty
-    return metrics_frame(per["timestamp"], "llm_cost_usd_total:per_run", per["value"],
-                         {"agent": per["agent"].astype(str)})
+    per["agent"] = per["agent"].astype(str)
+    return metrics_frame(per["timestamp"], "llm_cost_usd_total:per_run",
+                         _credible(per, ["agent"], prior_runs), {"agent": per["agent"]})
 
 
-def tokens_per_run(tokens: pd.DataFrame, runs: pd.DataFrame, min_runs: int = 2) -> pd.DataFrame:
+def tokens_per_run(tokens: pd.DataFrame, runs: pd.DataFrame, min_runs: int = _MIN_RUNS,
+                   prior_runs: float = _PRIOR_RUNS) -> pd.DataFrame:
     """Tokens per agent run in each step (metric ``llm_tokens_used_total:per_run``, the token
     frame's labels kept): each series' tokens in the step over the runs its agent finished in
-    it; steps with fewer than ``min_runs`` runs have no point. Busier hours, the first weekday
+    it. Steps with fewer than ``min_runs`` runs have no point and each ratio is shrunk toward
+    the series' level with the weight of ``prior_runs`` runs, as in :func:`spend_per_run`: a
+    ratio over a handful of runs is one long run's, not the fleet's. Busier hours, the first weekday
     after a quiet weekend or a backlog draining raise token usage with the runs and leave
     tokens per run alone, while bloated prompts, a runaway loop or another model change it.
 
     >>> from agentinsight.frames import metrics_frame
-    >>> tokens = metrics_frame([0.0, 300.0], "llm_tokens_used_total:increase", [900.0, 50.0],
+    >>> tokens = metrics_frame([0.0, 300.0], "llm_tokens_used_total:increase", [1200.0, 50.0],
     ...                        {"agent": "coder", "token_type": "input"})
-    >>> runs = metrics_frame([0.0, 300.0], "agent_execution_total:increase", [3.0, 1.0],
+    >>> runs = metrics_frame([0.0, 300.0], "agent_execution_total:increase", [4.0, 1.0],
     ...                      {"agent": "coder"})
     >>> tokens_per_run(tokens, runs)["value"].tolist()
     [300.0]
@@ -147,14 +173,36 @@ def tokens_per_run(tokens: pd.DataFrame, runs: pd.DataFrame, min_runs: int = 2) 
     if per.empty:
         return empty
     return metrics_frame(per["timestamp"], "llm_tokens_used_total:per_run",
-                         per["value"] / per["runs"], {c: per[c] for c in labels})
+                         _credible(per, labels, prior_runs), {c: per[c] for c in labels})
+
+
+def _credible(per: pd.DataFrame, keys: list[str], prior_runs: float) -> np.ndarray:
+    """Each step's amount per run, shrunk toward its series' level by how many runs it holds:
+    ``(amount + k × level) / (runs + k)`` with ``k = prior_runs`` and ``level`` the series'
+    amount over its runs in all earlier steps (causal; a series' first step is its own ratio).
+    A step of many runs keeps about its own ratio; a step of four runs moves three sevenths of
+    the way to the level, so one long run at a quiet hour does not set a record."""
+    order = per.sort_values("timestamp", kind="stable")
+    grouped = order.groupby(keys, observed=True, sort=False) if keys else None
+    amount = order["value"].astype(float)
+    runs = order["runs"].astype(float)
+    if grouped is not None:
+        before_amount = grouped["value"].cumsum() - amount
+        before_runs = grouped["runs"].cumsum() - runs
+    else:
+        before_amount, before_runs = amount.cumsum() - amount, runs.cumsum() - runs
+    level = (before_amount / before_runs.where(before_runs > 0)).fillna(amount / runs)
+    k = max(float(prior_runs), 0.0)
+    shrunk = (amount + k * level) / (runs + k)
+    return shrunk.reindex(per.index).to_numpy(dtype=float)
 
 
 #: The frames anomaly detection watches, and how. Measured on the simulator's labelled incidents
 #: over many seeds and start times (benchmarks/incident_recall.py, BENCHMARKS.md): the
 #: extreme-value detector at 0.7 on queue size; at 0.8 on tokens per run (by agent, model and
 #: type) and, with the cost counter on, spend per run of each agent, each on its own step grid;
-#: at 0.9 on half-hourly tool p95 latency (after a day of history); the traffic-drop test on
+#: at 0.9 on half-hourly tool p95 latency (after a day of history; windows of fewer than
+#: ``_MIN_CALLS`` calls left out); the quasi-Poisson traffic-drop test on
 #: the fleet's run rate and the trace detectors on spans. Per run, not per step: token usage
 #: itself rises with the traffic, so the first weekday after a weekend start or a backlog
 #: draining set records on every token series at once, while bloated prompts, a runaway loop
@@ -201,6 +249,8 @@ def fleet_findings(frames: Mapping[str, pd.DataFrame], spans: pd.DataFrame | Non
                             spans=spans, exemplars=exemplars))
     tools = frames.get("tool_latency_p95_30m")
     if tools is not None and len(tools):
+        tools = _enough_calls(tools, spans, pd.Timedelta("30m"), _MIN_CALLS)
+    if tools is not None and len(tools):
         # latency degrades at once; the climb view's long lag on a 30-minute grid only adds
         # false findings there
         found.append(detect(tools, detectors={"extreme": ExtremeValueDetector(warmup=48,
@@ -212,7 +262,8 @@ def fleet_findings(frames: Mapping[str, pd.DataFrame], spans: pd.DataFrame | Non
         # a drop must hold for ten minutes, whatever the step: a minute's dip is noise
         held = int(np.ceil(pd.Timedelta(minutes=10) / step)) if pd.notna(step) and step > \
             pd.Timedelta(0) else 2
-        found.append(detect_traffic_drop(runs, window="30m", min_points=max(held, 2)))
+        found.append(detect_traffic_drop(runs, window="30m", min_points=max(held, 2),
+                                         dispersion=runs_bunching(spans)))
     if len(spans):
         found.append(detect_traces(spans))
     found = [f for f in found if len(f)]
@@ -227,6 +278,52 @@ def fleet_findings(frames: Mapping[str, pd.DataFrame], spans: pd.DataFrame | Non
     findings = findings.assign(_order=order).sort_values(["_order", "score"],
                                                          ascending=[True, False])
     return findings.drop(columns="_order").reset_index(drop=True)
+
+
+def _enough_calls(p95: pd.DataFrame, spans: pd.DataFrame, window: pd.Timedelta,
+                  min_calls: int) -> pd.DataFrame:
+    """The tool p95 points whose window holds at least ``min_calls`` finished tool calls of
+    their tool in the spans (all of them when the spans hold no tool calls)."""
+    if "tool" not in p95 or not len(spans) or "tool" not in spans:
+        return p95
+    calls = spans[spans["operation"].isin(TOOL_OPERATIONS) & spans["tool"].notna()]
+    if calls.empty:
+        return p95
+    keep = np.zeros(len(p95), dtype=bool)
+    ends = {str(tool): np.sort(part["end"].to_numpy(dtype="datetime64[ns]"))
+            for tool, part in calls.groupby("tool", observed=True)}
+    stamps = p95["timestamp"].to_numpy(dtype="datetime64[ns]")
+    tools = p95["tool"].astype(str).to_numpy()
+    width = np.timedelta64(int(window.value), "ns")
+    for tool in np.unique(tools):
+        rows = tools == tool
+        done = ends.get(tool, np.array([], dtype="datetime64[ns]"))
+        n = np.searchsorted(done, stamps[rows], side="right") \
+            - np.searchsorted(done, stamps[rows] - width, side="right")
+        keep[rows] = n >= min_calls
+    return p95[keep]
+
+
+def runs_bunching(spans: pd.DataFrame) -> float:
+    """How much more a window's count of agent runs varies than a Poisson count, from the spans:
+    runs that share a trace (a task running several agents) start together, so the count is a
+    Poisson count of traces each adding ``n`` runs, whose variance over its mean is
+    ``sum(n²) / sum(n)`` over the traces (1 when every trace holds one run or nothing tells).
+    The traffic-drop test divides counts by it (:func:`~agentinsight.analysis.anomaly.\
+detect_traffic_drop`'s ``dispersion``).
+
+    >>> spans = pd.DataFrame({"trace_id": ["a", "b", "b", "b"],
+    ...                       "operation": sorted(AGENT_OPERATIONS) * 4})
+    >>> runs_bunching(spans)
+    2.5
+    """
+    if not len(spans) or "trace_id" not in spans or "operation" not in spans:
+        return 1.0
+    per_trace = spans.loc[spans["operation"].isin(AGENT_OPERATIONS), "trace_id"].value_counts()
+    if per_trace.empty:
+        return 1.0
+    n = per_trace.to_numpy(dtype=float)
+    return max(float((n * n).sum() / n.sum()), 1.0)
 
 
 def chart_step(start: Any, end: Any, step: str = "1h", points: int = 12) -> str:

@@ -114,3 +114,55 @@ def test_a_drop_before_any_day_has_that_time_is_judged_against_todays_own_hours(
     found = detect_traffic_drop(metrics_frame(tw, "runs:rate", dropped))
     assert len(found) == 1, found["summary"].tolist()
     assert abs(found.iloc[0]["start"].timestamp() - at) <= 1800
+
+
+def test_the_first_minutes_of_a_first_weekend_day_do_not_set_its_scale():
+    # a history from Thursday 22:00: the first Saturday has only weekdays before it, and its
+    # 30-minute rates until 00:30 still hold Friday evening's runs; scaled by them, a weekend
+    # night at 15 % of a weekday's read as a drop to about 15 % at 00:30
+    rng = np.random.default_rng(5)
+    start = pd.Timestamp("2026-11-05T22:00Z").timestamp()
+    t = start + np.arange(0, 50 * 3600, STEP)  # to Saturday midnight
+    stamps = pd.to_datetime(t, unit="s", utc=True)
+    hour = stamps.hour + stamps.minute / 60
+    daily = 0.02 + 0.08 * np.exp(-((hour - 14) ** 2) / 18)
+    level = 3 * np.where(stamps.day_of_week >= 5, 0.15, 1.0) * daily  # a busy fleet
+    counts = rng.poisson(level * STEP)
+    rate = pd.Series(counts).rolling(6, min_periods=1).sum().to_numpy() / 1800  # 30 minutes
+    assert detect_traffic_drop(metrics_frame(t, "runs:rate", rate)).empty
+    # an outage on that Saturday is still found
+    at = pd.Timestamp("2026-11-07T11:00Z").timestamp()
+    found = detect_traffic_drop(metrics_frame(t, "runs:rate", np.where(
+        (t >= at) & (t < at + 7200), rate * 0.05, rate)))
+    assert len(found) == 1 and abs(found.iloc[0]["start"].timestamp() - at) <= 1800
+
+
+def test_runs_that_arrive_in_bunches_need_a_deeper_lull_to_be_a_drop():
+    # 36 runs usual at night in 30 minutes, 6 seen: certain for runs arriving one by one
+    # (Poisson p ~ 1e-9), but 12 tasks of three runs falling to two happens (p ~ 5e-4)
+    t, stamps, rate = _fleet(4, np.random.default_rng(4))
+    lull = (stamps >= "2026-11-04T01:00Z") & (stamps < "2026-11-04T01:15Z")
+    rate = np.where(lull, 6 / 1800, rate)
+    frame = metrics_frame(t, "runs:rate", rate)
+    assert len(detect_traffic_drop(frame)) == 1
+    assert detect_traffic_drop(frame, dispersion=3.0).empty
+    # a daytime outage is certain either way
+    outage = (stamps >= "2026-11-05T12:00Z") & (stamps < "2026-11-05T14:00Z")
+    found = detect_traffic_drop(metrics_frame(t, "runs:rate", np.where(outage, rate * 0.08,
+                                                                       rate)), dispersion=3.0)
+    assert found["start"].tolist() == [pd.Timestamp("2026-11-05T12:00Z")]
+    with pytest.raises(ConfigurationError, match="dispersion"):
+        detect_traffic_drop(frame, dispersion=0.5)
+
+
+def test_runs_bunching_is_the_variance_over_the_mean_of_runs_per_trace():
+    from agentinsight.reports.notebook import runs_bunching
+    from agentinsight.semconv import AGENT_OPERATIONS
+
+    agent = sorted(AGENT_OPERATIONS)[0]
+    # one trace of one run, one of three: (1 + 9) / 4
+    spans = pd.DataFrame({"trace_id": ["a", "b", "b", "b", "b"],
+                          "operation": [agent] * 4 + ["chat"]})
+    assert runs_bunching(spans) == 2.5
+    assert runs_bunching(spans.iloc[:1]) == 1.0
+    assert runs_bunching(spans.iloc[0:0]) == 1.0

@@ -155,3 +155,106 @@ def test_a_traffic_drop_must_hold_for_ten_minutes_at_any_step():
                                                         rate)})
     assert found["detector"].tolist() == ["traffic_drop"]  # the outage, not the 3-minute dip
     assert found.iloc[0]["start"] == pd.Timestamp("2026-11-03T15:00Z")
+
+
+def _quiet_step_fleet(quiet_tokens: float, bloat: bool = False):
+    """Two days of 10-minute steps for one agent: ten runs a step at 8,000 or 12,000 input
+    tokens per run in turn, one step at 03:00 on the second day where only four runs finished
+    with ``quiet_tokens`` between them, one at 04:00 with two runs, and (``bloat``) three
+    tripled steps at 15:00."""
+    from agentinsight.frames import metrics_frame
+
+    stamps = pd.date_range("2026-11-02", "2026-11-04", freq="10min", inclusive="left", tz="UTC")
+    runs = pd.Series(10.0, index=stamps)
+    tokens = pd.Series([8000.0 * 10 if i % 2 else 12000.0 * 10 for i in range(len(stamps))],
+                       index=stamps)
+    quiet = pd.Timestamp("2026-11-03T03:00Z")
+    runs[quiet], tokens[quiet] = 4.0, quiet_tokens
+    lone = pd.Timestamp("2026-11-03T04:00Z")
+    runs[lone], tokens[lone] = 2.0, 2 * 40000.0
+    if bloat:
+        late = (stamps >= "2026-11-03T15:00Z") & (stamps < "2026-11-03T15:30Z")
+        tokens[late] = 30000.0 * 10
+    labels = {"agent": "a", "token_type": "input"}
+    return {"tokens": metrics_frame(stamps, "llm_tokens_used_total:increase", tokens.to_numpy(),
+                                    labels),
+            "runs": metrics_frame(stamps, "agent_execution_total:increase", runs.to_numpy(),
+                                  {"agent": "a"})}
+
+
+def test_one_long_run_in_a_quiet_step_sets_no_record_but_bloated_prompts_still_do():
+    # four runs at 03:00, one of them long: 15,000 tokens a run against the usual 8,000-12,000
+    # (a record by 0.75 of the range as a plain ratio); shrunk toward the level of 10,000 with
+    # the weight of three runs it reads 90,000 / 7 = 12,857, a small excess; two runs at 04:00
+    # averaging 40,000 are too few to judge; ten runs a step at 30,000 are found at once
+    from agentinsight.reports.notebook import fleet_findings, tokens_per_run
+
+    frames = _quiet_step_fleet(60000.0)
+    per_run = tokens_per_run(frames["tokens"], frames["runs"]).set_index("timestamp")["value"]
+    assert round(per_run[pd.Timestamp("2026-11-03T03:00Z")]) == 12857
+    assert pd.Timestamp("2026-11-03T04:00Z") not in per_run.index
+    assert fleet_findings(frames).empty, fleet_findings(frames)["summary"].tolist()
+    found = fleet_findings(_quiet_step_fleet(60000.0, bloat=True))
+    assert len(found) == 1, found["summary"].tolist()
+    assert pd.Timestamp("2026-11-03T15:00Z") <= found.iloc[0]["start"] <= pd.Timestamp(
+        "2026-11-03T15:20Z")
+
+
+def test_spend_per_run_shrinks_a_four_run_step_toward_the_agents_level():
+    from agentinsight.frames import metrics_frame
+    from agentinsight.reports.notebook import spend_per_run
+
+    stamps = [0.0, 600.0, 1200.0, 1800.0]
+    cost = metrics_frame(stamps, "llm_cost_usd_total:increase", [1.0, 1.0, 1.2, 0.9],
+                         {"agent": "a", "model": "m"})
+    runs = metrics_frame(stamps, "agent_execution_total:increase", [10.0, 10.0, 4.0, 2.0],
+                         {"agent": "a"})
+    # the level is $0.10 a run; four runs at $0.30 each read (1.2 + 3 x 0.1) / 7 = $0.214, and
+    # two runs are too few to judge
+    assert spend_per_run(cost, runs)["value"].round(3).tolist() == [0.1, 0.1, 0.214]
+
+
+def _tool_fleet(calls_at_night: int):
+    """Two days of a tool's half-hourly p95 (1.0 s and 1.5 s in turn) and the spans of its
+    calls, 30 a window; the window ending at 03:00 on the second day has a p95 of 4 s over
+    ``calls_at_night`` calls, the one ending at 15:00 a p95 of 4 s over 30 calls."""
+    import numpy as np
+
+    from agentinsight.frames import SPANS_COLUMNS, metrics_frame
+    from agentinsight.semconv import TOOL_OPERATIONS
+
+    stamps = pd.date_range("2026-11-02T00:30Z", "2026-11-04T00:00Z", freq="30min")
+    p95 = np.where(np.arange(len(stamps)) % 2, 1.5, 1.0)
+    night, day = pd.Timestamp("2026-11-03T03:00Z"), pd.Timestamp("2026-11-03T15:00Z")
+    p95[stamps == night] = p95[stamps == day] = 4.0
+    ends = []
+    for stamp in stamps:
+        n = calls_at_night if stamp == night else 30
+        ends.extend(stamp - pd.Timedelta(seconds=50) * (i + 1) for i in range(n))
+    spans = pd.DataFrame({c: [None] * len(ends) for c in SPANS_COLUMNS})
+    spans = spans.assign(
+        trace_id=[f"t{i}" for i in range(len(ends))], span_id=[f"s{i}" for i in range(len(ends))],
+        parent_span_id="", service="svc", name="tool", kind="internal", status_message="",
+        agent="", provider="", model="", end=pd.to_datetime(ends, utc=True),
+        start=pd.to_datetime(ends, utc=True) - pd.Timedelta(seconds=1), duration_ms=1000.0,
+        status="ok", operation=sorted(TOOL_OPERATIONS)[0], tool="kb_search",
+        attributes=[{} for _ in ends])
+    for col in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+                "reasoning_tokens"):
+        spans[col] = 0.0
+    frame = metrics_frame(stamps, "tool_execution_duration_seconds:p95", p95,
+                          {"tool": "kb_search"})
+    return {"tool_latency_p95_30m": frame}, spans
+
+
+def test_a_tool_p95_over_a_handful_of_calls_is_no_record():
+    # at night three calls make the "p95" their slowest call: no finding; the same p95 over
+    # 30 calls in the afternoon is one (and over 30 calls at night, the night is the record)
+    from agentinsight.reports.notebook import fleet_findings
+
+    found = fleet_findings(*_tool_fleet(3))
+    assert found["start"].tolist() == [pd.Timestamp("2026-11-03T15:00Z")], \
+        found["summary"].tolist()
+    busy = fleet_findings(*_tool_fleet(30))
+    assert busy["start"].tolist() == [pd.Timestamp("2026-11-03T03:00Z")], \
+        busy["summary"].tolist()

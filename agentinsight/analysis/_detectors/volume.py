@@ -10,7 +10,9 @@ also what every night looks like. So the expectation is seasonal and the test is
   day of the same kind that day is the expectation; with none (the first Monday after a
   weekend start, the first Saturday after a weekday start) the same time of day on the days of
   the other kind is scaled by how today's traffic compared with theirs over the ``level``
-  hours before ``t`` (the median ratio, so the fall being judged barely moves it); and where
+  hours before ``t`` (the median ratio, so the fall being judged barely moves it; only rates
+  whose window lies wholly inside today count, as the first minutes after midnight still
+  hold the evening before); and where
   no earlier day has this time of day at all (a history that began later in the day, e.g. on
   Sunday at 09:00 for Monday 08:40), the expectation is today's own lowest rate over those
   ``level`` hours, ending one ``window`` before ``t`` (the lowest, so that the evening's fall
@@ -18,7 +20,10 @@ also what every night looks like. So the expectation is seasonal and the test is
 * the window's expected count ``λ = expected × window`` and observed count ``k``;
 * the point is anomalous when ``k < fraction × λ``, ``λ >= min_expected`` and the Poisson
   probability of seeing ``k`` or fewer events when ``λ`` were usual is below ``p_value``; a
-  finding needs ``min_points`` such points (one low point is noise, not an outage).
+  finding needs ``min_points`` such points (one low point is noise, not an outage). Events
+  that arrive in bunches (a task starting several agent runs at once) vary more than a
+  Poisson count: with ``dispersion`` ``D`` (the count's variance over its mean) the test is
+  quasi-Poisson, ``k / D`` bunches against ``λ / D``.
 
 The Poisson test keeps quiet hours quiet (a night with 5 expected runs cannot be "dropped"
 convincingly) while a fall from 150 to 15 runs in half an hour is flagged at once.
@@ -45,13 +50,16 @@ _DAY = pd.Timedelta(days=1)
 def detect_traffic_drop(rates: pd.DataFrame, *, window: Any = "30m", days: int = 14,
                         fraction: float = 0.25, min_expected: float = 30.0,
                         p_value: float = 1e-6, max_gap: int = 2, min_points: int = 2,
-                        level: Any = "6h") -> pd.DataFrame:
+                        level: Any = "6h", dispersion: float = 1.0) -> pd.DataFrame:
     """Findings where a per-second rate series falls far below its usual level for the time of
     day (see the module docstring). ``rates`` is a metrics frame such as
     ``source.rate("agent_execution_total", by=[], window="30m")``; ``window`` must be the
     rate's window, so that rate × window is the count the test needs. ``level`` is how far
     back today's traffic is compared with the other kind of day's when no day of its own kind
-    came before.
+    came before. ``dispersion`` is how much more the window's count varies than a Poisson
+    count: 1 when events arrive one by one; for events that arrive in bunches (agent runs
+    started together by one task) the variance over the mean of the count, e.g.
+    ``reports.notebook.runs_bunching(spans)``.
 
     >>> import numpy as np
     >>> from agentinsight.frames import metrics_frame
@@ -64,10 +72,11 @@ def detect_traffic_drop(rates: pd.DataFrame, *, window: Any = "30m", days: int =
     rates = validate_metrics_frame(rates)
     seconds = pd.Timedelta(window).total_seconds()
     lookback = pd.Timedelta(level)
-    if seconds <= 0 or days < 2 or not 0 < fraction < 1 or lookback <= pd.Timedelta(0):
+    if seconds <= 0 or days < 2 or not 0 < fraction < 1 or lookback <= pd.Timedelta(0) \
+            or not float(dispersion) >= 1.0:
         raise ConfigurationError("detect_traffic_drop: window and level must be positive, "
-                                 "days >= 2 and 0 < fraction < 1 (got "
-                                 f"{window!r}, {level!r}, {days}, {fraction})")
+                                 "days >= 2, 0 < fraction < 1 and dispersion >= 1 (got "
+                                 f"{window!r}, {level!r}, {days}, {fraction}, {dispersion!r})")
     if rates.empty:
         return empty_findings_frame()
     labels = label_columns(rates)
@@ -82,7 +91,7 @@ def detect_traffic_drop(rates: pd.DataFrame, *, window: Any = "30m", days: int =
         s = s[~s.index.duplicated(keep="last")]
         expected = _expected(s, days, lookback, seconds)
         rows.extend(_series_drops(s, expected, series, seconds, fraction, min_expected,
-                                  p_value, max_gap, min_points))
+                                  p_value, max_gap, min_points, float(dispersion)))
     return findings_frame(rows)
 
 
@@ -114,6 +123,10 @@ def _expected(s: pd.Series, days: int, lookback: pd.Timedelta,
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(unknown & (shape > 0), observed / shape, np.nan)
         seconds = max(lookback.total_seconds(), 1.0)
+        # only rates whose window lies wholly in today tell today's level: the first
+        # minutes of a day still hold the evening before in their rates
+        inside = (s.index - pd.Timedelta(seconds=window)) >= s.index.normalize()
+        ratio = np.where(inside, ratio, np.nan)
         # the median ratio over the lookback, without the point itself (causal)
         trailing = pd.Series(ratio, index=s.index).rolling(
             f"{int(seconds)}s", min_periods=3).median().shift(1).to_numpy()
@@ -138,7 +151,8 @@ def _expected(s: pd.Series, days: int, lookback: pd.Timedelta,
 
 def _series_drops(s: pd.Series, expected: np.ndarray, series: dict[str, str], seconds: float,
                   fraction: float, min_expected: float, p_value: float,
-                  max_gap: int, min_points: int) -> list[dict[str, Any]]:
+                  max_gap: int, min_points: int,
+                  dispersion: float = 1.0) -> list[dict[str, Any]]:
     if len(s) < 3:
         return []
     observed = s.to_numpy(dtype=float)
@@ -146,7 +160,8 @@ def _series_drops(s: pd.Series, expected: np.ndarray, series: dict[str, str], se
     count = np.floor(np.nan_to_num(observed, nan=np.inf) * seconds)
     ok = np.isfinite(lam) & (lam >= min_expected) & np.isfinite(observed)
     prob = np.ones(len(s))
-    prob[ok] = poisson.cdf(count[ok], lam[ok])
+    # events that arrive in bunches: a Poisson count of bunches (quasi-Poisson)
+    prob[ok] = poisson.cdf(np.floor(count[ok] / dispersion), lam[ok] / dispersion)
     hot = ok & (observed < fraction * expected) & (prob < p_value)
     rows = []
     index = s.index
