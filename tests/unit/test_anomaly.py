@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -158,6 +160,27 @@ def _frame(n: int = 3000, shift_at: int | None = 2500, agents: tuple[str, ...] =
     frame["agent"] = frame["agent"].astype("category")
     frame["metric"] = frame["metric"].astype("category")
     return frame
+
+
+def test_extreme_learns_one_day_of_time_on_a_grid_with_gaps() -> None:
+    # a per-run series has steps only where enough runs finished: here 08:00-18:00 at 10 min,
+    # 60 steps a day where a full day has 144; a tripling on the third morning (step 132) must
+    # be judged, not left in a warm-up counted as 144 steps
+    from agentinsight.analysis.anomaly import ExtremeValueDetector
+
+    rng = np.random.default_rng(5)
+    first = pd.Timestamp("2026-11-02 08:00", tz="UTC").timestamp()
+    t = (first + np.arange(4)[:, None] * 86400.0 + np.arange(60)[None, :] * 600.0).ravel()
+    v = 20_000 + rng.normal(0, 1_500, len(t))
+    v[132:150] *= 3
+    frame = metrics_frame(t, "llm_tokens_per_run", v, {"agent": ["researcher"] * len(t)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InsufficientDataWarning)
+        found = detect(frame, detectors={"extreme": ExtremeValueDetector(warmup=24, ramp=0)},
+                       threshold=0.8)
+    assert found.attrs["insufficient_data"] == []
+    assert len(found) == 1
+    assert found.iloc[0]["start"] == pd.Timestamp(t[132], unit="s", tz="UTC")
 
 
 def test_detect_finds_the_shift_on_the_right_series_only() -> None:

@@ -105,8 +105,13 @@ class ExtremeValueDetector(_SeriesDetector):
         return -excess.max(axis=1)
 
     def min_history(self, index: pd.DatetimeIndex | None = None) -> int:
-        """Rows a series needs before ``causal_scores`` can score any of them above 0."""
-        return max(int(self.warmup), _rows_per_day(index)) + 1
+        """Rows a series needs before ``causal_scores`` can score any of them above 0 (with a
+        daily cycle, the rows of the grid's first day: fewer than a day's steps on a grid with
+        gaps)."""
+        day = _rows_per_day(index)
+        if day and index is not None:
+            day = int(np.searchsorted(index, index[0] + pd.Timedelta(days=1)))
+        return max(int(self.warmup), day) + 1
 
     def causal_scores(self, X: np.ndarray, index: pd.DatetimeIndex | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +120,9 @@ class ExtremeValueDetector(_SeriesDetector):
         filled = _ffill(X)
         period = _rows_per_day(index)
         # with a daily cycle the first day sets new highs by nature: learn it before judging
-        params = replace(_EXTREME_VIEWS, warmup=max(int(self.warmup), period))
+        # (the grid's first day in time: on a grid with gaps, where steps in which too few runs
+        # finished are left out, a day's worth of steps can take days to arrive)
+        params = replace(_EXTREME_VIEWS, warmup=self.min_history(index) - 1)
         raw = raw_excess(filled, period, params)
         if self.ramp:
             # a climb sets a record at every point, each by one small step: judge it against
