@@ -40,7 +40,7 @@ from typing import Any
 import pandas as pd
 
 from agentinsight.reports.notebook import fleet_findings, spend_per_run
-from agentinsight.simulate import finding_matches, simulate
+from agentinsight.simulate import finding_matches, incident_kind, simulate
 from agentinsight.sources.files import FileSource
 
 #: Monday midnight, Saturday midnight (a weekend start), Wednesday 13:00 (an afternoon start),
@@ -106,7 +106,7 @@ def one_run(seed: int, start: str, days: float, cache: Path | None = None) -> di
     incidents = truth["incidents"]
     records = found.to_dict("records")
     service = truth.get("service")
-    caught = {i["kind"] if "kind" in i else i["id"].split("-", 2)[2]: any(
+    caught = {incident_kind(i): any(
         finding_matches(rec, i, service=service) for rec in records) for i in incidents}
     false = [rec for rec in records
              if not any(finding_matches(rec, i, service=service) for i in incidents)]
@@ -114,7 +114,7 @@ def one_run(seed: int, start: str, days: float, cache: Path | None = None) -> di
     return {"seed": seed, "start": start, "caught": caught, "false": len(false),
             "days": span, "seconds": took, "detect_seconds": detecting,
             "false_summaries": [f"{r['detector']}: {r['summary']}" for r in false],
-            "incidents": {i["kind"]: f"{i['start']} .. {i['end']} {i['labels']}"
+            "incidents": {incident_kind(i): f"{i['start']} .. {i['end']} {i['labels']}"
                           for i in incidents}}
 
 
@@ -136,7 +136,7 @@ def summarise(label: str, runs: list[dict[str, Any]]) -> None:
     per_kind: dict[str, list[bool]] = defaultdict(list)
     for run in runs:
         for kind, hit in run["caught"].items():
-            per_kind[kind.replace("-", "_")].append(hit)
+            per_kind[kind].append(hit)
     recall = sum(sum(r["caught"].values()) / len(r["caught"]) for r in runs) / len(runs)
     days = sum(r["days"] for r in runs)
     false = sum(r["false"] for r in runs)

@@ -61,7 +61,7 @@ from typing import Any
 from agentinsight._time import format_rfc3339, parse_rfc3339, to_epoch
 from agentinsight.exceptions import ConfigurationError, InvalidTimeError
 
-__all__ = ["SimulationResult", "finding_matches", "simulate"]
+__all__ = ["SimulationResult", "finding_matches", "incident_kind", "simulate"]
 
 _FILES = ("metrics.om", "spans.jsonl", "truth.json")
 
@@ -327,6 +327,17 @@ _HTTP_SPAN = re.compile(r"(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|CONNECT|TRACE)
 _HTTP_DURATION = "api_request_duration_seconds"
 
 
+def incident_kind(incident: Mapping[str, Any]) -> str:
+    """The kind of a labelled incident of ``truth.json``: its ``kind``, or for an incident
+    written without one, the kind its id spells (``inc-03-tool-latency``).
+
+    >>> incident_kind({"id": "inc-03-tool-latency"}), incident_kind({"kind": "traffic_drop"})
+    ('tool_latency', 'traffic_drop')
+    """
+    return str(incident.get("kind") or
+               str(incident.get("id", "")).split("-", 2)[-1].replace("-", "_"))
+
+
 def finding_matches(finding: Mapping[str, Any], incident: Mapping[str, Any], *,
                     slack_s: float = 600.0, service: str | None = None) -> bool:
     """Whether a finding (a row of a findings frame, as a dict) is about a labelled incident of
@@ -375,7 +386,7 @@ def finding_matches(finding: Mapping[str, Any], incident: Mapping[str, Any], *,
     if http is not None and detector == "latency_outlier":
         del series["operation"]
         series.update({"__name__": _HTTP_DURATION, "method": http[1], "route": http[2]})
-    kind = incident.get("kind") or str(incident.get("id", "")).split("-", 2)[-1].replace("-", "_")
+    kind = incident_kind(incident)
     allowed = {k: {v} for k, v in incident["labels"].items()}
     if "from_model" in incident.get("details", {}):
         allowed.setdefault("model", set()).add(incident["details"]["from_model"])

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from agentinsight.reports.notebook import DETECTED_SERIES, fleet_findings, spend_per_run
-from agentinsight.simulate import finding_matches, simulate
+from agentinsight.simulate import finding_matches, incident_kind, simulate
 from agentinsight.sources.files import FileSource
 
 
@@ -59,13 +59,13 @@ def test_simulated_incidents_are_found_with_few_false_findings(week) -> None:
     assert recall >= 0.9, f"missed {[i['id'] for i in incidents if i['id'] not in hit]}"
     assert len(false) / days <= 1.0, "\n".join(f["detector"] + ": " + f["summary"] for f in false)
     # the incidents the trace detectors are for are found from spans alone
-    kinds = {i["id"].split("-", 2)[2]: i["id"] for i in incidents}
+    kinds = {incident_kind(i): i["id"] for i in incidents}
     by_detector = {d: {i["id"] for rec in found.to_dict("records") if d in rec["detector"]
                        for i in incidents if finding_matches(rec, i, service=service)}
                    for d in ("runaway_run", "error_burst", "latency_outlier")}
-    assert kinds["runaway-loop"] in by_detector["runaway_run"]
-    assert kinds["error-burst"] in by_detector["error_burst"]
-    assert kinds["tool-latency"] in by_detector["latency_outlier"]
+    assert kinds["runaway_loop"] in by_detector["runaway_run"]
+    assert kinds["error_burst"] in by_detector["error_burst"]
+    assert kinds["tool_latency"] in by_detector["latency_outlier"]
 
 
 def test_runaway_loops_and_spend_spikes_are_findings_priced_in_dollars(week) -> None:
