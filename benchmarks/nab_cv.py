@@ -62,8 +62,8 @@ from agentinsight.analysis._detectors.stream import (  # noqa: E402
     DEFAULT,
     StreamParams,
     _running_max,
-    day_period,
     raw_excess,
+    rows_per_day,
     stream_scores,
 )
 
@@ -104,10 +104,7 @@ def _key(params: StreamParams) -> str:
 def series_of(file: nab.DataFile) -> tuple[np.ndarray, int]:
     """A file's values as ``score_series`` sees them (NaN forward-filled) and its rows per day
     (from the first positive gaps)."""
-    gaps = np.diff(file.timestamps[:21].as_unit("ns").asi8)
-    gaps = gaps[gaps > 0]
-    period = day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
-    return pd.Series(file.values).ffill().bfill().to_numpy(), period
+    return pd.Series(file.values).ffill().bfill().to_numpy(), rows_per_day(file.timestamps)
 
 
 def file_scores(files: list[nab.DataFile], params: StreamParams, fresh: bool = False

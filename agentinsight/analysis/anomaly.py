@@ -40,7 +40,7 @@ from agentinsight.analysis._detectors.series import (
     SeasonalBaselineDetector,
     shared_baselines,
 )
-from agentinsight.analysis._detectors.stream import DEFAULT, day_period, stream_scores
+from agentinsight.analysis._detectors.stream import DEFAULT, rows_per_day, stream_scores
 from agentinsight.analysis._detectors.traces import (
     AGENT_FEATURES,
     AgentIsolationForest,
@@ -140,24 +140,12 @@ def score_series(series: pd.Series) -> pd.Series:
                       f"values); the first {DEFAULT.warmup} rows only build its range, so every "
                       "score is 0", InsufficientDataWarning, stacklevel=2)
         return out
-    period = _period_of(series.index)
+    period = rows_per_day(series.index)
     filled = pd.Series(values).ffill().bfill().to_numpy()
     scores = stream_scores(filled, period)
     scores[~present] = 0.0
     out[:] = scores
     return out
-
-
-def _period_of(index: pd.Index) -> int:
-    """Rows per day from the first positive gaps of a time index, in arrival order (0 for other
-    indexes); duplicates, backward steps and missing times do not count as gaps."""
-    if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
-        return 0
-    head = index[:21]
-    head = head[head.notna()].as_unit("ns").asi8
-    gaps = np.diff(head)
-    positive = gaps[gaps > 0]
-    return day_period(float(np.median(positive)) / 1e9) if len(positive) else 0
 
 
 def default_detectors() -> dict[str, Any]:

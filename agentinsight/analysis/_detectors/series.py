@@ -27,8 +27,8 @@ from agentinsight.analysis._detectors.stream import (
     StreamParams,
     _excess,
     beyond_range,
-    day_period,
     raw_excess,
+    rows_per_day,
 )
 
 __all__ = ["ExtremeValueDetector", "LevelShiftDetector", "SeasonalBaselineDetector",
@@ -108,7 +108,7 @@ class ExtremeValueDetector(_SeriesDetector):
         """Rows a series needs before ``causal_scores`` can score any of them above 0 (with a
         daily cycle, the rows of the grid's first day: fewer than a day's steps on a grid with
         gaps)."""
-        day = _rows_per_day(index)
+        day = rows_per_day(index)
         if day and index is not None:
             day = int(np.searchsorted(index, index[0] + pd.Timedelta(days=1)))
         return max(int(self.warmup), day) + 1
@@ -118,7 +118,7 @@ class ExtremeValueDetector(_SeriesDetector):
         """Excess over the range seen before, for every column (points × series), in [0, 1],
         with the range bound that was crossed as the expected value."""
         filled = _ffill(X)
-        period = _rows_per_day(index)
+        period = rows_per_day(index)
         # with a daily cycle the first day sets new highs by nature: learn it before judging
         # (the grid's first day in time: on a grid with gaps, where steps in which too few runs
         # finished are left out, a day's worth of steps can take days to arrive)
@@ -209,7 +209,7 @@ class SeasonalBaselineDetector(_SeriesDetector):
 
     def min_history(self, index: pd.DatetimeIndex | None = None) -> int:
         """Rows a series needs before ``causal_scores`` can score any of them above 0."""
-        return max(int(self.warmup), int(self.season_length or _rows_per_day(index))) + 1
+        return max(int(self.warmup), int(self.season_length or rows_per_day(index))) + 1
 
     def causal_scores(self, X: np.ndarray, index: pd.DatetimeIndex | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
@@ -225,7 +225,7 @@ class SeasonalBaselineDetector(_SeriesDetector):
         range.
         """
         values = np.asarray(X, dtype=float)
-        period = int(self.season_length or _rows_per_day(index))
+        period = int(self.season_length or rows_per_day(index))
         expected = _expectation(values, period, self.window)
         # Residuals of real metrics are heavy-tailed (ratios at low volume, quantised counts), so
         # a residual is judged against the largest residuals of its own past rather than against
@@ -302,7 +302,7 @@ class LevelShiftDetector(_SeriesDetector):
         """
         values = np.asarray(X, dtype=float)
         filled = _ffill(values)
-        period = _rows_per_day(index) if self.seasonal else 0
+        period = rows_per_day(index) if self.seasonal else 0
         if period and values.shape[0] > 2 * period:
             level = _expectation(values, period, 7)
         else:
@@ -444,10 +444,3 @@ def _lag(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _rows_per_day(index: pd.DatetimeIndex | None) -> int:
-    if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
-        return 0
-    head = index[:21]
-    gaps = np.diff(head[head.notna()].as_unit("ns").asi8)
-    gaps = gaps[gaps > 0]
-    return day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0

@@ -75,7 +75,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["DEFAULT", "StreamParams", "beyond_range", "day_period", "raw_excess", "stream_scores"]
+__all__ = ["DEFAULT", "StreamParams", "beyond_range", "day_period", "raw_excess", "rows_per_day",
+           "stream_scores"]
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,21 @@ def day_period(spacing_seconds: float) -> int:
         return 0
     period = int(round(86400.0 / spacing_seconds))
     return period if period >= 4 else 0
+
+
+def rows_per_day(index: pd.Index | None) -> int:
+    """Rows per day from the first positive gaps of a time index, in arrival order (0 for other
+    indexes); duplicates, backward steps and missing times do not count as gaps.
+
+    >>> rows_per_day(pd.date_range("2026-11-02", periods=30, freq="10min"))
+    144
+    """
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
+        return 0
+    head = index[:21]
+    gaps = np.diff(head[head.notna()].as_unit("ns").asi8)
+    gaps = gaps[gaps > 0]
+    return day_period(float(np.median(gaps)) / 1e9) if len(gaps) else 0
 
 
 def _shift(a: np.ndarray, k: int, fill: float) -> np.ndarray:
